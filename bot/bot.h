@@ -1,0 +1,35 @@
+/*
+ * bot.h - the running service as command handlers and dispatch see it.
+ *
+ * One struct bot exists per process (main.c owns it).  Handlers reach the
+ * store, the presence table, the delivery engine and the configuration
+ * through it, and reply through the reply buffer of their cmd_ctx; they
+ * never talk to the session layer directly.
+ */
+#ifndef STARLING_BOT_H
+#define STARLING_BOT_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "delivery.h"
+#include "match.h"
+#include "presence.h"
+#include "util.h"
+#include "../storage/store.h"
+
+struct bot {
+    struct config *cfg;
+    struct store *store;
+    struct presence *presence;
+    struct delivery *delivery;
+    struct allowlist *allow; /* bot.allow compiled, or NULL */
+    time_t started;
+    /* Clock for the handlers; tests replace it. */
+    time_t (*now)(void);
+    /* Send a one-off chat reply (not an update) to a bare JID. */
+    void (*reply)(struct bot *b, const char *to, const char *text);
+};
+
+#endif

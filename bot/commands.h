@@ -1,0 +1,92 @@
+/*
+ * commands.h - the command table (SPEC 5) and the pure parser that turns a
+ * chat message into a command and its arguments.
+ *
+ * cmd_parse() does no I/O and allocates nothing: it is unit-tested with
+ * every form and fuzzed.  cmd_run() executes a parsed command for a user
+ * and writes the reply into ctx->reply.
+ */
+#ifndef STARLING_COMMANDS_H
+#define STARLING_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bot.h"
+
+/* Argument shapes; the parser checks a message against its command's. */
+enum cmd_shape {
+    ARGS_NONE,          /* followers */
+    ARGS_OPT_WORD,      /* help [CMD] */
+    ARGS_TEXT,          /* post TEXT, bio TEXT, search WORDS */
+    ARGS_NICK,          /* follow NICK */
+    ARGS_NICK_TEXT,     /* d NICK TEXT */
+    ARGS_NICK_OPT_TEXT, /* ban NICK [REASON] */
+    ARGS_POSTNUM,       /* show #N, delete #N */
+    ARGS_POSTNUM_TEXT,  /* reply #N TEXT */
+    ARGS_ONOFF,         /* away on|off */
+    ARGS_WORD,          /* track WORD */
+    ARGS_LAST,          /* last [NICK] [N] */
+};
+
+struct cmd_args {
+    char nick[NICK_MAX + 1]; /* "" if none */
+    int64_t num;             /* post number, or 0 */
+    int count;               /* last: N, 0 if not given */
+    bool flag;               /* ARGS_ONOFF */
+    char word[64];           /* help CMD, track WORD (lower-case) */
+    const char *text;        /* points into the parsed message */
+};
+
+struct cmd_ctx;
+typedef void (*cmd_fn)(struct cmd_ctx *ctx, const struct cmd_args *a);
+
+struct cmd_entry {
+    const char *name;
+    const char *alias; /* or NULL */
+    enum cmd_shape shape;
+    bool admin;        /* admin only (stats, ban, unban, broadcast) */
+    const char *usage; /* "follow NICK" */
+    const char *help;  /* one sentence */
+    cmd_fn fn;
+};
+
+enum cmd_result {
+    CMD_POST,  /* not a command: post the whole text */
+    CMD_OK,    /* a command with valid arguments */
+    CMD_USAGE, /* a command with wrong arguments */
+};
+
+struct cmd_parsed {
+    enum cmd_result result;
+    const struct cmd_entry *cmd; /* CMD_OK / CMD_USAGE */
+    struct cmd_args args;
+};
+
+/* Parse a trimmed message.  Pure; msg must outlive parsed->args.text. */
+void cmd_parse(const char *msg, struct cmd_parsed *parsed);
+/* The table, terminated by an entry with name NULL. */
+const struct cmd_entry *cmd_table(void);
+const struct cmd_entry *cmd_find(const char *name);
+
+/* What a handler needs. */
+struct cmd_ctx {
+    struct bot *bot;
+    struct user *user; /* the sender, a registered user */
+    bool admin;
+    const char *stanza_id; /* for post de-duplication */
+    struct buf *reply;     /* the handler's answer */
+};
+
+/*
+ * Handle one message from a registered user: parse, check admin rights,
+ * run, or post the text.  Writes the reply into ctx->reply.
+ */
+void cmd_handle(struct cmd_ctx *ctx, char *msg);
+
+/* Post text (already trimmed) as ctx->user; used by post/reply/handler.
+ * reply_to 0 for none.  Writes "Posted #N." or the refusal. */
+void cmd_post_text(struct cmd_ctx *ctx, const char *text, int64_t reply_to);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * config.h - the only user of <libconfig.h>: a file becomes a struct
+ * config, or an error "FILE:LINE: what is wrong".
+ *
+ * All strings in struct config are owned by it and freed by config_free().
+ */
+#ifndef STARLING_CONFIG_H
+#define STARLING_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
+enum sub_policy { SUB_OPEN, SUB_ALLOWLIST, SUB_CLOSED };
+
+struct config {
+    char *path;
+    struct {
+        char *jid;      /* as written (may carry a resource) */
+        char *password; /* from password, password_file or
+                           $CREDENTIALS_DIRECTORY/password */
+        char *host;     /* NULL: the JID's domain */
+        int port;       /* 0: default for the TLS mode */
+        enum tls_mode tls;
+        char *ca_file;  /* NULL: system store */
+        char *resource; /* default "starling" */
+    } xmpp;
+    struct {
+        char *path;
+    } storage;
+    struct {
+        char **admins; /* bare, normalised */
+        size_t n_admins;
+        enum sub_policy subscription; /* default open */
+        char **allow;
+        size_t n_allow;
+        int post_max_chars;   /* default 500 */
+        int posts_per_minute; /* default 10 */
+    } bot;
+    struct {
+        bool deliver_when_away; /* default false */
+        int backlog_max;        /* default 20 */
+    } delivery;
+    struct {
+        enum log_level level; /* default info */
+    } log;
+};
+
+/*
+ * Load and validate path into *out (zeroed first).  0 on success; -1 with
+ * err holding "FILE:LINE: what is wrong" (or "FILE: ..." when no line
+ * applies) and *out left empty.
+ */
+int config_load(const char *path, struct config *out, char *err, size_t errlen);
+void config_free(struct config *c);
+/* true if bare (normalised) is in bot.admins. */
+bool config_is_admin(const struct config *c, const char *bare);
+
+#endif

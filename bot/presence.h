@@ -1,0 +1,51 @@
+/*
+ * presence.h - who is online where: every resource of every contact with
+ * its show and priority, and the best presence per bare JID (SPEC 6).
+ *
+ * Fed by the session layer through dispatch; emptied on the bot's own
+ * reconnect and rebuilt from incoming presence.  No I/O.
+ */
+#ifndef STARLING_PRESENCE_H
+#define STARLING_PRESENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Ordered worst to best, so the best of several resources is the max. */
+enum show {
+    SHOW_OFFLINE = 0,
+    SHOW_DND,
+    SHOW_XA,
+    SHOW_AWAY,
+    SHOW_AVAILABLE,
+    SHOW_CHAT,
+};
+
+/* "away", "xa", "dnd", "chat", NULL/"" (available); unknown = available. */
+enum show presence_show_parse(const char *s);
+const char *presence_show_name(enum show s);
+
+struct presence;
+struct presence *presence_new(void);
+void presence_free(struct presence *p);
+
+/*
+ * Record an available presence of full_jid ("user@host/res"; a bare JID
+ * counts as the empty resource).  Returns true if the best presence of
+ * its bare JID changed.
+ */
+bool presence_update(struct presence *p, const char *full_jid, enum show show,
+                     int priority);
+/* Resource gone (unavailable).  true if the best presence changed. */
+bool presence_remove(struct presence *p, const char *full_jid);
+/* Forget everyone (our own stream went down). */
+void presence_clear(struct presence *p);
+/* Best show over resources with priority >= 0; SHOW_OFFLINE if none. */
+enum show presence_best(const struct presence *p, const char *bare);
+/* Would an update go out now to bare, given its "away on" setting? */
+bool presence_allows(const struct presence *p, const char *bare,
+                     bool deliver_when_away);
+/* Number of bare JIDs with at least one available resource. */
+size_t presence_online_count(const struct presence *p);
+
+#endif

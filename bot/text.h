@@ -1,0 +1,61 @@
+/*
+ * text.h - pure text rules: UTF-8, post validation, JIDs and nicks.
+ *
+ * No I/O, no allocation beyond what is documented: everything here is
+ * unit-tested on its own and fuzzed.
+ */
+#ifndef STARLING_TEXT_H
+#define STARLING_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NICK_MAX      32   /* bytes == code points: [a-z0-9_] */
+#define BIO_MAX_CHARS 160  /* code points */
+#define JID_MAX       1023 /* longest bare JID we accept, in bytes */
+
+/* Strict UTF-8 (no overlongs, surrogates or > U+10FFFF).  true if valid. */
+bool utf8_valid(const char *s, size_t len);
+/* Number of code points in valid UTF-8. */
+size_t utf8_count(const char *s, size_t len);
+
+/* Trim ASCII/Unicode white space at both ends in place; returns s. */
+char *text_trim(char *s);
+
+enum post_check {
+    POST_OK,
+    POST_EMPTY,
+    POST_TOO_LONG,
+    POST_BAD_UTF8,
+    POST_CONTROL, /* a control character other than \n, \t */
+};
+/* Validate already-trimmed text against a limit in code points. */
+enum post_check text_check_post(const char *s, size_t max_chars);
+/* A short human sentence for a refusal, e.g. "Your post is empty." */
+const char *text_post_check_reason(enum post_check c);
+
+/*
+ * Normalise a JID to its bare form: strip the resource, lower-case the
+ * local part and domain (ASCII), reject empty parts, spaces, control
+ * characters, a missing domain and anything longer than JID_MAX.
+ * Writes into out (size outlen); 0 on success, -1 if it is not a JID.
+ */
+int jid_bare(const char *jid, char *out, size_t outlen);
+/* The resource part of a full JID or NULL; points into jid. */
+const char *jid_resource(const char *jid);
+
+/*
+ * Nick derived from a bare JID per SPEC 3: local part (or domain if
+ * none), lower-cased, reduced to [a-z0-9_], at most NICK_MAX; "user" if
+ * nothing is left.  out must hold NICK_MAX + 1 bytes.
+ */
+void nick_from_jid(const char *bare, char *out);
+/* true if s is a valid nick: [a-z0-9_]{1,32}. */
+bool nick_valid(const char *s);
+/*
+ * Accept a nick as a user typed it: optional leading '@', case folded.
+ * 0 and the canonical nick in out (NICK_MAX + 1 bytes), or -1.
+ */
+int nick_parse(const char *arg, char *out);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * store.h - the only user of <sqlite3.h>: users, posts, follows, blocks,
+ * tracked words, mentions, the delivery outbox and the audit log.
+ *
+ * Every statement is prepared once at store_open() with bound parameters.
+ * The database runs in WAL mode with synchronous=FULL, so a function that
+ * returned success has committed durably.  Schema changes are numbered
+ * migrations keyed on PRAGMA user_version (storage/migrations.c).
+ *
+ * Conventions: functions return -1 on a database error (logged once,
+ * here), 0 on success or "not found", 1 for "found"/"already" where noted.
+ * Strings handed to callbacks are valid only during the callback.  A
+ * callback returning non-zero stops the iteration.
+ */
+#ifndef STARLING_STORE_H
+#define STARLING_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../bot/text.h"
+
+struct store;
+
+struct user {
+    int64_t id;
+    char jid[JID_MAX + 1]; /* bare */
+    char nick[NICK_MAX + 1];
+    char bio[BIO_MAX_CHARS * 4 + 1];
+    time_t created;
+    bool active;  /* subscribed to the bot */
+    bool deliver; /* "on" (true) / "off" */
+    bool away;    /* deliver while away/xa */
+    bool banned;
+    char ban_reason[256];
+};
+
+enum post_kind {
+    POST_PUBLIC = 0,    /* a status update: timeline, search... */
+    POST_DM = 1,        /* private message to to_user */
+    POST_BROADCAST = 2, /* admin announcement to every active user */
+};
+
+struct post {
+    int64_t id;
+    int64_t author;
+    const char *author_nick;
+    const char *body;
+    time_t created;
+    int64_t reply_to; /* 0: not a reply */
+    enum post_kind kind;
+    int64_t to_user; /* POST_DM only */
+};
+
+typedef int (*store_user_cb)(void *ud, const struct user *u);
+typedef int (*store_post_cb)(void *ud, const struct post *p);
+typedef int (*store_word_cb)(void *ud, const char *word);
+
+/* Open (creating and migrating as needed) the database at path, or
+ * ":memory:" for tests.  NULL on error (logged). */
+struct store *store_open(const char *path);
+void store_close(struct store *st);
+
+/* Users --------------------------------------------------------------- */
+
+/* 1 and *out filled if found, 0 if not, -1 on error. */
+int store_user_by_jid(struct store *st, const char *bare, struct user *out);
+int store_user_by_nick(struct store *st, const char *nick, struct user *out);
+int store_user_by_id(struct store *st, int64_t id, struct user *out);
+/*
+ * Create an active user for bare with a nick from nick_base (made unique by
+ * appending 2, 3, ... within NICK_MAX), deliver=on, away=away_default.
+ * If the JID exists already it is re-activated instead.  0 and *out.
+ */
+int store_user_create(struct store *st, const char *bare, const char *nick_base,
+                      bool away_default, time_t now, struct user *out);
+
+enum user_flag { USER_ACTIVE, USER_DELIVER, USER_AWAY };
+int store_user_set_flag(struct store *st, int64_t id, enum user_flag f,
+                        bool value);
+/* 0 done, 1 nick taken by someone else. */
+int store_user_set_nick(struct store *st, int64_t id, const char *nick);
+int store_user_set_bio(struct store *st, int64_t id, const char *bio);
+int store_user_set_ban(struct store *st, int64_t id, bool banned,
+                       const char *reason);
+/* Every active user, for broadcast and roster reconciliation. */
+int store_users_active(struct store *st, store_user_cb cb, void *ud);
+
+struct user_counts {
+    int64_t posts, followers, following;
+};
+int store_user_counts(struct store *st, int64_t id, struct user_counts *c);
+
+struct store_stats {
+    int64_t users, active, posts, follows, held;
+};
+int store_stats(struct store *st, struct store_stats *s);
+
+/* Follows and blocks -------------------------------------------------- */
+
+/* 0 added, 1 already following. */
+int store_follow(struct store *st, int64_t follower, int64_t followee,
+                 time_t now);
+/* 0 removed, 1 was not following. */
+int store_unfollow(struct store *st, int64_t follower, int64_t followee);
+/* 1 if follower follows followee, 0 if not. */
+int store_is_following(struct store *st, int64_t follower, int64_t followee);
+int store_followers(struct store *st, int64_t id, store_user_cb cb, void *ud);
+int store_following(struct store *st, int64_t id, store_user_cb cb, void *ud);
+
+/* 0 added (and blocked's follow of blocker removed), 1 already. */
+int store_block(struct store *st, int64_t blocker, int64_t blocked);
+/* 0 removed, 1 was not blocked. */
+int store_unblock(struct store *st, int64_t blocker, int64_t blocked);
+/* 1 if blocker blocks blocked. */
+int store_is_blocked(struct store *st, int64_t blocker, int64_t blocked);
+
+/* Tracked words ------------------------------------------------------- */
+
+#define TRACK_MAX 20
+/* 0 added, 1 already tracked, 2 limit of TRACK_MAX reached. */
+int store_track_add(struct store *st, int64_t user, const char *word);
+/* 0 removed, 1 was not tracked. */
+int store_track_del(struct store *st, int64_t user, const char *word);
+int store_tracking(struct store *st, int64_t user, store_word_cb cb, void *ud);
+
+/* Posts ----------------------------------------------------------------- */
+
+struct post_new {
+    int64_t author;
+    const char *body;
+    time_t created;
+    int64_t reply_to; /* 0 if none */
+    enum post_kind kind;
+    int64_t to_user;             /* POST_DM */
+    const char *stanza_id;       /* for de-duplication; may be NULL */
+    const char *const *mentions; /* nicks, lower-case, no '@' */
+    size_t n_mentions;
+    const char *const *words; /* lower-cased words, for track */
+    size_t n_words;
+};
+
+/*
+ * Store a post and its outbox rows in one transaction.  Recipients per
+ * SPEC 6: followers of the author + mentioned users + users tracking one
+ * of words + the author of reply_to (PUBLIC); to_user (DM); every active
+ * user (BROADCAST).  Each once, never the author (except BROADCAST), never
+ * a user who blocks the author, nor one who is off, inactive or banned.
+ * 0: stored, *id set, *n_recipients set (may be NULL).
+ * 1: (author, stanza_id) was stored before; *id is that post, no change.
+ */
+int store_post_add(struct store *st, const struct post_new *p, int64_t *id,
+                   size_t *n_recipients);
+/* 1 and cb called once if post id exists, 0 if not. */
+int store_post_get(struct store *st, int64_t id, store_post_cb cb, void *ud);
+/* Delete a post, its mentions, its search entry and undelivered outbox
+ * rows.  0 deleted, 1 no such post. */
+int store_post_delete(struct store *st, int64_t id);
+/* Number of posts (public and DM) by author created at or after since. */
+int store_posts_since(struct store *st, int64_t author, time_t since,
+                      int64_t *count);
+
+/* Listings, newest first, public posts only, at most limit. */
+int store_timeline(struct store *st, int64_t user, int limit, store_post_cb cb,
+                   void *ud); /* own + followed */
+int store_user_posts(struct store *st, int64_t author, int limit,
+                     store_post_cb cb, void *ud);
+int store_mentions(struct store *st, int64_t user, int limit, store_post_cb cb,
+                   void *ud);
+/* Full-text search (FTS5); words are matched as plain terms, never as
+ * FTS query syntax. */
+int store_search(struct store *st, const char *words, int limit,
+                 store_post_cb cb, void *ud);
+/* Replies to post id, oldest first. */
+int store_replies(struct store *st, int64_t id, int limit, store_post_cb cb,
+                  void *ud);
+
+/* Outbox ---------------------------------------------------------------- */
+
+/* One undelivered (post, recipient) pair, with what is needed to send. */
+struct outbox_row {
+    int64_t id;      /* outbox row id */
+    int64_t user;    /* recipient */
+    const char *jid; /* recipient's bare JID */
+    bool away;       /* recipient wants updates when away */
+    struct post post;
+};
+typedef int (*store_outbox_cb)(void *ud, const struct outbox_row *r);
+
+/* Undelivered rows of one post, for the fan-out right after commit. */
+int store_outbox_for_post(struct store *st, int64_t post, store_outbox_cb cb,
+                          void *ud);
+/* Undelivered rows of one recipient, oldest first. */
+int store_outbox_for_user(struct store *st, int64_t user, store_outbox_cb cb,
+                          void *ud);
+int store_outbox_count_user(struct store *st, int64_t user, int64_t *count);
+/* Delete all but the newest keep rows of user; *dropped may be NULL. */
+int store_outbox_trim_user(struct store *st, int64_t user, int64_t keep,
+                           int64_t *dropped);
+/* Delete every row of user (off, unsubscribed, banned). */
+int store_outbox_clear_user(struct store *st, int64_t user);
+/* Mark rows delivered (delete them), all in one transaction. */
+int store_outbox_done(struct store *st, const int64_t *ids, size_t n);
+
+/* Audit ----------------------------------------------------------------- */
+
+int store_audit(struct store *st, const char *admin_jid, const char *action,
+                const char *detail, time_t now);
+
+#endif
