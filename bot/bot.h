@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "budget.h"
 #include "config.h"
 #include "delivery.h"
 #include "match.h"
@@ -25,6 +26,8 @@ struct bot {
     struct presence *presence;
     struct delivery *delivery;
     struct allowlist *allow; /* bot.allow compiled, or NULL */
+    struct budget *budget;     /* per-JID message budget */
+    char self[JID_MAX + 1];    /* the bot's own bare JID */
     time_t started;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);

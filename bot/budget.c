@@ -1,0 +1,151 @@
+/*
+ * budget.c - per-JID message budget (see budget.h).
+ *
+ * A fixed window per JID is enough here: the aim is to cap what one JID
+ * can make the bot do, not to shape traffic precisely.  Entries live in a
+ * chained hash table; a sweep every few minutes drops the ones that are
+ * neither counting nor muted, so a flood of distinct JIDs cannot grow it
+ * without bound for long.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "util.h"
+
+#define WINDOW 60
+#define SWEEP_EVERY 120
+
+struct entry {
+    struct entry *next;
+    time_t window_start;
+    time_t muted_until;
+    unsigned count;
+    char jid[];
+};
+
+struct budget {
+    struct entry **slots;
+    size_t nslots;
+    size_t n;
+    time_t last_sweep;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+struct budget *budget_new(void)
+{
+    struct budget *b = xcalloc(1, sizeof(*b));
+
+    b->nslots = 1024;
+    b->slots = xcalloc(b->nslots, sizeof(*b->slots));
+    return b;
+}
+
+void budget_free(struct budget *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->nslots; i++) {
+        struct entry *e = b->slots[i], *next;
+
+        for (; e != NULL; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    free(b->slots);
+    free(b);
+}
+
+static void grow(struct budget *b)
+{
+    size_t nslots = b->nslots * 2;
+    struct entry **slots = xcalloc(nslots, sizeof(*slots));
+
+    for (size_t i = 0; i < b->nslots; i++) {
+        struct entry *e = b->slots[i], *next;
+
+        for (; e != NULL; e = next) {
+            size_t j = hash(e->jid) & (nslots - 1);
+
+            next = e->next;
+            e->next = slots[j];
+            slots[j] = e;
+        }
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = nslots;
+}
+
+static void sweep(struct budget *b, time_t now)
+{
+    for (size_t i = 0; i < b->nslots; i++) {
+        struct entry **pp = &b->slots[i];
+
+        while (*pp != NULL) {
+            struct entry *e = *pp;
+
+            if (e->muted_until <= now && now - e->window_start >= WINDOW) {
+                *pp = e->next;
+                free(e);
+                b->n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+    b->last_sweep = now;
+}
+
+enum budget_verdict budget_charge(struct budget *b, const char *bare,
+                                  time_t now)
+{
+    struct entry *e;
+    size_t i;
+
+    if (now - b->last_sweep >= SWEEP_EVERY)
+        sweep(b, now);
+
+    i = hash(bare) & (b->nslots - 1);
+    for (e = b->slots[i]; e != NULL; e = e->next)
+        if (strcmp(e->jid, bare) == 0)
+            break;
+    if (e == NULL) {
+        size_t len = strlen(bare);
+
+        if (b->n >= b->nslots)
+            grow(b);
+        i = hash(bare) & (b->nslots - 1);
+        e = xcalloc(1, sizeof(*e) + len + 1);
+        memcpy(e->jid, bare, len + 1);
+        e->window_start = now;
+        e->next = b->slots[i];
+        b->slots[i] = e;
+        b->n++;
+    }
+
+    if (e->muted_until > now)
+        return BUDGET_MUTE;
+    if (now - e->window_start >= WINDOW) {
+        e->window_start = now;
+        e->count = 0;
+    }
+    if (++e->count <= BUDGET_PER_MINUTE)
+        return BUDGET_OK;
+    e->muted_until = now + BUDGET_MUTE_SECONDS;
+    e->count = 0;
+    e->window_start = e->muted_until;
+    return BUDGET_WARN;
+}

@@ -1,0 +1,30 @@
+/*
+ * budget.h - a per-JID message budget, so that nobody can use the bot to
+ * flood itself or others (reflection).
+ *
+ * Each bare JID may send BUDGET_PER_MINUTE messages in a sliding minute;
+ * the first one over gets a warning, then the JID is ignored for
+ * BUDGET_MUTE_SECONDS.  Memory stays bounded: idle entries are dropped.
+ */
+#ifndef STARLING_BUDGET_H
+#define STARLING_BUDGET_H
+
+#include <time.h>
+
+#define BUDGET_PER_MINUTE 30
+#define BUDGET_MUTE_SECONDS 300
+
+enum budget_verdict {
+    BUDGET_OK,   /* handle the message */
+    BUDGET_WARN, /* over budget: send one warning, handle nothing */
+    BUDGET_MUTE, /* muted: ignore silently */
+};
+
+struct budget;
+struct budget *budget_new(void);
+void budget_free(struct budget *b);
+/* Account one message from bare at time now. */
+enum budget_verdict budget_charge(struct budget *b, const char *bare,
+                                  time_t now);
+
+#endif

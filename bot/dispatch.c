@@ -1,0 +1,247 @@
+/*
+ * dispatch.c - where a received stanza goes.
+ *
+ * The session layer hands over plain C strings; this file decides what
+ * they mean for the service: chat messages from users go to the command
+ * layer, presence goes to the presence table and wakes the delivery
+ * engine, subscription requests pass the policy and become users.  It is
+ * also the first line of defence: ignored message types, auto-replies,
+ * oversized bodies and per-JID floods stop here.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "dispatch.h"
+#include "log.h"
+#include "text.h"
+#include "util.h"
+
+/* A body longer than this is refused before any parsing. */
+#define BODY_MAX_BYTES 16384
+
+static const char *const auto_prefixes[] = {
+    "[auto-reply]", "auto-reply:", "auto-response", "[auto-response]",
+    "automatic reply", "autoreply:", "?otr", NULL,
+};
+
+enum msg_class dispatch_classify(const char *type, const char *body)
+{
+    const char *p;
+
+    if (type != NULL && (strcmp(type, "error") == 0 ||
+                         strcmp(type, "groupchat") == 0 ||
+                         strcmp(type, "headline") == 0))
+        return MSG_IGNORE_TYPE;
+    if (body == NULL)
+        return MSG_IGNORE_NOBODY;
+    for (p = body; *p != '\0' && isspace((unsigned char)*p); p++)
+        ;
+    if (*p == '\0')
+        return MSG_IGNORE_NOBODY;
+    for (size_t i = 0; auto_prefixes[i] != NULL; i++)
+        if (strncasecmp(p, auto_prefixes[i], strlen(auto_prefixes[i])) == 0)
+            return MSG_IGNORE_AUTO;
+    return MSG_HANDLE;
+}
+
+static void welcome(struct bot *b, const struct user *u)
+{
+    char *text = xasprintf(
+        "Welcome to Starling, %s! Anything you send me is posted to your "
+        "followers. Three commands to start with: \"follow NICK\" to "
+        "follow someone, \"last\" to read your timeline, \"help\" for "
+        "everything else.",
+        u->nick);
+
+    b->reply(b, u->jid, text);
+    free(text);
+}
+
+static bool policy_allows(const struct bot *b, const char *bare)
+{
+    if (config_is_admin(b->cfg, bare))
+        return true;
+    switch (b->cfg->bot.subscription) {
+    case SUB_OPEN:
+        return true;
+    case SUB_ALLOWLIST:
+        return b->allow != NULL && match_allow(b->allow, bare);
+    case SUB_CLOSED:
+        return false;
+    }
+    return false;
+}
+
+/* Make bare an active user (new or returning).  Returns 1 if it was not
+ * active before, 0 if it already was, -1 on error. */
+static int activate(struct bot *b, const char *bare, struct user *u)
+{
+    char nick[NICK_MAX + 1];
+    int found = store_user_by_jid(b->store, bare, u);
+
+    if (found < 0)
+        return -1;
+    if (found == 1 && u->active)
+        return 0;
+    nick_from_jid(bare, nick);
+    if (store_user_create(b->store, bare, nick,
+                          b->cfg->delivery.deliver_when_away, b->now(),
+                          u) < 0)
+        return -1;
+    return 1;
+}
+
+static void deactivate(struct bot *b, const char *bare)
+{
+    struct user u;
+
+    if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active)
+        return;
+    if (store_user_set_flag(b->store, u.id, USER_ACTIVE, false) < 0)
+        return;
+    store_outbox_clear_user(b->store, u.id);
+    delivery_forget_user(b->delivery, u.id);
+    log_info("user %s (%s) left", u.nick, u.jid);
+}
+
+void dispatch_subscription(struct bot *b, const char *from_bare,
+                           enum sub_kind kind)
+{
+    char bare[JID_MAX + 1];
+    struct user u;
+    int r;
+
+    if (jid_bare(from_bare, bare, sizeof(bare)) < 0 ||
+        strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
+        return;
+
+    switch (kind) {
+    case SUB_SUBSCRIBE:
+        if (!policy_allows(b, bare)) {
+            log_info("subscription of %s refused by policy", bare);
+            session_send_subscription(bare, "unsubscribed");
+            return;
+        }
+        if ((r = activate(b, bare, &u)) < 0)
+            return; /* no approval: the request is asked again later */
+        session_send_subscription(bare, "subscribed");
+        session_send_subscription(bare, "subscribe");
+        if (r == 1) {
+            log_info("new user %s (%s)", u.nick, u.jid);
+            welcome(b, &u);
+        }
+        break;
+    case SUB_UNSUBSCRIBE:
+    case SUB_UNSUBSCRIBED:
+        deactivate(b, bare);
+        break;
+    case SUB_SUBSCRIBED:
+        break;
+    }
+}
+
+void dispatch_roster_item(struct bot *b, const char *bare,
+                          const char *subscription)
+{
+    struct user u;
+    bool subscribed = strcmp(subscription, "from") == 0 ||
+                      strcmp(subscription, "both") == 0;
+
+    if (subscribed)
+        return; /* the server keeps them; users come back by presence */
+    /* Removed us while we were away: make them inactive as SPEC 3 says. */
+    if (store_user_by_jid(b->store, bare, &u) == 1 && u.active)
+        deactivate(b, bare);
+}
+
+void dispatch_presence(struct bot *b, const char *from_full, enum show show,
+                       int priority, bool unavailable)
+{
+    char bare[JID_MAX + 1];
+    struct user u;
+    bool changed;
+
+    if (jid_bare(from_full, bare, sizeof(bare)) < 0 ||
+        strcmp(bare, b->self) == 0)
+        return;
+    if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active)
+        return;
+    if (unavailable)
+        changed = presence_remove(b->presence, from_full);
+    else
+        changed = presence_update(b->presence, from_full, show, priority);
+    if (changed)
+        delivery_user_changed(b->delivery, u.id);
+}
+
+static void handle_user_message(struct bot *b, struct user *u,
+                                const struct inmsg *m)
+{
+    struct buf reply = {0};
+    struct cmd_ctx ctx = {
+        .bot = b,
+        .user = u,
+        .admin = config_is_admin(b->cfg, u->jid),
+        .stanza_id = m->id,
+        .reply = &reply,
+    };
+    char *text = xstrdup(m->body);
+
+    cmd_handle(&ctx, text);
+    if (reply.len > 0)
+        b->reply(b, u->jid, buf_str(&reply));
+    buf_free(&reply);
+    free(text);
+}
+
+void dispatch_message(struct bot *b, const struct inmsg *m)
+{
+    char bare[JID_MAX + 1];
+    struct user u;
+    int found;
+
+    if (dispatch_classify(m->type, m->body) != MSG_HANDLE)
+        return;
+    if (m->from == NULL || jid_bare(m->from, bare, sizeof(bare)) < 0 ||
+        strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
+        return; /* servers, ourselves and garbage get no answer */
+
+    switch (budget_charge(b->budget, bare, b->now())) {
+    case BUDGET_OK:
+        break;
+    case BUDGET_WARN:
+        log_info("%s is over its message budget; muted for %d s", bare,
+                 BUDGET_MUTE_SECONDS);
+        b->reply(b, bare,
+                 "You are sending too many messages; I will not answer "
+                 "you for a few minutes.");
+        return;
+    case BUDGET_MUTE:
+        return;
+    }
+
+    found = store_user_by_jid(b->store, bare, &u);
+    if (found < 0) {
+        b->reply(b, bare, "Sorry, something went wrong; please try again.");
+        return;
+    }
+    if (found == 0 || !u.active) {
+        char *text = xasprintf("Hi! Add me (%s) to your contacts first, "
+                               "then say \"help\".",
+                               b->self);
+
+        b->reply(b, bare, text);
+        free(text);
+        return;
+    }
+    if (strlen(m->body) > BODY_MAX_BYTES) {
+        b->reply(b, u.jid, "That message is far too long; nothing was "
+                           "posted.");
+        return;
+    }
+    log_debug("message from %s: %s", u.nick, m->body);
+    handle_user_message(b, &u, m);
+}
