@@ -63,6 +63,12 @@ typedef int (*store_word_cb)(void *ud, const char *word);
 struct store *store_open(const char *path);
 void store_close(struct store *st);
 
+/* Test hook: EXPLAIN QUERY PLAN of every prepared statement, one call per
+ * plan line. */
+int store_explain(struct store *st,
+                  void (*cb)(void *ud, const char *sql, const char *plan),
+                  void *ud);
+
 /* Users --------------------------------------------------------------- */
 
 /* 1 and *out filled if found, 0 if not, -1 on error. */

@@ -1,0 +1,516 @@
+/*
+ * cmd_user.c - the user commands of SPEC 5: following, reading, replying,
+ * private messages, profile and tracking.  Replies are short, one line
+ * where possible, and show nicks, never JIDs (admins see JIDs in whois).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "match.h"
+#include "text.h"
+
+#define LIST_MAX 100   /* nicks listed by followers/following */
+#define LAST_DEFAULT 10
+#define SHOW_REPLIES 20
+#define SEARCH_MAX 10
+#define MENTIONS_SHOWN 10
+
+static bool refuse_banned(struct cmd_ctx *c)
+{
+    if (!c->user->banned)
+        return false;
+    buf_printf(c->reply, "You are banned%s%s%s.",
+               c->user->ban_reason[0] ? " (" : "", c->user->ban_reason,
+               c->user->ban_reason[0] ? ")" : "");
+    return true;
+}
+
+void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user t;
+    int r;
+
+    if (refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
+        return;
+    if (t.id == c->user->id) {
+        buf_append(c->reply, "You can't follow yourself.");
+        return;
+    }
+    if ((r = store_is_blocked(c->bot->store, t.id, c->user->id)) != 0) {
+        if (r < 0)
+            cmd_failed(c);
+        else
+            buf_printf(c->reply, "You can't follow %s.", t.nick);
+        return;
+    }
+    r = store_follow(c->bot->store, c->user->id, t.id, c->bot->now());
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You already follow %s.", t.nick);
+    else
+        buf_printf(c->reply, "You now follow %s.", t.nick);
+}
+
+void cmd_unfollow(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user t;
+    int r;
+
+    if (!cmd_user_arg(c, a->nick, &t))
+        return;
+    r = store_unfollow(c->bot->store, c->user->id, t.id);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You don't follow %s.", t.nick);
+    else
+        buf_printf(c->reply, "You no longer follow %s.", t.nick);
+}
+
+struct nicks {
+    struct buf *b;
+    size_t n;
+};
+
+static int add_nick(void *ud, const struct user *u)
+{
+    struct nicks *l = ud;
+
+    if (l->n < LIST_MAX)
+        buf_printf(l->b, "%s%s", l->n == 0 ? "" : ", ", u->nick);
+    l->n++;
+    return 0;
+}
+
+static void list_users(struct cmd_ctx *c, bool followers)
+{
+    struct buf names = {0};
+    struct nicks l = {&names, 0};
+    int r = followers ? store_followers(c->bot->store, c->user->id, add_nick,
+                                        &l)
+                      : store_following(c->bot->store, c->user->id, add_nick,
+                                        &l);
+
+    if (r < 0)
+        cmd_failed(c);
+    else if (l.n == 0)
+        buf_append(c->reply, followers ? "No followers yet."
+                                       : "You follow nobody yet.");
+    else {
+        buf_printf(c->reply, "%s (%zu): %s",
+                   followers ? "Followers" : "Following", l.n,
+                   buf_str(&names));
+        if (l.n > LIST_MAX)
+            buf_printf(c->reply, " and %zu more", l.n - LIST_MAX);
+    }
+    buf_free(&names);
+}
+
+void cmd_followers(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    (void)a;
+    list_users(c, true);
+}
+
+void cmd_following(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    (void)a;
+    list_users(c, false);
+}
+
+void cmd_on(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    (void)a;
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER,
+                            true) < 0) {
+        cmd_failed(c);
+        return;
+    }
+    c->user->deliver = true;
+    buf_append(c->reply, "Deliveries on.");
+    delivery_user_changed(c->bot->delivery, c->user->id);
+}
+
+void cmd_off(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    (void)a;
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER,
+                            false) < 0 ||
+        store_outbox_clear_user(c->bot->store, c->user->id) < 0) {
+        cmd_failed(c);
+        return;
+    }
+    c->user->deliver = false;
+    delivery_forget_user(c->bot->delivery, c->user->id);
+    buf_append(c->reply, "Deliveries off: nothing will be sent or held "
+                         "until you say \"on\".");
+}
+
+void cmd_away(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_AWAY,
+                            a->flag) < 0) {
+        cmd_failed(c);
+        return;
+    }
+    c->user->away = a->flag;
+    buf_append(c->reply, a->flag
+                             ? "Updates will reach you while you are away."
+                             : "Updates will wait while you are away.");
+    if (a->flag)
+        delivery_user_changed(c->bot->delivery, c->user->id);
+}
+
+struct lines {
+    struct buf *b;
+    size_t n;
+};
+
+static int add_post(void *ud, const struct post *p)
+{
+    struct lines *l = ud;
+
+    cmd_format_post(l->b, p);
+    l->n++;
+    return 0;
+}
+
+static void reply_posts(struct cmd_ctx *c, struct lines *l, int r,
+                        const char *none)
+{
+    if (r < 0)
+        cmd_failed(c);
+    else if (l->n == 0)
+        buf_append(c->reply, none);
+}
+
+void cmd_last(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    int n = a->count > 0 ? a->count : LAST_DEFAULT;
+    struct lines l = {c->reply, 0};
+    struct user t;
+    int r;
+
+    if (a->nick[0] != '\0') {
+        if (!cmd_user_arg(c, a->nick, &t))
+            return;
+        r = store_user_posts(c->bot->store, t.id, n, add_post, &l);
+    } else {
+        r = store_timeline(c->bot->store, c->user->id, n, add_post, &l);
+    }
+    reply_posts(c, &l, r, "Nothing yet.");
+}
+
+/* Fetch a public post into *out (body copied); replies and returns false
+ * when there is none. */
+struct got {
+    struct post p;
+    char *body;
+    char nick[NICK_MAX + 1];
+};
+
+static int got_post(void *ud, const struct post *p)
+{
+    struct got *g = ud;
+
+    g->p = *p;
+    g->body = xstrdup(p->body);
+    snprintf(g->nick, sizeof(g->nick), "%s", p->author_nick);
+    g->p.body = g->body;
+    g->p.author_nick = g->nick;
+    return 0;
+}
+
+static bool get_post(struct cmd_ctx *c, int64_t id, struct got *g,
+                     bool public_only)
+{
+    int r;
+
+    memset(g, 0, sizeof(*g));
+    r = store_post_get(c->bot->store, id, got_post, g);
+    if (r < 0) {
+        cmd_failed(c);
+        return false;
+    }
+    if (r == 0 || g->body == NULL ||
+        (public_only && g->p.kind != POST_PUBLIC)) {
+        free(g->body);
+        g->body = NULL;
+        buf_printf(c->reply, "No post #%lld.", (long long)id);
+        return false;
+    }
+    return true;
+}
+
+void cmd_show(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct lines l = {c->reply, 0};
+    struct got g;
+
+    if (!get_post(c, a->num, &g, true))
+        return;
+    cmd_format_post(c->reply, &g.p);
+    free(g.body);
+    if (store_replies(c->bot->store, a->num, SHOW_REPLIES, add_post, &l) < 0)
+        cmd_failed(c);
+}
+
+void cmd_reply(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct got g;
+
+    if (!get_post(c, a->num, &g, true))
+        return;
+    free(g.body);
+    cmd_post_text(c, a->text, a->num);
+}
+
+void cmd_delete(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct got g;
+    bool own;
+
+    if (!get_post(c, a->num, &g, false))
+        return;
+    own = g.p.author == c->user->id;
+    free(g.body);
+    if (!own && !c->admin) {
+        buf_append(c->reply, "You can only delete your own posts.");
+        return;
+    }
+    if (store_post_delete(c->bot->store, a->num) < 0) {
+        cmd_failed(c);
+        return;
+    }
+    delivery_forget_post(c->bot->delivery, a->num);
+    if (!own) {
+        char detail[64];
+
+        snprintf(detail, sizeof(detail), "#%lld by %s", (long long)a->num,
+                 g.nick);
+        cmd_audit(c, "delete", detail);
+    }
+    buf_printf(c->reply, "Deleted #%lld.", (long long)a->num);
+}
+
+void cmd_dm(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user t;
+    int follows, blocked;
+
+    if (refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
+        return;
+    follows = store_is_following(c->bot->store, t.id, c->user->id);
+    blocked = store_is_blocked(c->bot->store, t.id, c->user->id);
+    if (follows < 0 || blocked < 0) {
+        cmd_failed(c);
+        return;
+    }
+    if (!follows || blocked || t.id == c->user->id) {
+        buf_append(c->reply, "You can only message people who follow you.");
+        return;
+    }
+    if (cmd_store_post(c, a->text, POST_DM, 0, t.id) != 0)
+        buf_printf(c->reply, "Sent to %s.", t.nick);
+}
+
+void cmd_whois(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user_counts n;
+    struct user t;
+    char joined[16];
+    struct tm tm;
+
+    if (!cmd_user_arg(c, a->nick, &t))
+        return;
+    if (store_user_counts(c->bot->store, t.id, &n) < 0) {
+        cmd_failed(c);
+        return;
+    }
+    gmtime_r(&t.created, &tm);
+    strftime(joined, sizeof(joined), "%Y-%m-%d", &tm);
+    buf_printf(c->reply, "%s%s%s, joined %s: %lld posts, %lld followers, "
+                         "following %lld.",
+               t.nick, t.bio[0] ? " - " : "", t.bio, joined,
+               (long long)n.posts, (long long)n.followers,
+               (long long)n.following);
+    if (c->admin) {
+        buf_printf(c->reply, "\nJID: %s%s", t.jid,
+                   t.active ? "" : " (inactive)");
+        if (t.banned)
+            buf_printf(c->reply, "\nBanned: %s",
+                       t.ban_reason[0] ? t.ban_reason : "no reason given");
+    }
+}
+
+void cmd_nick(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    int r = store_user_set_nick(c->bot->store, c->user->id, a->nick);
+
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "The nick %s is taken.", a->nick);
+    else {
+        snprintf(c->user->nick, sizeof(c->user->nick), "%s", a->nick);
+        buf_printf(c->reply, "You are now %s.", a->nick);
+    }
+}
+
+void cmd_bio(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    enum post_check check = text_check_post(a->text, BIO_MAX_CHARS);
+
+    if (check == POST_TOO_LONG) {
+        buf_printf(c->reply, "Your bio is too long (at most %d characters).",
+                   BIO_MAX_CHARS);
+        return;
+    }
+    if (check != POST_OK || strchr(a->text, '\n') != NULL) {
+        buf_append(c->reply, "A bio is one line of plain text.");
+        return;
+    }
+    if (store_user_set_bio(c->bot->store, c->user->id, a->text) < 0)
+        cmd_failed(c);
+    else
+        buf_append(c->reply, "Bio updated.");
+}
+
+void cmd_mentions(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct lines l = {c->reply, 0};
+    int r;
+
+    (void)a;
+    r = store_mentions(c->bot->store, c->user->id, MENTIONS_SHOWN, add_post,
+                       &l);
+    reply_posts(c, &l, r, "Nobody mentioned you yet.");
+}
+
+static int first_word(void *ud, const char *w)
+{
+    snprintf(ud, 64, "%s", w);
+    return 1;
+}
+
+/* The word as posts are indexed: Unicode lower case. */
+static bool track_word(struct cmd_ctx *c, const char *arg, char *out)
+{
+    out[0] = '\0';
+    match_words(arg, 1, first_word, out);
+    if (out[0] == '\0') {
+        buf_append(c->reply, "Usage: track WORD");
+        return false;
+    }
+    return true;
+}
+
+void cmd_track(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    char w[64];
+    int r;
+
+    if (!track_word(c, a->word, w))
+        return;
+    r = store_track_add(c->bot->store, c->user->id, w);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You already track %s.", w);
+    else if (r == 2)
+        buf_printf(c->reply, "You can track at most %d words.", TRACK_MAX);
+    else
+        buf_printf(c->reply, "Tracking %s: posts containing it will reach "
+                             "you.",
+                   w);
+}
+
+void cmd_untrack(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    char w[64];
+    int r;
+
+    if (!track_word(c, a->word, w))
+        return;
+    r = store_track_del(c->bot->store, c->user->id, w);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You don't track %s.", w);
+    else
+        buf_printf(c->reply, "No longer tracking %s.", w);
+}
+
+static int add_word(void *ud, const char *w)
+{
+    struct nicks *l = ud;
+
+    buf_printf(l->b, "%s%s", l->n == 0 ? "" : ", ", w);
+    l->n++;
+    return 0;
+}
+
+void cmd_tracking(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct buf words = {0};
+    struct nicks l = {&words, 0};
+
+    (void)a;
+    if (store_tracking(c->bot->store, c->user->id, add_word, &l) < 0)
+        cmd_failed(c);
+    else if (l.n == 0)
+        buf_append(c->reply, "You track nothing.");
+    else
+        buf_printf(c->reply, "Tracking: %s", buf_str(&words));
+    buf_free(&words);
+}
+
+void cmd_search(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct lines l = {c->reply, 0};
+    int r = store_search(c->bot->store, a->text, SEARCH_MAX, add_post, &l);
+
+    reply_posts(c, &l, r, "Nothing found.");
+}
+
+void cmd_block(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user t;
+    int r;
+
+    if (!cmd_user_arg(c, a->nick, &t))
+        return;
+    if (t.id == c->user->id) {
+        buf_append(c->reply, "You can't block yourself.");
+        return;
+    }
+    r = store_block(c->bot->store, c->user->id, t.id);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You already block %s.", t.nick);
+    else
+        buf_printf(c->reply, "%s can no longer follow, mention or message "
+                             "you.",
+                   t.nick);
+}
+
+void cmd_unblock(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    struct user t;
+    int r;
+
+    if (!cmd_user_arg(c, a->nick, &t))
+        return;
+    r = store_unblock(c->bot->store, c->user->id, t.id);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply, "You don't block %s.", t.nick);
+    else
+        buf_printf(c->reply, "You no longer block %s.", t.nick);
+}

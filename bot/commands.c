@@ -1,0 +1,518 @@
+/*
+ * commands.c - the command table, the pure parser, and the posting
+ * pipeline every command that stores a post goes through.
+ *
+ * A message is a command only when it fits a command's form (SPEC 5).
+ * When the first word is a keyword but the message has more words than
+ * the command can take ("on my way", "follow me on twitter"), it reads as
+ * a post; when it has the right number of words but one is malformed, or
+ * a required one is missing, the sender gets the usage line instead.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "match.h"
+#include "text.h"
+
+#define LAST_DEFAULT 10
+#define LAST_MAX 50
+#define MENTIONS_MAX 50
+#define WORDS_MAX 200
+
+static const struct cmd_entry table[] = {
+    {"help", NULL, ARGS_OPT_WORD, false, "help [COMMAND]",
+     "List the commands, or explain one.", cmd_help},
+    {"post", NULL, ARGS_TEXT, false, "post TEXT",
+     "Post TEXT even if it reads like a command.", cmd_post},
+    {"follow", NULL, ARGS_NICK, false, "follow NICK",
+     "Receive NICK's posts.", cmd_follow},
+    {"unfollow", NULL, ARGS_NICK, false, "unfollow NICK",
+     "Stop receiving NICK's posts.", cmd_unfollow},
+    {"followers", NULL, ARGS_NONE, false, "followers",
+     "Who follows you.", cmd_followers},
+    {"following", NULL, ARGS_NONE, false, "following",
+     "Whom you follow.", cmd_following},
+    {"on", NULL, ARGS_NONE, false, "on", "Resume all deliveries to you.",
+     cmd_on},
+    {"off", NULL, ARGS_NONE, false, "off",
+     "Pause all deliveries to you; nothing is held meanwhile.", cmd_off},
+    {"away", NULL, ARGS_ONOFF, false, "away on|off",
+     "Whether updates reach you while you are away or xa.", cmd_away},
+    {"last", NULL, ARGS_LAST, false, "last [NICK] [N]",
+     "The last N posts (default 10, at most 50) of your timeline, or of "
+     "NICK, newest first.",
+     cmd_last},
+    {"show", NULL, ARGS_POSTNUM, false, "show #N",
+     "Post N with its replies (\"#N\" alone does the same).", cmd_show},
+    {"reply", NULL, ARGS_POSTNUM_TEXT, false, "reply #N TEXT",
+     "Reply to post N (\"#N TEXT\" does the same).", cmd_reply},
+    {"delete", NULL, ARGS_POSTNUM, false, "delete #N",
+     "Delete your post N.", cmd_delete},
+    {"d", "dm", ARGS_NICK_TEXT, false, "d NICK TEXT",
+     "A private message to NICK, who must follow you.", cmd_dm},
+    {"whois", NULL, ARGS_NICK, false, "whois NICK",
+     "Who NICK is: bio, joined, posts, followers, following.", cmd_whois},
+    {"nick", NULL, ARGS_NICK, false, "nick NEW",
+     "Change your nick (a-z, 0-9 and _, at most 32).", cmd_nick},
+    {"bio", NULL, ARGS_TEXT, false, "bio TEXT",
+     "Set your bio (at most 160 characters).", cmd_bio},
+    {"mentions", NULL, ARGS_NONE, false, "mentions",
+     "The last posts that mention you.", cmd_mentions},
+    {"track", NULL, ARGS_WORD, false, "track WORD",
+     "Receive every post containing WORD (at most 20 words).", cmd_track},
+    {"untrack", NULL, ARGS_WORD, false, "untrack WORD",
+     "Stop tracking WORD.", cmd_untrack},
+    {"tracking", NULL, ARGS_NONE, false, "tracking",
+     "The words you track.", cmd_tracking},
+    {"search", NULL, ARGS_TEXT, false, "search WORDS",
+     "Posts containing all of WORDS, newest first.", cmd_search},
+    {"block", NULL, ARGS_NICK, false, "block NICK",
+     "NICK can no longer follow, mention or message you.", cmd_block},
+    {"unblock", NULL, ARGS_NICK, false, "unblock NICK", "Undo block NICK.",
+     cmd_unblock},
+    {"stats", NULL, ARGS_NONE, true, "stats",
+     "Users, posts, follows, held deliveries, uptime.", cmd_stats},
+    {"ban", NULL, ARGS_NICK_OPT_TEXT, true, "ban NICK [REASON]",
+     "NICK can no longer post, follow or message.", cmd_ban},
+    {"unban", NULL, ARGS_NICK, true, "unban NICK", "Lift a ban.", cmd_unban},
+    {"broadcast", NULL, ARGS_TEXT, true, "broadcast TEXT",
+     "An announcement to every active user.", cmd_broadcast},
+    {NULL, NULL, ARGS_NONE, false, NULL, NULL, NULL},
+};
+
+const struct cmd_entry *cmd_table(void)
+{
+    return table;
+}
+
+static const struct cmd_entry *find_n(const char *name, size_t len)
+{
+    for (const struct cmd_entry *e = table; e->name != NULL; e++) {
+        if (strlen(e->name) == len && strncasecmp(e->name, name, len) == 0)
+            return e;
+        if (e->alias != NULL && strlen(e->alias) == len &&
+            strncasecmp(e->alias, name, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+const struct cmd_entry *cmd_find(const char *name)
+{
+    return find_n(name, strlen(name));
+}
+
+/* The parser ------------------------------------------------------------ */
+
+static bool is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static const char *skip_sep(const char *p)
+{
+    while (*p != '\0' && is_sep(*p))
+        p++;
+    return p;
+}
+
+/* Up to max word spans of s; returns the total number of words. */
+struct span {
+    const char *s;
+    size_t n;
+};
+
+static size_t words(const char *s, struct span *w, size_t max)
+{
+    size_t count = 0;
+
+    for (s = skip_sep(s); *s != '\0'; s = skip_sep(s)) {
+        const char *start = s;
+
+        while (*s != '\0' && !is_sep(*s))
+            s++;
+        if (count < max) {
+            w[count].s = start;
+            w[count].n = (size_t)(s - start);
+        }
+        count++;
+    }
+    return count;
+}
+
+/* "#12" or "12" -> 12; 0 for anything else (0, negative, overflow). */
+static int64_t post_number(const char *s, size_t n)
+{
+    int64_t v = 0;
+
+    if (n > 0 && *s == '#') {
+        s++;
+        n--;
+    }
+    if (n == 0 || n > 19)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        if (v > (INT64_MAX - (s[i] - '0')) / 10)
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return n > 0;
+}
+
+static bool nick_arg(const struct span *w, char *out)
+{
+    char tmp[NICK_MAX + 3];
+
+    if (w->n == 0 || w->n > NICK_MAX + 1)
+        return false;
+    memcpy(tmp, w->s, w->n);
+    tmp[w->n] = '\0';
+    return nick_parse(tmp, out) == 0;
+}
+
+/* A track word: letters, digits, _ (any non-ASCII byte counts as a
+ * letter); ASCII lower-cased here, fully by the handler. */
+static bool word_arg(const struct span *w, char *out, size_t size)
+{
+    if (w->n == 0 || w->n >= size)
+        return false;
+    for (size_t i = 0; i < w->n; i++) {
+        unsigned char ch = (unsigned char)w->s[i];
+
+        if (!(isalnum(ch) || ch == '_' || ch >= 0x80))
+            return false;
+        out[i] = (char)tolower(ch);
+    }
+    out[w->n] = '\0';
+    return utf8_valid(out, w->n);
+}
+
+static bool onoff_arg(const struct span *w, bool *out)
+{
+    if (w->n == 2 && strncasecmp(w->s, "on", 2) == 0)
+        *out = true;
+    else if (w->n == 3 && strncasecmp(w->s, "off", 3) == 0)
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static bool count_arg(const struct span *w, int *out)
+{
+    int64_t v = post_number(w->s, w->n);
+
+    if (!all_digits(w->s, w->n) || v < 1 || v > LAST_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Fit the arguments (words w[1..nw-1], rest = text after the keyword). */
+static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
+                           size_t nw, const char *rest, struct cmd_args *a)
+{
+    size_t nargs = nw - 1;
+    const struct span *arg = w + 1;
+
+    switch (e->shape) {
+    case ARGS_NONE:
+        return nargs == 0 ? CMD_OK : CMD_POST;
+    case ARGS_OPT_WORD:
+        if (nargs > 1)
+            return CMD_POST;
+        if (nargs == 1 && !word_arg(&arg[0], a->word, sizeof(a->word)))
+            return CMD_USAGE;
+        return CMD_OK;
+    case ARGS_TEXT:
+        a->text = rest;
+        return *rest != '\0' ? CMD_OK : CMD_USAGE;
+    case ARGS_NICK:
+        if (nargs > 1)
+            return CMD_POST;
+        return nargs == 1 && nick_arg(&arg[0], a->nick) ? CMD_OK : CMD_USAGE;
+    case ARGS_NICK_TEXT:
+    case ARGS_NICK_OPT_TEXT:
+        if (nargs == 0 || !nick_arg(&arg[0], a->nick))
+            return CMD_USAGE;
+        a->text = skip_sep(arg[0].s + arg[0].n);
+        if (e->shape == ARGS_NICK_TEXT && *a->text == '\0')
+            return CMD_USAGE;
+        return CMD_OK;
+    case ARGS_POSTNUM:
+        if (nargs > 1)
+            return CMD_POST;
+        if (nargs == 0 || (a->num = post_number(arg[0].s, arg[0].n)) == 0)
+            return CMD_USAGE;
+        return CMD_OK;
+    case ARGS_POSTNUM_TEXT:
+        if (nargs < 2 || (a->num = post_number(arg[0].s, arg[0].n)) == 0)
+            return CMD_USAGE;
+        a->text = skip_sep(arg[0].s + arg[0].n);
+        return CMD_OK;
+    case ARGS_ONOFF:
+        if (nargs > 1)
+            return CMD_POST;
+        return nargs == 1 && onoff_arg(&arg[0], &a->flag) ? CMD_OK
+                                                            : CMD_USAGE;
+    case ARGS_WORD:
+        if (nargs > 1)
+            return CMD_POST;
+        return nargs == 1 && word_arg(&arg[0], a->word, sizeof(a->word))
+                   ? CMD_OK
+                   : CMD_USAGE;
+    case ARGS_LAST:
+        if (nargs > 2)
+            return CMD_POST;
+        if (nargs == 0)
+            return CMD_OK;
+        if (nargs == 1)
+            return (all_digits(arg[0].s, arg[0].n)
+                        ? count_arg(&arg[0], &a->count)
+                        : nick_arg(&arg[0], a->nick))
+                       ? CMD_OK
+                       : CMD_USAGE;
+        return nick_arg(&arg[0], a->nick) && count_arg(&arg[1], &a->count)
+                   ? CMD_OK
+                   : CMD_USAGE;
+    }
+    return CMD_POST;
+}
+
+void cmd_parse(const char *msg, struct cmd_parsed *p)
+{
+    struct span w[4];
+    size_t nw;
+    const char *rest;
+
+    memset(p, 0, sizeof(*p));
+    p->result = CMD_POST;
+    nw = words(msg, w, 4);
+    if (nw == 0)
+        return;
+
+    /* "#N" shows post N, "#N TEXT" replies to it. */
+    if (w[0].s[0] == '#' && all_digits(w[0].s + 1, w[0].n - 1)) {
+        p->args.num = post_number(w[0].s, w[0].n);
+        rest = skip_sep(w[0].s + w[0].n);
+        p->cmd = cmd_find(*rest == '\0' ? "show" : "reply");
+        p->args.text = *rest != '\0' ? rest : NULL;
+        p->result = p->args.num > 0 ? CMD_OK : CMD_USAGE;
+        return;
+    }
+    if ((p->cmd = find_n(w[0].s, w[0].n)) == NULL)
+        return;
+    rest = skip_sep(w[0].s + w[0].n);
+    /* fit() looks at no more than the first three words. */
+    p->result = fit(p->cmd, w, nw, rest, &p->args);
+    if (p->result == CMD_POST) {
+        p->cmd = NULL;
+        memset(&p->args, 0, sizeof(p->args));
+    }
+}
+
+/* Running commands ------------------------------------------------------- */
+
+void cmd_handle(struct cmd_ctx *c, char *msg)
+{
+    struct cmd_parsed p;
+
+    text_trim(msg);
+    cmd_parse(msg, &p);
+    if (p.result != CMD_POST && p.cmd->admin && !c->admin) {
+        buf_append(c->reply, "Not permitted.");
+        return;
+    }
+    switch (p.result) {
+    case CMD_POST:
+        cmd_post_text(c, msg, 0);
+        break;
+    case CMD_USAGE:
+        buf_printf(c->reply, "Usage: %s", p.cmd->usage);
+        break;
+    case CMD_OK:
+        p.cmd->fn(c, &p.args);
+        break;
+    }
+}
+
+void cmd_failed(struct cmd_ctx *c)
+{
+    buf_reset(c->reply);
+    buf_append(c->reply, "Sorry, something went wrong; please try again.");
+}
+
+bool cmd_user_arg(struct cmd_ctx *c, const char *nick, struct user *out)
+{
+    int r = store_user_by_nick(c->bot->store, nick, out);
+
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 0)
+        buf_printf(c->reply, "No user %s.", nick);
+    return r == 1;
+}
+
+void cmd_format_post(struct buf *b, const struct post *p)
+{
+    if (b->len > 0)
+        buf_append(b, "\n");
+    buf_printf(b, "#%lld %s", (long long)p->id, p->author_nick);
+    if (p->reply_to > 0)
+        buf_printf(b, " (re #%lld)", (long long)p->reply_to);
+    buf_printf(b, ": %s", p->body);
+}
+
+void cmd_audit(struct cmd_ctx *c, const char *action, const char *detail)
+{
+    store_audit(c->bot->store, c->user->jid, action, detail, c->bot->now());
+    log_info("admin %s: %s %s", c->user->jid, action, detail);
+}
+
+static int collect(void *ud, const char *item)
+{
+    struct {
+        char **v;
+        size_t n;
+    } *list = ud;
+
+    list->v[list->n++] = xstrdup(item);
+    return 0;
+}
+
+int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
+                       enum post_kind kind, int64_t reply_to,
+                       int64_t to_user)
+{
+    const struct config *cfg = c->bot->cfg;
+    enum post_check check;
+    struct post_new p = {0};
+    struct {
+        char **v;
+        size_t n;
+    } mentions = {NULL, 0}, words = {NULL, 0};
+    int64_t id = 0, recent;
+    int r;
+
+    if (c->user->banned) {
+        buf_printf(c->reply, "You are banned%s%s%s.",
+                   c->user->ban_reason[0] ? " (" : "", c->user->ban_reason,
+                   c->user->ban_reason[0] ? ")" : "");
+        return 0;
+    }
+    check = text_check_post(text, (size_t)cfg->bot.post_max_chars);
+    if (check != POST_OK) {
+        buf_append(c->reply, text_post_check_reason(check));
+        if (check == POST_TOO_LONG)
+            buf_printf(c->reply, " The limit is %d characters.",
+                       cfg->bot.post_max_chars);
+        buf_append(c->reply, " Nothing was posted.");
+        return 0;
+    }
+    if (kind != POST_BROADCAST) {
+        if (store_posts_since(c->bot->store, c->user->id,
+                              c->bot->now() - 60, &recent) < 0) {
+            cmd_failed(c);
+            return 0;
+        }
+        if (recent >= cfg->bot.posts_per_minute) {
+            buf_printf(c->reply,
+                       "You are posting too fast (at most %d a minute); "
+                       "nothing was posted.",
+                       cfg->bot.posts_per_minute);
+            return 0;
+        }
+    }
+    if (kind == POST_PUBLIC) {
+        mentions.v = xcalloc(MENTIONS_MAX, sizeof(char *));
+        words.v = xcalloc(WORDS_MAX, sizeof(char *));
+        match_mentions(text, MENTIONS_MAX, collect, &mentions);
+        match_words(text, WORDS_MAX, collect, &words);
+    }
+    p.author = c->user->id;
+    p.body = text;
+    p.created = c->bot->now();
+    p.reply_to = reply_to;
+    p.kind = kind;
+    p.to_user = to_user;
+    p.stanza_id = c->stanza_id;
+    p.mentions = (const char *const *)mentions.v;
+    p.n_mentions = mentions.n;
+    p.words = (const char *const *)words.v;
+    p.n_words = words.n;
+    r = store_post_add(c->bot->store, &p, &id, NULL);
+    for (size_t i = 0; i < mentions.n; i++)
+        free(mentions.v[i]);
+    for (size_t i = 0; i < words.n; i++)
+        free(words.v[i]);
+    free(mentions.v);
+    free(words.v);
+    if (r < 0) {
+        cmd_failed(c);
+        return 0;
+    }
+    /* Committed (or committed before, r == 1): now it may be confirmed. */
+    if (r == 0)
+        delivery_post_committed(c->bot->delivery, id);
+    return id;
+}
+
+void cmd_post_text(struct cmd_ctx *c, const char *text, int64_t reply_to)
+{
+    int64_t id = cmd_store_post(c, text, POST_PUBLIC, reply_to, 0);
+
+    if (id == 0)
+        return;
+    if (reply_to > 0)
+        buf_printf(c->reply, "Replied to #%lld as #%lld.",
+                   (long long)reply_to, (long long)id);
+    else
+        buf_printf(c->reply, "Posted #%lld.", (long long)id);
+}
+
+void cmd_post(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    cmd_post_text(c, a->text, 0);
+}
+
+void cmd_help(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    const struct cmd_entry *e;
+
+    if (a->word[0] != '\0') {
+        e = cmd_find(a->word);
+        if (e == NULL || (e->admin && !c->admin))
+            buf_printf(c->reply, "No command %s. Send help for the list.",
+                       a->word);
+        else
+            buf_printf(c->reply, "%s - %s", e->usage, e->help);
+        return;
+    }
+    buf_append(c->reply, "Send any text to post it. Commands:");
+    for (e = table; e->name != NULL; e++)
+        if (!e->admin)
+            buf_printf(c->reply, "\n  %s", e->usage);
+    if (c->admin) {
+        buf_append(c->reply, "\nAdmin:");
+        for (e = table; e->name != NULL; e++)
+            if (e->admin)
+                buf_printf(c->reply, "\n  %s", e->usage);
+        buf_append(c->reply, "\n  delete #N (any post), whois NICK (with JID)");
+    }
+    buf_append(c->reply, "\n\"help COMMAND\" explains one.");
+}

@@ -1,0 +1,498 @@
+/*
+ * config.c - the only user of <libconfig.h>: a configuration file becomes
+ * a struct config, or one error "FILE:LINE: what is wrong".
+ *
+ * The accepted keys are exactly those of SPEC 2.  Every setting is looked
+ * at once, in a table-driven walk, so that an unknown key, a wrong type
+ * or a value out of range is reported with the line it is on.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "match.h"
+#include "text.h"
+#include "util.h"
+
+struct loader {
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static int fail(struct loader *l, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct loader *l, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (l->failed)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        snprintf(l->err, l->errlen, "%s:%d: %s", l->path, line, msg);
+    else
+        snprintf(l->err, l->errlen, "%s: %s", l->path, msg);
+    l->failed = 1;
+    return -1;
+}
+
+static int line_of(const config_setting_t *s)
+{
+    return (int)config_setting_source_line(s);
+}
+
+/* The keys each group accepts. */
+static const char *const xmpp_keys[] = {"jid",  "password", "password_file",
+                                        "host", "port",     "tls",
+                                        "ca_file", "resource", NULL};
+static const char *const storage_keys[] = {"path", NULL};
+static const char *const bot_keys[] = {"admins", "subscription", "allow",
+                                       "post_max_chars", "posts_per_minute",
+                                       NULL};
+static const char *const delivery_keys[] = {"deliver_when_away", "backlog_max",
+                                            NULL};
+static const char *const log_keys[] = {"level", NULL};
+
+static const struct {
+    const char *name;
+    const char *const *keys;
+} groups[] = {
+    {"xmpp", xmpp_keys},   {"storage", storage_keys},
+    {"bot", bot_keys},     {"delivery", delivery_keys},
+    {"log", log_keys},
+};
+
+static bool in_list(const char *const *list, const char *name)
+{
+    for (; *list != NULL; list++)
+        if (strcmp(*list, name) == 0)
+            return true;
+    return false;
+}
+
+/* Reject unknown groups and keys, and groups that are not groups. */
+static int check_names(struct loader *l, config_setting_t *root)
+{
+    for (int i = 0; i < config_setting_length(root); i++) {
+        config_setting_t *g = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(g);
+        size_t k;
+
+        for (k = 0; k < sizeof(groups) / sizeof(groups[0]); k++)
+            if (strcmp(groups[k].name, name) == 0)
+                break;
+        if (k == sizeof(groups) / sizeof(groups[0]))
+            return fail(l, line_of(g), "unknown section '%s'", name);
+        if (!config_setting_is_group(g))
+            return fail(l, line_of(g), "'%s' must be a group { ... }", name);
+        for (int j = 0; j < config_setting_length(g); j++) {
+            config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+
+            if (!in_list(groups[k].keys, config_setting_name(s)))
+                return fail(l, line_of(s), "unknown key '%s.%s'", name,
+                            config_setting_name(s));
+        }
+    }
+    return 0;
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_BOOL:
+        return "true or false";
+    case CONFIG_TYPE_ARRAY:
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    }
+    return "something else";
+}
+
+/* Look up group.key; NULL if absent.  Fails if present with another type
+ * (int64 counts as int). */
+static config_setting_t *get(struct loader *l, config_setting_t *root,
+                             const char *group, const char *key, int type)
+{
+    config_setting_t *g = config_setting_get_member(root, group), *s;
+    int t;
+
+    if (g == NULL || (s = config_setting_get_member(g, key)) == NULL)
+        return NULL;
+    t = config_setting_type(s);
+    if (t == CONFIG_TYPE_INT64)
+        t = CONFIG_TYPE_INT;
+    if (t == CONFIG_TYPE_LIST)
+        t = CONFIG_TYPE_ARRAY;
+    if (t != type) {
+        fail(l, line_of(s), "%s.%s must be %s", group, key, type_name(type));
+        return NULL;
+    }
+    return s;
+}
+
+static char *get_string(struct loader *l, config_setting_t *root,
+                        const char *group, const char *key,
+                        config_setting_t **where)
+{
+    config_setting_t *s = get(l, root, group, key, CONFIG_TYPE_STRING);
+
+    if (where != NULL)
+        *where = s;
+    return s != NULL ? xstrdup(config_setting_get_string(s)) : NULL;
+}
+
+static void get_int(struct loader *l, config_setting_t *root,
+                    const char *group, const char *key, long long lo,
+                    long long hi, int *out)
+{
+    config_setting_t *s = get(l, root, group, key, CONFIG_TYPE_INT);
+    long long v;
+
+    if (s == NULL)
+        return;
+    v = config_setting_get_int64(s);
+    if (v < lo || v > hi) {
+        fail(l, line_of(s), "%s.%s must be between %lld and %lld", group,
+             key, lo, hi);
+        return;
+    }
+    *out = (int)v;
+}
+
+static void get_enum(struct loader *l, config_setting_t *root,
+                     const char *group, const char *key,
+                     const char *const *names, int *out)
+{
+    config_setting_t *s = get(l, root, group, key, CONFIG_TYPE_STRING);
+    const char *v;
+
+    if (s == NULL)
+        return;
+    v = config_setting_get_string(s);
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], v) == 0) {
+            *out = i;
+            return;
+        }
+    }
+    {
+        char list[128] = "";
+
+        for (int i = 0; names[i] != NULL; i++) {
+            strncat(list, i == 0 ? "\"" : ", \"", sizeof(list) - strlen(list) - 1);
+            strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+            strncat(list, "\"", sizeof(list) - strlen(list) - 1);
+        }
+        fail(l, line_of(s), "%s.%s must be one of %s, not \"%s\"", group, key,
+             list, v);
+    }
+}
+
+/* A list of strings; each element checked by check (may be NULL). */
+static char **get_strings(struct loader *l, config_setting_t *root,
+                          const char *group, const char *key, size_t *n,
+                          int (*check)(struct loader *, config_setting_t *,
+                                       const char *, char **))
+{
+    config_setting_t *s = get(l, root, group, key, CONFIG_TYPE_ARRAY);
+    char **v;
+    int len;
+
+    *n = 0;
+    if (s == NULL)
+        return NULL;
+    len = config_setting_length(s);
+    v = xcalloc((size_t)len + 1, sizeof(*v));
+    for (int i = 0; i < len; i++) {
+        config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *str;
+
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            fail(l, line_of(s), "%s.%s must be a list of strings", group,
+                 key);
+            break;
+        }
+        str = config_setting_get_string(e);
+        if (check != NULL) {
+            if (check(l, s, str, &v[*n]) < 0)
+                break;
+        } else {
+            v[*n] = xstrdup(str);
+        }
+        (*n)++;
+    }
+    return v;
+}
+
+static int check_admin(struct loader *l, config_setting_t *s, const char *jid,
+                       char **out)
+{
+    char bare[JID_MAX + 1];
+
+    if (jid_bare(jid, bare, sizeof(bare)) < 0 || strchr(bare, '@') == NULL)
+        return fail(l, line_of(s), "bot.admins: \"%s\" is not a JID", jid);
+    *out = xstrdup(bare);
+    return 0;
+}
+
+static int check_pattern(struct loader *l, config_setting_t *s,
+                         const char *pattern, char **out)
+{
+    char err[384];
+
+    if (match_pattern_check(pattern, err, sizeof(err)) < 0)
+        return fail(l, line_of(s), "bot.allow: %s", err);
+    *out = xstrdup(pattern);
+    return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0;
+}
+
+/* Read a password file: the first line, without its newline. */
+static char *read_password(struct loader *l, int line, const char *path)
+{
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        fail(l, line, "cannot read password file %s: %s", path,
+             strerror(errno));
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0') {
+        fail(l, line, "password file %s is empty", path);
+        return NULL;
+    }
+    return xstrdup(buf);
+}
+
+/* Resolve a relative password_file against $CREDENTIALS_DIRECTORY, else
+ * the directory of the configuration file. */
+static char *resolve(const char *cfgpath, const char *file)
+{
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    const char *slash;
+
+    if (file[0] == '/')
+        return xstrdup(file);
+    if (creds != NULL && creds[0] != '\0')
+        return xasprintf("%s/%s", creds, file);
+    slash = strrchr(cfgpath, '/');
+    if (slash == NULL)
+        return xstrdup(file);
+    return xasprintf("%.*s/%s", (int)(slash - cfgpath), cfgpath, file);
+}
+
+static void load_password(struct loader *l, config_setting_t *root,
+                          struct config *c)
+{
+    config_setting_t *pw, *pwf, *g = config_setting_get_member(root, "xmpp");
+    char *file;
+
+    c->xmpp.password = get_string(l, root, "xmpp", "password", &pw);
+    file = get_string(l, root, "xmpp", "password_file", &pwf);
+    if (l->failed) {
+        free(file);
+        return;
+    }
+    if (pw != NULL && pwf != NULL) {
+        fail(l, line_of(pwf), "xmpp: give password or password_file, "
+                              "not both");
+    } else if (pwf != NULL) {
+        char *path = resolve(l->path, file);
+
+        c->xmpp.password = read_password(l, line_of(pwf), path);
+        free(path);
+    } else if (pw == NULL) {
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        char *path;
+
+        if (creds != NULL && creds[0] != '\0') {
+            path = xasprintf("%s/password", creds);
+            if (access(path, R_OK) == 0)
+                c->xmpp.password = read_password(l, line_of(g), path);
+            free(path);
+        }
+        if (c->xmpp.password == NULL)
+            fail(l, g != NULL ? line_of(g) : 1,
+                 "xmpp: missing required key 'password' (or password_file)");
+    } else if (c->xmpp.password[0] == '\0') {
+        fail(l, line_of(pw), "xmpp.password is empty");
+    }
+    free(file);
+}
+
+static void load_xmpp(struct loader *l, config_setting_t *root,
+                      struct config *c)
+{
+    static const char *const tls_names[] = {"required", "direct", "disabled",
+                                            NULL};
+    config_setting_t *g = config_setting_get_member(root, "xmpp"), *s;
+    char bare[JID_MAX + 1];
+    int tls = TLS_REQUIRED;
+
+    c->xmpp.jid = get_string(l, root, "xmpp", "jid", &s);
+    if (!l->failed && c->xmpp.jid == NULL)
+        fail(l, g != NULL ? line_of(g) : 1,
+             "xmpp: missing required key 'jid'");
+    else if (!l->failed && (jid_bare(c->xmpp.jid, bare, sizeof(bare)) < 0 ||
+                            strchr(bare, '@') == NULL))
+        fail(l, line_of(s), "xmpp.jid \"%s\" is not a JID", c->xmpp.jid);
+    load_password(l, root, c);
+    c->xmpp.host = get_string(l, root, "xmpp", "host", NULL);
+    get_int(l, root, "xmpp", "port", 1, 65535, &c->xmpp.port);
+    get_enum(l, root, "xmpp", "tls", tls_names, &tls);
+    c->xmpp.tls = (enum tls_mode)tls;
+    c->xmpp.ca_file = get_string(l, root, "xmpp", "ca_file", &s);
+    if (!l->failed && c->xmpp.ca_file != NULL &&
+        access(c->xmpp.ca_file, R_OK) != 0)
+        fail(l, line_of(s), "cannot read ca_file %s: %s", c->xmpp.ca_file,
+             strerror(errno));
+    c->xmpp.resource = get_string(l, root, "xmpp", "resource", &s);
+    if (!l->failed && c->xmpp.resource != NULL &&
+        c->xmpp.resource[0] == '\0')
+        fail(l, line_of(s), "xmpp.resource is empty");
+    if (c->xmpp.resource == NULL)
+        c->xmpp.resource = xstrdup("starling");
+    if (!l->failed && c->xmpp.tls == TLS_DISABLED) {
+        const char *host = c->xmpp.host;
+
+        if (host == NULL)
+            host = strchr(bare, '@') + 1;
+        if (!is_loopback(host)) {
+            s = config_setting_get_member(g, "tls");
+            fail(l, line_of(s), "xmpp.tls = \"disabled\" is only allowed "
+                                "for a loopback host, not %s", host);
+        }
+    }
+}
+
+static void load_rest(struct loader *l, config_setting_t *root,
+                      struct config *c)
+{
+    static const char *const sub_names[] = {"open", "allowlist", "closed",
+                                            NULL};
+    static const char *const level_names[] = {"debug", "info", "warning",
+                                              "error", NULL};
+    config_setting_t *g = config_setting_get_member(root, "storage"), *s;
+    int sub = SUB_OPEN, level = LOG_LEVEL_INFO;
+
+    c->storage.path = get_string(l, root, "storage", "path", &s);
+    if (!l->failed && c->storage.path == NULL)
+        fail(l, g != NULL ? line_of(g) : 1,
+             "storage: missing required key 'path'");
+    else if (!l->failed && c->storage.path[0] == '\0')
+        fail(l, line_of(s), "storage.path is empty");
+
+    c->bot.admins = get_strings(l, root, "bot", "admins", &c->bot.n_admins,
+                                check_admin);
+    get_enum(l, root, "bot", "subscription", sub_names, &sub);
+    c->bot.subscription = (enum sub_policy)sub;
+    c->bot.allow = get_strings(l, root, "bot", "allow", &c->bot.n_allow,
+                               check_pattern);
+    get_int(l, root, "bot", "post_max_chars", 1, 10000,
+            &c->bot.post_max_chars);
+    get_int(l, root, "bot", "posts_per_minute", 1, 10000,
+            &c->bot.posts_per_minute);
+
+    s = get(l, root, "delivery", "deliver_when_away", CONFIG_TYPE_BOOL);
+    if (s != NULL)
+        c->delivery.deliver_when_away = config_setting_get_bool(s) != 0;
+    get_int(l, root, "delivery", "backlog_max", 0, 100000,
+            &c->delivery.backlog_max);
+    get_enum(l, root, "log", "level", level_names, &level);
+    c->log.level = (enum log_level)level;
+}
+
+int config_load(const char *path, struct config *out, char *err,
+                size_t errlen)
+{
+    struct loader l = {path, err, errlen, 0};
+    config_t cf;
+    config_setting_t *root;
+
+    memset(out, 0, sizeof(*out));
+    out->bot.subscription = SUB_OPEN;
+    out->bot.post_max_chars = 500;
+    out->bot.posts_per_minute = 10;
+    out->delivery.backlog_max = 20;
+    out->log.level = LOG_LEVEL_INFO;
+    out->path = xstrdup(path);
+
+    config_init(&cf);
+    if (access(path, R_OK) != 0) {
+        fail(&l, 0, "cannot read: %s", strerror(errno));
+    } else if (config_read_file(&cf, path) != CONFIG_TRUE) {
+        fail(&l, config_error_line(&cf), "%s", config_error_text(&cf));
+    } else {
+        root = config_root_setting(&cf);
+        if (check_names(&l, root) == 0) {
+            load_xmpp(&l, root, out);
+            load_rest(&l, root, out);
+        }
+    }
+    config_destroy(&cf);
+    if (l.failed) {
+        config_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void config_free(struct config *c)
+{
+    free(c->path);
+    free(c->xmpp.jid);
+    if (c->xmpp.password != NULL) {
+        explicit_bzero(c->xmpp.password, strlen(c->xmpp.password));
+        free(c->xmpp.password);
+    }
+    free(c->xmpp.host);
+    free(c->xmpp.ca_file);
+    free(c->xmpp.resource);
+    free(c->storage.path);
+    free_list(c->bot.admins, c->bot.n_admins);
+    free_list(c->bot.allow, c->bot.n_allow);
+    memset(c, 0, sizeof(*c));
+}
+
+bool config_is_admin(const struct config *c, const char *bare)
+{
+    for (size_t i = 0; i < c->bot.n_admins; i++)
+        if (strcmp(c->bot.admins[i], bare) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,282 @@
+/*
+ * presence.c - every resource of every contact, and the best show per
+ * bare JID (SPEC 6).
+ *
+ * An open-addressing hash table keyed by bare JID; each entry keeps its
+ * resources in a small array.  The number of bare JIDs with a counting
+ * resource (priority >= 0) is kept up to date on every change, so that
+ * stats never walks the table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "presence.h"
+#include "text.h"
+#include "util.h"
+
+struct resource {
+    char *name;
+    enum show show;
+    int priority;
+};
+
+struct entry {
+    char *bare;          /* NULL: empty slot; TOMBSTONE: deleted */
+    struct resource *res;
+    size_t nres;
+    enum show best;
+};
+
+struct presence {
+    struct entry *slots;
+    size_t nslots;
+    size_t used; /* live + tombstones */
+    size_t live;
+    size_t online;
+};
+
+static char tombstone;
+#define TOMBSTONE (&tombstone)
+
+enum show presence_show_parse(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return SHOW_AVAILABLE;
+    if (strcmp(s, "away") == 0)
+        return SHOW_AWAY;
+    if (strcmp(s, "xa") == 0)
+        return SHOW_XA;
+    if (strcmp(s, "dnd") == 0)
+        return SHOW_DND;
+    if (strcmp(s, "chat") == 0)
+        return SHOW_CHAT;
+    return SHOW_AVAILABLE;
+}
+
+const char *presence_show_name(enum show s)
+{
+    static const char *const names[] = {"offline", "dnd",       "xa",
+                                        "away",    "available", "chat"};
+
+    return s <= SHOW_CHAT ? names[s] : "?";
+}
+
+struct presence *presence_new(void)
+{
+    struct presence *p = xcalloc(1, sizeof(*p));
+
+    p->nslots = 64;
+    p->slots = xcalloc(p->nslots, sizeof(*p->slots));
+    return p;
+}
+
+static void entry_clear(struct entry *e)
+{
+    for (size_t i = 0; i < e->nres; i++)
+        free(e->res[i].name);
+    free(e->res);
+    free(e->bare);
+    e->res = NULL;
+    e->nres = 0;
+}
+
+void presence_clear(struct presence *p)
+{
+    for (size_t i = 0; i < p->nslots; i++) {
+        struct entry *e = &p->slots[i];
+
+        if (e->bare != NULL && e->bare != TOMBSTONE)
+            entry_clear(e);
+        e->bare = NULL;
+    }
+    p->used = p->live = p->online = 0;
+}
+
+void presence_free(struct presence *p)
+{
+    if (p == NULL)
+        return;
+    presence_clear(p);
+    free(p->slots);
+    free(p);
+}
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot of bare, or NULL. */
+static struct entry *find(const struct presence *p, const char *bare)
+{
+    size_t mask = p->nslots - 1;
+
+    for (size_t i = hash(bare) & mask;; i = (i + 1) & mask) {
+        struct entry *e = &p->slots[i];
+
+        if (e->bare == NULL)
+            return NULL;
+        if (e->bare != TOMBSTONE && strcmp(e->bare, bare) == 0)
+            return e;
+    }
+}
+
+static void rehash(struct presence *p, size_t nslots)
+{
+    struct entry *old = p->slots;
+    size_t n = p->nslots;
+
+    p->slots = xcalloc(nslots, sizeof(*p->slots));
+    p->nslots = nslots;
+    p->used = p->live;
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+
+        if (old[i].bare == NULL || old[i].bare == TOMBSTONE)
+            continue;
+        for (j = hash(old[i].bare) & (nslots - 1); p->slots[j].bare != NULL;
+             j = (j + 1) & (nslots - 1))
+            ;
+        p->slots[j] = old[i];
+    }
+    free(old);
+}
+
+static struct entry *insert(struct presence *p, const char *bare)
+{
+    size_t mask, i;
+
+    if ((p->used + 1) * 4 >= p->nslots * 3)
+        rehash(p, p->live * 4 >= p->nslots ? p->nslots * 2 : p->nslots);
+    mask = p->nslots - 1;
+    for (i = hash(bare) & mask; p->slots[i].bare != NULL &&
+                                p->slots[i].bare != TOMBSTONE;
+         i = (i + 1) & mask)
+        ;
+    if (p->slots[i].bare == NULL)
+        p->used++;
+    p->live++;
+    memset(&p->slots[i], 0, sizeof(p->slots[i]));
+    p->slots[i].bare = xstrdup(bare);
+    return &p->slots[i];
+}
+
+static enum show compute_best(const struct entry *e)
+{
+    enum show best = SHOW_OFFLINE;
+
+    for (size_t i = 0; i < e->nres; i++)
+        if (e->res[i].priority >= 0 && e->res[i].show > best)
+            best = e->res[i].show;
+    return best;
+}
+
+/* Recompute e's best; keep the online count; drop e if it is empty. */
+static bool settle(struct presence *p, struct entry *e)
+{
+    enum show before = e->best, after = compute_best(e);
+
+    if (before == SHOW_OFFLINE && after != SHOW_OFFLINE)
+        p->online++;
+    else if (before != SHOW_OFFLINE && after == SHOW_OFFLINE)
+        p->online--;
+    e->best = after;
+    if (e->nres == 0) {
+        entry_clear(e);
+        e->bare = TOMBSTONE;
+        p->live--;
+    }
+    return before != after;
+}
+
+static int split(const char *full, char *bare, const char **res)
+{
+    if (jid_bare(full, bare, JID_MAX + 1) < 0)
+        return -1;
+    *res = jid_resource(full);
+    if (*res == NULL)
+        *res = "";
+    return 0;
+}
+
+bool presence_update(struct presence *p, const char *full_jid,
+                     enum show show, int priority)
+{
+    char bare[JID_MAX + 1];
+    const char *name;
+    struct entry *e;
+    size_t i;
+
+    if (split(full_jid, bare, &name) < 0)
+        return false;
+    if ((e = find(p, bare)) == NULL)
+        e = insert(p, bare);
+    for (i = 0; i < e->nres; i++)
+        if (strcmp(e->res[i].name, name) == 0)
+            break;
+    if (i == e->nres) {
+        e->res = xrealloc(e->res, (e->nres + 1) * sizeof(*e->res));
+        e->res[i].name = xstrdup(name);
+        e->nres++;
+    }
+    e->res[i].show = show;
+    e->res[i].priority = priority;
+    return settle(p, e);
+}
+
+bool presence_remove(struct presence *p, const char *full_jid)
+{
+    char bare[JID_MAX + 1];
+    const char *name;
+    struct entry *e;
+
+    if (split(full_jid, bare, &name) < 0 || (e = find(p, bare)) == NULL)
+        return false;
+    for (size_t i = 0; i < e->nres; i++) {
+        if (strcmp(e->res[i].name, name) == 0) {
+            free(e->res[i].name);
+            e->res[i] = e->res[--e->nres];
+            return settle(p, e);
+        }
+    }
+    return false;
+}
+
+enum show presence_best(const struct presence *p, const char *bare)
+{
+    char norm[JID_MAX + 1];
+    const struct entry *e;
+
+    if (jid_bare(bare, norm, sizeof(norm)) < 0)
+        return SHOW_OFFLINE;
+    e = find(p, norm);
+    return e != NULL ? e->best : SHOW_OFFLINE;
+}
+
+bool presence_allows(const struct presence *p, const char *bare,
+                     bool deliver_when_away)
+{
+    switch (presence_best(p, bare)) {
+    case SHOW_AVAILABLE:
+    case SHOW_CHAT:
+        return true;
+    case SHOW_AWAY:
+    case SHOW_XA:
+        return deliver_when_away;
+    case SHOW_DND:
+    case SHOW_OFFLINE:
+        break;
+    }
+    return false;
+}
+
+size_t presence_online_count(const struct presence *p)
+{
+    return p->online;
+}

@@ -1,0 +1,256 @@
+/*
+ * text.c - pure text rules: strict UTF-8, post validation, JIDs, nicks.
+ *
+ * Everything here is a pure function of its input so that it can be unit
+ * tested exhaustively and fuzzed: no I/O, no global state.
+ */
+#include <string.h>
+
+#include "text.h"
+
+/* Decode one code point at s (len bytes left).  Returns its length, or 0
+ * for an invalid or truncated sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *cp)
+{
+    unsigned c = s[0], min;
+    size_t n;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        *cp = c & 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        *cp = c & 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        *cp = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned cp;
+
+    while (len > 0) {
+        size_t n = utf8_decode(p, len, &cp);
+
+        if (n == 0)
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+size_t utf8_count(const char *s, size_t len)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            count++;
+    return count;
+}
+
+static bool is_space_cp(unsigned cp)
+{
+    return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xa0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000 ||
+           cp == 0xfeff;
+}
+
+char *text_trim(char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), start = 0, end = 0, i = 0;
+    unsigned cp;
+    bool leading = true;
+
+    /* One pass: start = after the leading spaces, end = after the last
+     * non-space.  Invalid bytes count as non-space and stay. */
+    while (i < len) {
+        size_t n = utf8_decode(p + i, len - i, &cp);
+        bool space = n > 0 && is_space_cp(cp);
+
+        if (n == 0)
+            n = 1;
+        if (leading && space) {
+            start = i + n;
+        } else {
+            leading = false;
+            if (!space)
+                end = i + n;
+        }
+        i += n;
+    }
+    if (end < start)
+        end = start;
+    memmove(s, s + start, end - start);
+    s[end - start] = '\0';
+    return s;
+}
+
+enum post_check text_check_post(const char *s, size_t max_chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0, count = 0;
+    unsigned cp;
+
+    if (!utf8_valid(s, len))
+        return POST_BAD_UTF8;
+    if (len == 0)
+        return POST_EMPTY;
+    while (i < len) {
+        i += utf8_decode(p + i, len - i, &cp);
+        if ((cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7f ||
+            (cp >= 0x80 && cp <= 0x9f))
+            return POST_CONTROL;
+        count++;
+    }
+    if (count > max_chars)
+        return POST_TOO_LONG;
+    return POST_OK;
+}
+
+const char *text_post_check_reason(enum post_check c)
+{
+    switch (c) {
+    case POST_OK:
+        return "OK.";
+    case POST_EMPTY:
+        return "Your post is empty.";
+    case POST_TOO_LONG:
+        return "Your post is too long.";
+    case POST_BAD_UTF8:
+        return "Your post is not valid UTF-8.";
+    case POST_CONTROL:
+        return "Your post contains control characters.";
+    }
+    return "Your post was refused.";
+}
+
+static bool bad_jid_byte(unsigned char c, bool local)
+{
+    if (c <= 0x20 || c == 0x7f)
+        return true;
+    if (local && strchr("\"&'/:<>@", c) != NULL)
+        return true;
+    return c == '<' || c == '>' || c == '"' || c == '\'' || c == '&';
+}
+
+int jid_bare(const char *jid, char *out, size_t outlen)
+{
+    const char *slash, *at, *domain;
+    size_t len, i;
+
+    if (jid == NULL)
+        return -1;
+    slash = strchr(jid, '/');
+    len = slash != NULL ? (size_t)(slash - jid) : strlen(jid);
+    if (len == 0 || len > JID_MAX || len + 1 > outlen)
+        return -1;
+    if (!utf8_valid(jid, len))
+        return -1;
+    at = memchr(jid, '@', len);
+    domain = at != NULL ? at + 1 : jid;
+    if (at != NULL && at == jid)
+        return -1; /* empty local part */
+    if ((size_t)(domain - jid) >= len)
+        return -1; /* empty domain */
+    if (memchr(domain, '@', len - (size_t)(domain - jid)) != NULL)
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)jid[i];
+        bool local = at != NULL && jid + i < at;
+
+        if (jid + i == at)
+            c = '@';
+        else if (bad_jid_byte(c, local) || (!local && c == '@'))
+            return -1;
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
+    }
+    out[len] = '\0';
+    if (out[len - 1] == '.' && len >= 2 && out[len - 2] != '@')
+        out[--len] = '\0'; /* "example.org." is "example.org" */
+    return 0;
+}
+
+const char *jid_resource(const char *jid)
+{
+    const char *slash = strchr(jid, '/');
+
+    return slash != NULL ? slash + 1 : NULL;
+}
+
+void nick_from_jid(const char *bare, char *out)
+{
+    const char *at = strchr(bare, '@');
+    const char *p = at != NULL ? bare : bare, *end;
+    size_t n = 0;
+
+    end = at != NULL ? at : bare + strlen(bare);
+    for (; p < end && n < NICK_MAX; p++) {
+        char c = *p;
+
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')
+            out[n++] = c;
+    }
+    out[n] = '\0';
+    if (n == 0)
+        strcpy(out, "user");
+}
+
+bool nick_valid(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+
+        if (n >= NICK_MAX)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return n > 0;
+}
+
+int nick_parse(const char *arg, char *out)
+{
+    size_t n = 0;
+
+    if (*arg == '@')
+        arg++;
+    for (; arg[n] != '\0'; n++) {
+        char c = arg[n];
+
+        if (n >= NICK_MAX)
+            return -1;
+        out[n] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return nick_valid(out) ? 0 : -1;
+}

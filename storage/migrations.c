@@ -1,0 +1,157 @@
+/*
+ * migrations.c - the schema, as numbered steps.
+ *
+ * Step N brings a database from user_version N-1 to N.  Steps are never
+ * edited once released: a change is a new step at the end.  Each runs in
+ * its own transaction together with the user_version bump, so a crash
+ * leaves the database at a complete step.
+ */
+#include <stdio.h>
+
+#include "../bot/log.h"
+#include "migrations.h"
+
+static const char *const steps[] = {
+    /* 1: users, posts, follows, blocks, tracks, mentions, outbox, audit,
+     *    O(1) counters and full-text search. */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  jid TEXT NOT NULL UNIQUE,"
+    "  nick TEXT NOT NULL UNIQUE,"
+    "  bio TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 1,"
+    "  deliver INTEGER NOT NULL DEFAULT 1,"
+    "  away INTEGER NOT NULL DEFAULT 0,"
+    "  banned INTEGER NOT NULL DEFAULT 0,"
+    "  ban_reason TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX users_reachable ON users(id)"
+    "  WHERE active = 1 AND deliver = 1 AND banned = 0;"
+    "CREATE TABLE posts ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  author INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  reply_to INTEGER,"
+    "  kind INTEGER NOT NULL DEFAULT 0,"
+    "  to_user INTEGER,"
+    "  stanza_id TEXT);"
+    "CREATE VIRTUAL TABLE posts_fts USING fts5(body, content = 'posts',"
+    "  content_rowid = 'id');"
+    "CREATE UNIQUE INDEX posts_stanza ON posts(author, stanza_id)"
+    "  WHERE stanza_id IS NOT NULL;"
+    "CREATE INDEX posts_author ON posts(author, id);"
+    "CREATE INDEX posts_author_created ON posts(author, created);"
+    "CREATE INDEX posts_reply ON posts(reply_to, id)"
+    "  WHERE reply_to IS NOT NULL;"
+    "CREATE TABLE follows ("
+    "  follower INTEGER NOT NULL,"
+    "  followee INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (follower, followee)) WITHOUT ROWID;"
+    "CREATE INDEX follows_followee ON follows(followee, follower);"
+    "CREATE TABLE blocks ("
+    "  blocker INTEGER NOT NULL,"
+    "  blocked INTEGER NOT NULL,"
+    "  PRIMARY KEY (blocker, blocked)) WITHOUT ROWID;"
+    "CREATE INDEX blocks_blocked ON blocks(blocked, blocker);"
+    "CREATE TABLE tracks ("
+    "  user INTEGER NOT NULL,"
+    "  word TEXT NOT NULL,"
+    "  PRIMARY KEY (user, word)) WITHOUT ROWID;"
+    "CREATE INDEX tracks_word ON tracks(word, user);"
+    "CREATE TABLE mentions ("
+    "  user INTEGER NOT NULL,"
+    "  post INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, post)) WITHOUT ROWID;"
+    "CREATE INDEX mentions_post ON mentions(post, user);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  post INTEGER NOT NULL,"
+    "  user INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX outbox_user ON outbox(user, id);"
+    "CREATE INDEX outbox_post ON outbox(post);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  admin TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE TABLE counters ("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counters VALUES ('users', 0), ('active', 0), ('posts', 0),"
+    "  ('follows', 0), ('held', 0);"
+    "CREATE TRIGGER users_ai AFTER INSERT ON users BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'users';"
+    "  UPDATE counters SET value = value + new.active WHERE name = 'active';"
+    "END;"
+    "CREATE TRIGGER users_au AFTER UPDATE OF active ON users"
+    "  WHEN new.active != old.active BEGIN"
+    "  UPDATE counters SET value = value + new.active - old.active"
+    "    WHERE name = 'active';"
+    "END;"
+    "CREATE TRIGGER posts_ai AFTER INSERT ON posts WHEN new.kind = 0 BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'posts';"
+    "  INSERT INTO posts_fts(rowid, body) VALUES (new.id, new.body);"
+    "END;"
+    "CREATE TRIGGER posts_ad AFTER DELETE ON posts WHEN old.kind = 0 BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'posts';"
+    "  INSERT INTO posts_fts(posts_fts, rowid, body)"
+    "    VALUES ('delete', old.id, old.body);"
+    "END;"
+    "CREATE TRIGGER follows_ai AFTER INSERT ON follows BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'follows';"
+    "END;"
+    "CREATE TRIGGER follows_ad AFTER DELETE ON follows BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'follows';"
+    "END;"
+    "CREATE TRIGGER outbox_ai AFTER INSERT ON outbox BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'held';"
+    "END;"
+    "CREATE TRIGGER outbox_ad AFTER DELETE ON outbox BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'held';"
+    "END;",
+};
+
+int migrations_apply(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int version = 0, n = (int)(sizeof(steps) / sizeof(steps[0]));
+    char *err = NULL, sql[64];
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > n) {
+        log_error("database schema %d is newer than this starling (%d)",
+                  version, n);
+        return -1;
+    }
+    for (; version < n; version++) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
+            SQLITE_OK)
+            goto fail;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(db, steps[version], NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+            log_error("schema step %d failed: %s", version + 1,
+                      err != NULL ? err : sqlite3_errmsg(db));
+            sqlite3_free(err);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+            goto fail;
+        log_info("database schema at step %d", version + 1);
+    }
+    return 0;
+fail:
+    log_error("database schema: %s", err != NULL ? err : sqlite3_errmsg(db));
+    sqlite3_free(err);
+    return -1;
+}

@@ -1,0 +1,1112 @@
+/*
+ * store.c - the only user of <sqlite3.h>.
+ *
+ * All statements are prepared once in store_open() from the table below
+ * and reused with bound parameters.  Writes that belong together (a post
+ * with its mentions and outbox rows, a delete with its cleanup) run in one
+ * BEGIN IMMEDIATE transaction; with WAL and synchronous=FULL a successful
+ * return means the data is on disk.  Lists of words and nicks travel into
+ * SQL as JSON arrays (json_each), never as SQL text.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bot/log.h"
+#include "../bot/util.h"
+#include "migrations.h"
+#include "store.h"
+
+#define POST_COLS                                                              \
+    "p.id, p.author, a.nick, p.body, p.created, ifnull(p.reply_to, 0), "       \
+    "p.kind, ifnull(p.to_user, 0)"
+#define USER_COLS                                                              \
+    "id, jid, nick, bio, created, active, deliver, away, banned, ban_reason"
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_USER_BY_JID,
+    S_USER_BY_NICK,
+    S_USER_BY_ID,
+    S_USER_INSERT,
+    S_USER_REACTIVATE,
+    S_USER_SET_ACTIVE,
+    S_USER_SET_DELIVER,
+    S_USER_SET_AWAY,
+    S_USER_SET_NICK,
+    S_USER_SET_BIO,
+    S_USER_SET_BAN,
+    S_USERS_ACTIVE,
+    S_COUNT_POSTS,
+    S_COUNT_FOLLOWERS,
+    S_COUNT_FOLLOWING,
+    S_STATS,
+    S_FOLLOW,
+    S_UNFOLLOW,
+    S_IS_FOLLOWING,
+    S_FOLLOWERS,
+    S_FOLLOWING,
+    S_BLOCK,
+    S_BLOCK_UNFOLLOW,
+    S_BLOCK_UNHOLD,
+    S_UNBLOCK,
+    S_IS_BLOCKED,
+    S_TRACK_COUNT,
+    S_TRACK_HAS,
+    S_TRACK_ADD,
+    S_TRACK_DEL,
+    S_TRACKING,
+    S_POST_DUP,
+    S_POST_INSERT,
+    S_MENTIONS_INSERT,
+    S_OUTBOX_PUBLIC,
+    S_OUTBOX_DM,
+    S_OUTBOX_BROADCAST,
+    S_POST_GET,
+    S_POST_DEL_MENTIONS,
+    S_POST_DEL_OUTBOX,
+    S_POST_DEL,
+    S_POSTS_SINCE,
+    S_TIMELINE,
+    S_USER_POSTS,
+    S_MENTIONS,
+    S_SEARCH,
+    S_REPLIES,
+    S_OUTBOX_FOR_POST,
+    S_OUTBOX_FOR_USER,
+    S_OUTBOX_COUNT_USER,
+    S_OUTBOX_TRIM_USER,
+    S_OUTBOX_CLEAR_USER,
+    S_OUTBOX_DONE,
+    S_AUDIT,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_USER_BY_JID] = "SELECT " USER_COLS " FROM users WHERE jid = ?1",
+    [S_USER_BY_NICK] = "SELECT " USER_COLS " FROM users WHERE nick = ?1",
+    [S_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [S_USER_INSERT] = "INSERT INTO users (jid, nick, created, away) "
+                      "VALUES (?1, ?2, ?3, ?4)",
+    [S_USER_REACTIVATE] = "UPDATE users SET active = 1 WHERE id = ?1",
+    [S_USER_SET_ACTIVE] = "UPDATE users SET active = ?2 WHERE id = ?1",
+    [S_USER_SET_DELIVER] = "UPDATE users SET deliver = ?2 WHERE id = ?1",
+    [S_USER_SET_AWAY] = "UPDATE users SET away = ?2 WHERE id = ?1",
+    [S_USER_SET_NICK] = "UPDATE users SET nick = ?2 WHERE id = ?1",
+    [S_USER_SET_BIO] = "UPDATE users SET bio = ?2 WHERE id = ?1",
+    [S_USER_SET_BAN] =
+        "UPDATE users SET banned = ?2, ban_reason = ?3 WHERE id = ?1",
+    /* Inherently a walk over every reachable user (broadcast). */
+    [S_USERS_ACTIVE] = "SELECT " USER_COLS " FROM users WHERE active = 1 "
+                       "ORDER BY id",
+    [S_COUNT_POSTS] =
+        "SELECT count(*) FROM posts WHERE author = ?1 AND kind = 0",
+    [S_COUNT_FOLLOWERS] = "SELECT count(*) FROM follows WHERE followee = ?1",
+    [S_COUNT_FOLLOWING] = "SELECT count(*) FROM follows WHERE follower = ?1",
+    [S_STATS] = "SELECT name, value FROM counters",
+    [S_FOLLOW] = "INSERT OR IGNORE INTO follows (follower, followee, created) "
+                 "VALUES (?1, ?2, ?3)",
+    [S_UNFOLLOW] = "DELETE FROM follows WHERE follower = ?1 AND followee = ?2",
+    [S_IS_FOLLOWING] =
+        "SELECT 1 FROM follows WHERE follower = ?1 AND followee = ?2",
+    [S_FOLLOWERS] = "SELECT u.id, u.jid, u.nick, u.bio, u.created, u.active, "
+                    "u.deliver, u.away, u.banned, u.ban_reason "
+                    "FROM follows f JOIN users u ON u.id = f.follower "
+                    "WHERE f.followee = ?1 ORDER BY u.nick",
+    [S_FOLLOWING] = "SELECT u.id, u.jid, u.nick, u.bio, u.created, u.active, "
+                    "u.deliver, u.away, u.banned, u.ban_reason "
+                    "FROM follows f JOIN users u ON u.id = f.followee "
+                    "WHERE f.follower = ?1 ORDER BY u.nick",
+    [S_BLOCK] =
+        "INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?1, ?2)",
+    [S_BLOCK_UNFOLLOW] =
+        "DELETE FROM follows WHERE follower = ?2 AND followee = ?1",
+    [S_BLOCK_UNHOLD] = "DELETE FROM outbox WHERE user = ?1 AND post IN "
+                       "(SELECT id FROM posts WHERE author = ?2)",
+    [S_UNBLOCK] = "DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2",
+    [S_IS_BLOCKED] =
+        "SELECT 1 FROM blocks WHERE blocker = ?1 AND blocked = ?2",
+    [S_TRACK_COUNT] = "SELECT count(*) FROM tracks WHERE user = ?1",
+    [S_TRACK_HAS] = "SELECT 1 FROM tracks WHERE user = ?1 AND word = ?2",
+    [S_TRACK_ADD] =
+        "INSERT OR IGNORE INTO tracks (user, word) VALUES (?1, ?2)",
+    [S_TRACK_DEL] = "DELETE FROM tracks WHERE user = ?1 AND word = ?2",
+    [S_TRACKING] = "SELECT word FROM tracks WHERE user = ?1 ORDER BY word",
+    [S_POST_DUP] =
+        "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2",
+    [S_POST_INSERT] = "INSERT INTO posts (author, body, created, reply_to, "
+                      "kind, to_user, stanza_id) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Mentioned users who do not block the author. */
+    [S_MENTIONS_INSERT] =
+        "INSERT OR IGNORE INTO mentions (user, post) "
+        "SELECT u.id, ?1 FROM users u "
+        "WHERE u.nick IN (SELECT value FROM json_each(?2)) AND u.id != ?3 "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = ?3)",
+    /* SPEC 6: followers + mentioned + trackers + the replied-to author,
+     * each once, minus the author, blockers, off, inactive, banned. */
+    [S_OUTBOX_PUBLIC] =
+        "INSERT INTO outbox (post, user, created) "
+        "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
+        "  SELECT follower FROM follows WHERE followee = ?2"
+        "  UNION SELECT user FROM mentions WHERE post = ?1"
+        "  UNION SELECT t.user FROM tracks t"
+        "    WHERE t.word IN (SELECT value FROM json_each(?4))"
+        "  UNION SELECT author FROM posts WHERE id = ?5) "
+        "AND u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY u.id",
+    [S_OUTBOX_DM] =
+        "INSERT INTO outbox (post, user, created) "
+        "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND u.id != ?2 "
+        "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = ?2)",
+    /* Inherently a walk over every reachable user. */
+    [S_OUTBOX_BROADCAST] =
+        "INSERT INTO outbox (post, user, created) "
+        "SELECT ?1, u.id, ?3 FROM users u INDEXED BY users_reachable "
+        "WHERE u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "AND ?2 = ?2 ORDER BY u.id",
+    [S_POST_GET] = "SELECT " POST_COLS " FROM posts p "
+                   "JOIN users a ON a.id = p.author WHERE p.id = ?1",
+    [S_POST_DEL_MENTIONS] = "DELETE FROM mentions WHERE post = ?1",
+    [S_POST_DEL_OUTBOX] = "DELETE FROM outbox WHERE post = ?1",
+    [S_POST_DEL] = "DELETE FROM posts WHERE id = ?1",
+    [S_POSTS_SINCE] =
+        "SELECT count(*) FROM posts WHERE author = ?1 AND created >= ?2",
+    [S_TIMELINE] = "SELECT " POST_COLS " FROM posts p "
+                   "JOIN users a ON a.id = p.author "
+                   "WHERE p.author IN (SELECT followee FROM follows "
+                   "WHERE follower = ?1 UNION ALL SELECT ?1) AND p.kind = 0 "
+                   "ORDER BY p.id DESC LIMIT ?2",
+    [S_USER_POSTS] = "SELECT " POST_COLS " FROM posts p "
+                     "JOIN users a ON a.id = p.author "
+                     "WHERE p.author = ?1 AND p.kind = 0 "
+                     "ORDER BY p.id DESC LIMIT ?2",
+    [S_MENTIONS] = "SELECT " POST_COLS " FROM mentions m "
+                   "JOIN posts p ON p.id = m.post "
+                   "JOIN users a ON a.id = p.author "
+                   "WHERE m.user = ?1 ORDER BY m.post DESC LIMIT ?2",
+    [S_SEARCH] = "SELECT " POST_COLS " FROM posts_fts f "
+                 "JOIN posts p ON p.id = f.rowid "
+                 "JOIN users a ON a.id = p.author "
+                 "WHERE posts_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
+    [S_REPLIES] = "SELECT " POST_COLS " FROM posts p "
+                  "JOIN users a ON a.id = p.author "
+                  "WHERE p.reply_to = ?1 AND p.kind = 0 "
+                  "ORDER BY p.id LIMIT ?2",
+    [S_OUTBOX_FOR_POST] =
+        "SELECT o.id, o.user, u.jid, u.away, " POST_COLS " FROM outbox o "
+        "JOIN users u ON u.id = o.user JOIN posts p ON p.id = o.post "
+        "JOIN users a ON a.id = p.author WHERE o.post = ?1 ORDER BY o.id",
+    [S_OUTBOX_FOR_USER] =
+        "SELECT o.id, o.user, u.jid, u.away, " POST_COLS " FROM outbox o "
+        "JOIN users u ON u.id = o.user JOIN posts p ON p.id = o.post "
+        "JOIN users a ON a.id = p.author WHERE o.user = ?1 ORDER BY o.id",
+    [S_OUTBOX_COUNT_USER] = "SELECT count(*) FROM outbox WHERE user = ?1",
+    [S_OUTBOX_TRIM_USER] =
+        "DELETE FROM outbox WHERE user = ?1 AND id NOT IN "
+        "(SELECT id FROM outbox WHERE user = ?1 ORDER BY id DESC LIMIT ?2)",
+    [S_OUTBOX_CLEAR_USER] = "DELETE FROM outbox WHERE user = ?1",
+    [S_OUTBOX_DONE] = "DELETE FROM outbox WHERE id = ?1",
+    [S_AUDIT] = "INSERT INTO audit (at, admin, action, detail) "
+                "VALUES (?1, ?2, ?3, ?4)",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static int db_error(struct store *s, const char *what)
+{
+    log_error("database: %s: %s", what, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+/* Fetch a ready statement: reset, bindings cleared. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->st[id];
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Run a statement that returns no rows (or ignores them). */
+static int exec(struct store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(s, sqlite3_sql(st));
+    return 0;
+}
+
+/* Run a statement returning one integer; *out = 0 if no row. */
+static int scalar(struct store *s, sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+
+    *out = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE) {
+        sqlite3_reset(st);
+        return db_error(s, sqlite3_sql(st));
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int begin(struct store *s)
+{
+    return exec(s, stmt(s, S_BEGIN));
+}
+
+static int commit(struct store *s)
+{
+    if (exec(s, stmt(s, S_COMMIT)) < 0) {
+        exec(s, stmt(s, S_ROLLBACK));
+        return -1;
+    }
+    return 0;
+}
+
+static int rollback(struct store *s)
+{
+    exec(s, stmt(s, S_ROLLBACK));
+    return -1;
+}
+
+struct store *store_open(const char *path)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    bool memory = strcmp(path, ":memory:") == 0;
+    char *err = NULL;
+
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        log_error("cannot open database %s: %s", path,
+                  s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (sqlite3_exec(s->db,
+                     memory ? "PRAGMA synchronous = FULL"
+                            : "PRAGMA journal_mode = WAL;"
+                              "PRAGMA synchronous = FULL",
+                     NULL, NULL, &err) != SQLITE_OK) {
+        log_error("database %s: %s", path, err);
+        sqlite3_free(err);
+        goto fail;
+    }
+    if (migrations_apply(s->db) < 0)
+        goto fail;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->st[i], NULL) != SQLITE_OK) {
+            log_error("database: preparing \"%s\": %s", sql[i],
+                      sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    return s;
+fail:
+    store_close(s);
+    return NULL;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+        log_error("database close: %s", sqlite3_errmsg(s->db));
+    free(s);
+}
+
+int store_explain(struct store *s,
+                  void (*cb)(void *ud, const char *sql, const char *plan),
+                  void *ud)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        sqlite3_stmt *eqp;
+        char *q;
+
+        if (i == S_BEGIN || i == S_COMMIT || i == S_ROLLBACK)
+            continue;
+        q = xasprintf("EXPLAIN QUERY PLAN %s", sql[i]);
+        if (sqlite3_prepare_v2(s->db, q, -1, &eqp, NULL) != SQLITE_OK) {
+            free(q);
+            return db_error(s, "explain");
+        }
+        while (sqlite3_step(eqp) == SQLITE_ROW)
+            cb(ud, sql[i], (const char *)sqlite3_column_text(eqp, 3));
+        sqlite3_finalize(eqp);
+        free(q);
+    }
+    return 0;
+}
+
+/* Users ----------------------------------------------------------------- */
+
+static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+
+    snprintf(dst, size, "%s", v != NULL ? v : "");
+}
+
+static void read_user(sqlite3_stmt *st, struct user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->id = sqlite3_column_int64(st, 0);
+    copy_col(u->jid, sizeof(u->jid), st, 1);
+    copy_col(u->nick, sizeof(u->nick), st, 2);
+    copy_col(u->bio, sizeof(u->bio), st, 3);
+    u->created = (time_t)sqlite3_column_int64(st, 4);
+    u->active = sqlite3_column_int(st, 5) != 0;
+    u->deliver = sqlite3_column_int(st, 6) != 0;
+    u->away = sqlite3_column_int(st, 7) != 0;
+    u->banned = sqlite3_column_int(st, 8) != 0;
+    copy_col(u->ban_reason, sizeof(u->ban_reason), st, 9);
+}
+
+static int one_user(struct store *s, sqlite3_stmt *st, struct user *out)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        read_user(st, out);
+        sqlite3_reset(st);
+        return 1;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "user lookup");
+}
+
+int store_user_by_jid(struct store *s, const char *bare, struct user *out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_JID);
+
+    bind_text(st, 1, bare);
+    return one_user(s, st, out);
+}
+
+int store_user_by_nick(struct store *s, const char *nick, struct user *out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_NICK);
+
+    bind_text(st, 1, nick);
+    return one_user(s, st, out);
+}
+
+int store_user_by_id(struct store *s, int64_t id, struct user *out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_ID);
+
+    sqlite3_bind_int64(st, 1, id);
+    return one_user(s, st, out);
+}
+
+/* A free nick derived from base: base, base2, base3, ... cut so that the
+ * whole fits NICK_MAX. */
+static int free_nick(struct store *s, const char *base, char *out)
+{
+    struct user u;
+
+    for (unsigned n = 1; n < 1000000; n++) {
+        char suffix[16] = "";
+        size_t keep;
+        int r;
+
+        if (n > 1)
+            snprintf(suffix, sizeof(suffix), "%u", n);
+        keep = strlen(base);
+        if (keep + strlen(suffix) > NICK_MAX)
+            keep = NICK_MAX - strlen(suffix);
+        snprintf(out, NICK_MAX + 1, "%.*s%s", (int)keep, base, suffix);
+        if ((r = store_user_by_nick(s, out, &u)) <= 0)
+            return r;
+    }
+    return -1;
+}
+
+int store_user_create(struct store *s, const char *bare,
+                      const char *nick_base, bool away_default, time_t now,
+                      struct user *out)
+{
+    char nick[NICK_MAX + 1];
+    sqlite3_stmt *st;
+    int r = store_user_by_jid(s, bare, out);
+
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        st = stmt(s, S_USER_REACTIVATE);
+        sqlite3_bind_int64(st, 1, out->id);
+        if (exec(s, st) < 0)
+            return -1;
+        out->active = true;
+        return 0;
+    }
+    if (free_nick(s, nick_base[0] != '\0' ? nick_base : "user", nick) < 0)
+        return -1;
+    st = stmt(s, S_USER_INSERT);
+    bind_text(st, 1, bare);
+    bind_text(st, 2, nick);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    sqlite3_bind_int(st, 4, away_default);
+    if (exec(s, st) < 0)
+        return -1;
+    return store_user_by_jid(s, bare, out) == 1 ? 0 : -1;
+}
+
+int store_user_set_flag(struct store *s, int64_t id, enum user_flag f,
+                        bool value)
+{
+    static const enum stmt_id ids[] = {
+        [USER_ACTIVE] = S_USER_SET_ACTIVE,
+        [USER_DELIVER] = S_USER_SET_DELIVER,
+        [USER_AWAY] = S_USER_SET_AWAY,
+    };
+    sqlite3_stmt *st = stmt(s, ids[f]);
+
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, value);
+    return exec(s, st);
+}
+
+int store_user_set_nick(struct store *s, int64_t id, const char *nick)
+{
+    struct user u;
+    sqlite3_stmt *st;
+    int r = store_user_by_nick(s, nick, &u);
+
+    if (r < 0)
+        return -1;
+    if (r == 1)
+        return u.id == id ? 0 : 1;
+    st = stmt(s, S_USER_SET_NICK);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, nick);
+    if (sqlite3_step(st) == SQLITE_CONSTRAINT_UNIQUE) {
+        sqlite3_reset(st);
+        return 1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_user_set_bio(struct store *s, int64_t id, const char *bio)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_SET_BIO);
+
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, bio);
+    return exec(s, st);
+}
+
+int store_user_set_ban(struct store *s, int64_t id, bool banned,
+                       const char *reason)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_SET_BAN);
+
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, banned);
+    bind_text(st, 3, reason != NULL ? reason : "");
+    return exec(s, st);
+}
+
+static int each_user(struct store *s, sqlite3_stmt *st, store_user_cb cb,
+                     void *ud)
+{
+    struct user u;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_user(st, &u);
+        if (cb(ud, &u) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "user list");
+}
+
+int store_users_active(struct store *s, store_user_cb cb, void *ud)
+{
+    return each_user(s, stmt(s, S_USERS_ACTIVE), cb, ud);
+}
+
+static int count_of(struct store *s, enum stmt_id id, int64_t arg,
+                    int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, id);
+
+    sqlite3_bind_int64(st, 1, arg);
+    return scalar(s, st, out);
+}
+
+int store_user_counts(struct store *s, int64_t id, struct user_counts *c)
+{
+    if (count_of(s, S_COUNT_POSTS, id, &c->posts) < 0 ||
+        count_of(s, S_COUNT_FOLLOWERS, id, &c->followers) < 0 ||
+        count_of(s, S_COUNT_FOLLOWING, id, &c->following) < 0)
+        return -1;
+    return 0;
+}
+
+int store_stats(struct store *s, struct store_stats *out)
+{
+    sqlite3_stmt *st = stmt(s, S_STATS);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        int64_t v = sqlite3_column_int64(st, 1);
+
+        if (strcmp(name, "users") == 0)
+            out->users = v;
+        else if (strcmp(name, "active") == 0)
+            out->active = v;
+        else if (strcmp(name, "posts") == 0)
+            out->posts = v;
+        else if (strcmp(name, "follows") == 0)
+            out->follows = v;
+        else if (strcmp(name, "held") == 0)
+            out->held = v;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "stats");
+}
+
+/* Follows and blocks ------------------------------------------------------ */
+
+/* Run a two-id statement and report whether it changed a row:
+ * 0 changed, 1 not changed, -1 error. */
+static int pair_change(struct store *s, enum stmt_id id, int64_t a,
+                       int64_t b)
+{
+    sqlite3_stmt *st = stmt(s, id);
+
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+static int pair_exists(struct store *s, enum stmt_id id, int64_t a,
+                       int64_t b)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int64_t v;
+
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    if (scalar(s, st, &v) < 0)
+        return -1;
+    return v != 0;
+}
+
+int store_follow(struct store *s, int64_t follower, int64_t followee,
+                 time_t now)
+{
+    sqlite3_stmt *st = stmt(s, S_FOLLOW);
+
+    sqlite3_bind_int64(st, 1, follower);
+    sqlite3_bind_int64(st, 2, followee);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+int store_unfollow(struct store *s, int64_t follower, int64_t followee)
+{
+    return pair_change(s, S_UNFOLLOW, follower, followee);
+}
+
+int store_is_following(struct store *s, int64_t follower, int64_t followee)
+{
+    return pair_exists(s, S_IS_FOLLOWING, follower, followee);
+}
+
+int store_followers(struct store *s, int64_t id, store_user_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_FOLLOWERS);
+
+    sqlite3_bind_int64(st, 1, id);
+    return each_user(s, st, cb, ud);
+}
+
+int store_following(struct store *s, int64_t id, store_user_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_FOLLOWING);
+
+    sqlite3_bind_int64(st, 1, id);
+    return each_user(s, st, cb, ud);
+}
+
+int store_block(struct store *s, int64_t blocker, int64_t blocked)
+{
+    int r;
+
+    if (begin(s) < 0)
+        return -1;
+    if ((r = pair_change(s, S_BLOCK, blocker, blocked)) < 0 ||
+        pair_change(s, S_BLOCK_UNFOLLOW, blocker, blocked) < 0 ||
+        pair_change(s, S_BLOCK_UNHOLD, blocker, blocked) < 0)
+        return rollback(s);
+    if (commit(s) < 0)
+        return -1;
+    return r;
+}
+
+int store_unblock(struct store *s, int64_t blocker, int64_t blocked)
+{
+    return pair_change(s, S_UNBLOCK, blocker, blocked);
+}
+
+int store_is_blocked(struct store *s, int64_t blocker, int64_t blocked)
+{
+    return pair_exists(s, S_IS_BLOCKED, blocker, blocked);
+}
+
+/* Tracked words ------------------------------------------------------------ */
+
+int store_track_add(struct store *s, int64_t user, const char *word)
+{
+    sqlite3_stmt *st;
+    int64_t n;
+
+    if (count_of(s, S_TRACK_COUNT, user, &n) < 0)
+        return -1;
+    if (n >= TRACK_MAX) {
+        /* A word tracked already stays "already", not "limit". */
+        st = stmt(s, S_TRACK_HAS);
+        sqlite3_bind_int64(st, 1, user);
+        bind_text(st, 2, word);
+        if (scalar(s, st, &n) < 0)
+            return -1;
+        return n != 0 ? 1 : 2;
+    }
+    st = stmt(s, S_TRACK_ADD);
+    sqlite3_bind_int64(st, 1, user);
+    bind_text(st, 2, word);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+int store_track_del(struct store *s, int64_t user, const char *word)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_DEL);
+
+    sqlite3_bind_int64(st, 1, user);
+    bind_text(st, 2, word);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACKING);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, user);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (cb(ud, (const char *)sqlite3_column_text(st, 0)) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "tracking");
+}
+
+/* Posts ------------------------------------------------------------------- */
+
+/* ["a","b"] from words known to hold no quote or backslash (nicks and
+ * \w+ words); anything else is skipped.  Caller frees. */
+static char *json_array(const char *const *v, size_t n)
+{
+    struct buf b = {0};
+
+    buf_append(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (strpbrk(v[i], "\"\\") != NULL)
+            continue;
+        for (const char *p = v[i]; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                goto skip;
+        buf_printf(&b, "%s\"%s\"", b.len > 1 ? "," : "", v[i]);
+    skip:;
+    }
+    buf_append(&b, "]");
+    return b.s;
+}
+
+static int insert_outbox(struct store *s, const struct post_new *p,
+                         int64_t id, size_t *n)
+{
+    sqlite3_stmt *st;
+    char *words = NULL;
+    int r;
+
+    switch (p->kind) {
+    case POST_PUBLIC:
+        words = json_array(p->words, p->n_words);
+        st = stmt(s, S_OUTBOX_PUBLIC);
+        bind_text(st, 4, words);
+        sqlite3_bind_int64(st, 5, p->reply_to);
+        break;
+    case POST_DM:
+        st = stmt(s, S_OUTBOX_DM);
+        sqlite3_bind_int64(st, 4, p->to_user);
+        break;
+    case POST_BROADCAST:
+    default:
+        st = stmt(s, S_OUTBOX_BROADCAST);
+        break;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, p->author);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
+    r = exec(s, st);
+    free(words);
+    if (r == 0 && n != NULL)
+        *n = (size_t)sqlite3_changes(s->db);
+    return r;
+}
+
+int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
+                   size_t *n_recipients)
+{
+    sqlite3_stmt *st;
+
+    if (n_recipients != NULL)
+        *n_recipients = 0;
+    if (begin(s) < 0)
+        return -1;
+    if (p->stanza_id != NULL && p->stanza_id[0] != '\0') {
+        st = stmt(s, S_POST_DUP);
+        sqlite3_bind_int64(st, 1, p->author);
+        bind_text(st, 2, p->stanza_id);
+        if (scalar(s, st, id) < 0)
+            return rollback(s);
+        if (*id != 0) {
+            exec(s, stmt(s, S_ROLLBACK));
+            return 1;
+        }
+    }
+    st = stmt(s, S_POST_INSERT);
+    sqlite3_bind_int64(st, 1, p->author);
+    bind_text(st, 2, p->body);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
+    if (p->reply_to > 0)
+        sqlite3_bind_int64(st, 4, p->reply_to);
+    sqlite3_bind_int(st, 5, (int)p->kind);
+    if (p->kind == POST_DM)
+        sqlite3_bind_int64(st, 6, p->to_user);
+    if (p->stanza_id != NULL && p->stanza_id[0] != '\0')
+        bind_text(st, 7, p->stanza_id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    *id = sqlite3_last_insert_rowid(s->db);
+
+    if (p->kind == POST_PUBLIC && p->n_mentions > 0) {
+        char *nicks = json_array(p->mentions, p->n_mentions);
+        int r;
+
+        st = stmt(s, S_MENTIONS_INSERT);
+        sqlite3_bind_int64(st, 1, *id);
+        bind_text(st, 2, nicks);
+        sqlite3_bind_int64(st, 3, p->author);
+        r = exec(s, st);
+        free(nicks);
+        if (r < 0)
+            return rollback(s);
+    }
+    if (insert_outbox(s, p, *id, n_recipients) < 0)
+        return rollback(s);
+    return commit(s) < 0 ? -1 : 0;
+}
+
+static void read_post(sqlite3_stmt *st, int col, struct post *p)
+{
+    p->id = sqlite3_column_int64(st, col);
+    p->author = sqlite3_column_int64(st, col + 1);
+    p->author_nick = (const char *)sqlite3_column_text(st, col + 2);
+    p->body = (const char *)sqlite3_column_text(st, col + 3);
+    p->created = (time_t)sqlite3_column_int64(st, col + 4);
+    p->reply_to = sqlite3_column_int64(st, col + 5);
+    p->kind = (enum post_kind)sqlite3_column_int(st, col + 6);
+    p->to_user = sqlite3_column_int64(st, col + 7);
+    if (p->author_nick == NULL)
+        p->author_nick = "";
+    if (p->body == NULL)
+        p->body = "";
+}
+
+/* Run a post query; returns the number of rows seen or -1. */
+static int each_post(struct store *s, sqlite3_stmt *st, store_post_cb cb,
+                     void *ud)
+{
+    struct post p;
+    int rc, n = 0;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_post(st, 0, &p);
+        n++;
+        if (cb != NULL && cb(ud, &p) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : db_error(s, "post list");
+}
+
+int store_post_get(struct store *s, int64_t id, store_post_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_POST_GET);
+    int n;
+
+    sqlite3_bind_int64(st, 1, id);
+    n = each_post(s, st, cb, ud);
+    return n < 0 ? -1 : n > 0;
+}
+
+int store_post_delete(struct store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    int changed;
+
+    if (begin(s) < 0)
+        return -1;
+    st = stmt(s, S_POST_DEL_MENTIONS);
+    sqlite3_bind_int64(st, 1, id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    st = stmt(s, S_POST_DEL_OUTBOX);
+    sqlite3_bind_int64(st, 1, id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    st = stmt(s, S_POST_DEL);
+    sqlite3_bind_int64(st, 1, id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    changed = sqlite3_changes(s->db);
+    if (commit(s) < 0)
+        return -1;
+    return changed > 0 ? 0 : 1;
+}
+
+int store_posts_since(struct store *s, int64_t author, time_t since,
+                      int64_t *count)
+{
+    sqlite3_stmt *st = stmt(s, S_POSTS_SINCE);
+
+    sqlite3_bind_int64(st, 1, author);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+    return scalar(s, st, count);
+}
+
+static int list(struct store *s, enum stmt_id id, int64_t arg, int limit,
+                store_post_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, id);
+
+    sqlite3_bind_int64(st, 1, arg);
+    sqlite3_bind_int(st, 2, limit);
+    return each_post(s, st, cb, ud) < 0 ? -1 : 0;
+}
+
+int store_timeline(struct store *s, int64_t user, int limit,
+                   store_post_cb cb, void *ud)
+{
+    return list(s, S_TIMELINE, user, limit, cb, ud);
+}
+
+int store_user_posts(struct store *s, int64_t author, int limit,
+                     store_post_cb cb, void *ud)
+{
+    return list(s, S_USER_POSTS, author, limit, cb, ud);
+}
+
+int store_mentions(struct store *s, int64_t user, int limit,
+                   store_post_cb cb, void *ud)
+{
+    return list(s, S_MENTIONS, user, limit, cb, ud);
+}
+
+int store_replies(struct store *s, int64_t id, int limit, store_post_cb cb,
+                  void *ud)
+{
+    return list(s, S_REPLIES, id, limit, cb, ud);
+}
+
+int store_search(struct store *s, const char *words, int limit,
+                 store_post_cb cb, void *ud)
+{
+    struct buf q = {0};
+    const char *p = words;
+    sqlite3_stmt *st;
+    int r;
+
+    /* Every word becomes an FTS5 string: no operator is ever parsed. */
+    while (*p != '\0') {
+        size_t n;
+
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        n = strcspn(p, " \t\n");
+        if (n == 0)
+            break;
+        buf_append(&q, q.len > 0 ? " \"" : "\"");
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '"')
+                buf_append(&q, "\"\"");
+            else
+                buf_appendn(&q, p + i, 1);
+        }
+        buf_append(&q, "\"");
+        p += n;
+    }
+    if (q.len == 0) {
+        buf_free(&q);
+        return 0;
+    }
+    st = stmt(s, S_SEARCH);
+    bind_text(st, 1, buf_str(&q));
+    sqlite3_bind_int(st, 2, limit);
+    r = each_post(s, st, cb, ud);
+    buf_free(&q);
+    return r < 0 ? -1 : 0;
+}
+
+/* Outbox ---------------------------------------------------------------- */
+
+static int each_row(struct store *s, sqlite3_stmt *st, store_outbox_cb cb,
+                    void *ud)
+{
+    struct outbox_row r;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r.id = sqlite3_column_int64(st, 0);
+        r.user = sqlite3_column_int64(st, 1);
+        r.jid = (const char *)sqlite3_column_text(st, 2);
+        r.away = sqlite3_column_int(st, 3) != 0;
+        read_post(st, 4, &r.post);
+        if (cb(ud, &r) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+}
+
+int store_outbox_for_post(struct store *s, int64_t post, store_outbox_cb cb,
+                          void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_FOR_POST);
+
+    sqlite3_bind_int64(st, 1, post);
+    return each_row(s, st, cb, ud);
+}
+
+int store_outbox_for_user(struct store *s, int64_t user, store_outbox_cb cb,
+                          void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_FOR_USER);
+
+    sqlite3_bind_int64(st, 1, user);
+    return each_row(s, st, cb, ud);
+}
+
+int store_outbox_count_user(struct store *s, int64_t user, int64_t *count)
+{
+    return count_of(s, S_OUTBOX_COUNT_USER, user, count);
+}
+
+int store_outbox_trim_user(struct store *s, int64_t user, int64_t keep,
+                           int64_t *dropped)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_TRIM_USER);
+
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, keep);
+    if (exec(s, st) < 0)
+        return -1;
+    if (dropped != NULL)
+        *dropped = sqlite3_changes(s->db);
+    return 0;
+}
+
+int store_outbox_clear_user(struct store *s, int64_t user)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_CLEAR_USER);
+
+    sqlite3_bind_int64(st, 1, user);
+    return exec(s, st);
+}
+
+int store_outbox_done(struct store *s, const int64_t *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (begin(s) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(s, S_OUTBOX_DONE);
+
+        sqlite3_bind_int64(st, 1, ids[i]);
+        if (exec(s, st) < 0)
+            return rollback(s);
+    }
+    return commit(s);
+}
+
+/* Audit ------------------------------------------------------------------ */
+
+int store_audit(struct store *s, const char *admin_jid, const char *action,
+                const char *detail, time_t now)
+{
+    sqlite3_stmt *st = stmt(s, S_AUDIT);
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+    bind_text(st, 2, admin_jid);
+    bind_text(st, 3, action);
+    bind_text(st, 4, detail != NULL ? detail : "");
+    return exec(s, st);
+}
