@@ -149,12 +149,22 @@ void dispatch_roster_item(struct bot *b, const char *bare,
     struct user u;
     bool subscribed = strcmp(subscription, "from") == 0 ||
                       strcmp(subscription, "both") == 0;
+    int r;
 
-    if (subscribed)
-        return; /* the server keeps them; users come back by presence */
-    /* Removed us while we were away: make them inactive as SPEC 3 says. */
-    if (store_user_by_jid(b->store, bare, &u) == 1 && u.active)
+    if (strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
+        return;
+    if (!subscribed) {
+        /* Removed us while we were away: inactive, as SPEC 3 says. */
         deactivate(b, bare);
+        return;
+    }
+    /* Subscribed while we were away (or our database is new). */
+    if (!policy_allows(b, bare))
+        return;
+    if ((r = activate(b, bare, &u)) == 1) {
+        log_info("new user %s (%s) from the roster", u.nick, u.jid);
+        welcome(b, &u);
+    }
 }
 
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,

@@ -153,20 +153,34 @@ static void send_ping(const char *id)
 
 /* IQs ------------------------------------------------------------------- */
 
+/* An IQ answer.  (libstrophe 0.12.2's xmpp_stanza_reply() leaves a NULL
+ * "to" when the request had no "from", as our own server's pushes do.) */
+static xmpp_stanza_t *iq_reply(xmpp_stanza_t *iq, const char *type)
+{
+    xmpp_stanza_t *r = xmpp_iq_new(S.ctx, type, xmpp_stanza_get_id(iq));
+    const char *from = xmpp_stanza_get_from(iq);
+
+    if (from != NULL)
+        xmpp_stanza_set_to(r, from);
+    return r;
+}
+
 static void reply_error(xmpp_stanza_t *iq, const char *type,
                         const char *condition)
 {
-    xmpp_stanza_t *r = xmpp_stanza_reply_error(iq, type, condition, NULL);
+    xmpp_stanza_t *r = iq_reply(iq, "error"), *e;
 
-    if (r != NULL)
-        send_release(r);
+    e = child(r, "error", NULL);
+    xmpp_stanza_set_attribute(e, "type", type);
+    child(e, condition, NS_STANZAS);
+    send_release(r);
 }
 
 static void reply_disco(xmpp_stanza_t *iq)
 {
     static const char *const features[] = {NS_DISCO_INFO, NS_VERSION,
                                            NS_PING, NS_DELAY, NULL};
-    xmpp_stanza_t *r = xmpp_stanza_reply(iq), *q, *id;
+    xmpp_stanza_t *r = iq_reply(iq, "result"), *q, *id;
     const char *node;
 
     q = child(r, "query", NS_DISCO_INFO);
@@ -186,7 +200,7 @@ static void reply_disco(xmpp_stanza_t *iq)
 
 static void reply_version(xmpp_stanza_t *iq)
 {
-    xmpp_stanza_t *r = xmpp_stanza_reply(iq), *q;
+    xmpp_stanza_t *r = iq_reply(iq, "result"), *q;
 
     q = child(r, "query", NS_VERSION);
     text_child(q, "name", "Starling");
@@ -240,9 +254,6 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 {
     const char *type = xmpp_stanza_get_type(iq);
     const char *id = xmpp_stanza_get_id(iq);
-    xmpp_stanza_t *payload;
-    const char *ns;
-
     (void)conn;
     (void)ud;
     if (type == NULL)
@@ -260,26 +271,23 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
         return 1;
-    payload = xmpp_stanza_get_children(iq);
-    ns = payload != NULL ? xmpp_stanza_get_ns(payload) : NULL;
-    if (ns != NULL && strcmp(type, "get") == 0) {
-        if (strcmp(ns, NS_DISCO_INFO) == 0) {
+    if (strcmp(type, "get") == 0) {
+        if (xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO) != NULL) {
             reply_disco(iq);
             return 1;
         }
-        if (strcmp(ns, NS_VERSION) == 0) {
+        if (xmpp_stanza_get_child_by_ns(iq, NS_VERSION) != NULL) {
             reply_version(iq);
             return 1;
         }
-        if (strcmp(ns, NS_PING) == 0) {
-            send_release(xmpp_stanza_reply(iq));
+        if (xmpp_stanza_get_child_by_ns(iq, NS_PING) != NULL) {
+            send_release(iq_reply(iq, "result"));
             return 1;
         }
-    }
-    if (ns != NULL && strcmp(type, "set") == 0 &&
-        strcmp(ns, NS_ROSTER) == 0 &&
-        from_server_or_self(xmpp_stanza_get_from(iq))) {
-        send_release(xmpp_stanza_reply(iq)); /* roster push: ack */
+    } else if (xmpp_stanza_get_child_by_name(iq, "query") != NULL &&
+               xmpp_stanza_get_child_by_ns(iq, NS_ROSTER) != NULL &&
+               from_server_or_self(xmpp_stanza_get_from(iq))) {
+        send_release(iq_reply(iq, "result")); /* roster push: ack */
         return 1;
     }
     reply_error(iq, "cancel", "service-unavailable");
