@@ -85,7 +85,9 @@ static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
     for (size_t i = 0; secret[i] != NULL; i++)
         if (strcasestr(msg, secret[i]) != NULL)
             return;
-    if (strcmp(area, "auth") == 0 && strcasestr(msg, "fail") != NULL)
+    /* libstrophe reports a refused login only in its log. */
+    if (strcasestr(msg, "auth failed") != NULL ||
+        strcasestr(msg, "Cannot authenticate") != NULL)
         S.auth_refused = true;
     switch (level) {
     case XMPP_LEVEL_DEBUG:

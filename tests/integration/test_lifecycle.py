@@ -1,0 +1,57 @@
+"""Signals, restarts and secrets (SPEC 1 and 7)."""
+import signal
+import time
+
+import harness
+
+
+def test_sigterm_stops_cleanly_and_shows_offline(prosody, tmp_path, clients):
+    b = harness.Bot(prosody, tmp_path).start()
+    alice = harness.join(prosody, "alice")
+    clients.append(alice)
+    # The bot's presence reached alice: it is online.
+    b.signal(signal.SIGTERM)
+    assert b.proc.wait(15) == 0
+    b.stop()
+    assert "stopped" in b.read_log()
+    # alice saw the bot go unavailable.
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        res = alice._call(lambda: dict(alice.xmpp.client_roster.presence(harness.BOT)))
+        if not res:
+            break
+        time.sleep(0.1)
+    assert not res
+
+
+def test_server_restart_bot_comes_back(prosody, bot, user):
+    alice = user("alice")
+    prosody.restart()
+    # The bot reconnects with backoff; alice reconnects by hand.
+    alice.disconnect()
+    deadline = time.time() + 70
+    answered = False
+    while time.time() < deadline and not answered:
+        c = harness.Client(prosody, "alice", create=False).connect()
+        try:
+            c.send("help")
+            c.wait("Commands", timeout=5)
+            answered = True
+        except AssertionError:
+            pass
+        finally:
+            c.disconnect()
+    assert answered
+
+
+def test_password_never_logged(prosody, tmp_path, clients):
+    b = harness.Bot(prosody, tmp_path, log_level="debug").start()
+    alice = harness.join(prosody, "alice")
+    clients.append(alice)
+    alice.ask("help")
+    assert b.stop() == 0
+    log = b.read_log()
+    assert "logged in" in log
+    assert harness.PASSWORD not in log
+    import base64
+    assert base64.b64encode(harness.PASSWORD.encode()).decode()[:12] not in log
