@@ -1,0 +1,202 @@
+/*
+ * test_commands.c - the pure parser: every command and form of SPEC 5,
+ * and the line between a command, a usage reply and a post.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct row {
+    const char *msg;
+    enum cmd_result result;
+    const char *cmd;    /* expected command name, or NULL */
+    const char *nick;   /* expected nick or NULL */
+    int64_t num;        /* expected post number */
+    int count;          /* expected count */
+    const char *text;   /* expected text or NULL */
+};
+
+static const struct row rows[] = {
+    /* Plain posts. */
+    {"hello world", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"#hashtag and words", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"on my way", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"off to bed", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"follow me on twitter", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"help me please", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"last night was great fun", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"stats are boring", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"delete my account now", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"#12abc", CMD_POST, NULL, NULL, 0, 0, NULL},
+    /* help */
+    {"help", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"HELP Follow", CMD_OK, "help", NULL, 0, 0, NULL},
+    /* post forces a post */
+    {"post help", CMD_OK, "post", NULL, 0, 0, "help"},
+    {"Post   follow alice", CMD_OK, "post", NULL, 0, 0, "follow alice"},
+    {"post", CMD_USAGE, "post", NULL, 0, 0, NULL},
+    /* follow / unfollow */
+    {"follow alice", CMD_OK, "follow", "alice", 0, 0, NULL},
+    {"FOLLOW @Alice", CMD_OK, "follow", "alice", 0, 0, NULL},
+    {"follow", CMD_USAGE, "follow", NULL, 0, 0, NULL},
+    {"follow bad-nick!", CMD_USAGE, "follow", NULL, 0, 0, NULL},
+    {"unfollow @bob", CMD_OK, "unfollow", "bob", 0, 0, NULL},
+    /* lists */
+    {"followers", CMD_OK, "followers", NULL, 0, 0, NULL},
+    {"following", CMD_OK, "following", NULL, 0, 0, NULL},
+    {"mentions", CMD_OK, "mentions", NULL, 0, 0, NULL},
+    {"tracking", CMD_OK, "tracking", NULL, 0, 0, NULL},
+    /* on/off/away */
+    {"on", CMD_OK, "on", NULL, 0, 0, NULL},
+    {"OFF", CMD_OK, "off", NULL, 0, 0, NULL},
+    {"away on", CMD_OK, "away", NULL, 0, 0, NULL},
+    {"away OFF", CMD_OK, "away", NULL, 0, 0, NULL},
+    {"away", CMD_USAGE, "away", NULL, 0, 0, NULL},
+    {"away now", CMD_USAGE, "away", NULL, 0, 0, NULL},
+    {"away from keyboard", CMD_POST, NULL, NULL, 0, 0, NULL},
+    /* last */
+    {"last", CMD_OK, "last", NULL, 0, 0, NULL},
+    {"last 20", CMD_OK, "last", NULL, 0, 20, NULL},
+    {"last @Bob", CMD_OK, "last", "bob", 0, 0, NULL},
+    {"last bob 50", CMD_OK, "last", "bob", 0, 50, NULL},
+    {"last bob 51", CMD_USAGE, "last", NULL, 0, 0, NULL},
+    {"last 0", CMD_USAGE, "last", NULL, 0, 0, NULL},
+    {"last bob x", CMD_USAGE, "last", NULL, 0, 0, NULL},
+    /* show / #N / reply / #N TEXT / delete */
+    {"show #12", CMD_OK, "show", NULL, 12, 0, NULL},
+    {"show 12", CMD_OK, "show", NULL, 12, 0, NULL},
+    {"#12", CMD_OK, "show", NULL, 12, 0, NULL},
+    {"#0", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"show #0", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"show #-1", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"show #18446744073709551616", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"show #9223372036854775807", CMD_OK, "show", NULL, INT64_MAX, 0, NULL},
+    {"show #abc", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"#12 nice one", CMD_OK, "reply", NULL, 12, 0, "nice one"},
+    {"reply #7 thanks", CMD_OK, "reply", NULL, 7, 0, "thanks"},
+    {"reply 7 thanks a lot", CMD_OK, "reply", NULL, 7, 0, "thanks a lot"},
+    {"reply #5", CMD_USAGE, "reply", NULL, 0, 0, NULL},
+    {"reply", CMD_USAGE, "reply", NULL, 0, 0, NULL},
+    {"delete #3", CMD_OK, "delete", NULL, 3, 0, NULL},
+    {"delete everything", CMD_USAGE, "delete", NULL, 0, 0, NULL},
+    /* d / dm */
+    {"d alice hi there", CMD_OK, "d", "alice", 0, 0, "hi there"},
+    {"DM @alice hi", CMD_OK, "d", "alice", 0, 0, "hi"},
+    {"d alice", CMD_USAGE, "d", NULL, 0, 0, NULL},
+    {"d", CMD_USAGE, "d", NULL, 0, 0, NULL},
+    {"d'oh that hurt", CMD_POST, NULL, NULL, 0, 0, NULL},
+    /* profile */
+    {"whois bob", CMD_OK, "whois", "bob", 0, 0, NULL},
+    {"nick New_Me", CMD_OK, "nick", "new_me", 0, 0, NULL},
+    {"nick bad nick!", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"nick bad-nick", CMD_USAGE, "nick", NULL, 0, 0, NULL},
+    {"bio I like XMPP", CMD_OK, "bio", NULL, 0, 0, "I like XMPP"},
+    {"bio", CMD_USAGE, "bio", NULL, 0, 0, NULL},
+    /* track / search / block */
+    {"track Rust", CMD_OK, "track", NULL, 0, 0, NULL},
+    {"track", CMD_USAGE, "track", NULL, 0, 0, NULL},
+    {"track a-b", CMD_USAGE, "track", NULL, 0, 0, NULL},
+    {"track my package please", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"untrack rust", CMD_OK, "untrack", NULL, 0, 0, NULL},
+    {"search xmpp bots", CMD_OK, "search", NULL, 0, 0, "xmpp bots"},
+    {"search", CMD_USAGE, "search", NULL, 0, 0, NULL},
+    {"block @spammer", CMD_OK, "block", "spammer", 0, 0, NULL},
+    {"unblock spammer", CMD_OK, "unblock", "spammer", 0, 0, NULL},
+    /* admin */
+    {"stats", CMD_OK, "stats", NULL, 0, 0, NULL},
+    {"ban eve", CMD_OK, "ban", "eve", 0, 0, ""},
+    {"ban eve spamming links", CMD_OK, "ban", "eve", 0, 0, "spamming links"},
+    {"ban", CMD_USAGE, "ban", NULL, 0, 0, NULL},
+    {"unban eve", CMD_OK, "unban", "eve", 0, 0, NULL},
+    {"broadcast maintenance at 10", CMD_OK, "broadcast", NULL, 0, 0,
+     "maintenance at 10"},
+};
+
+static void test_table_of_forms(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct row *r = &rows[i];
+        struct cmd_parsed p;
+
+        cmd_parse(r->msg, &p);
+        if (p.result != r->result)
+            fail_msg("\"%s\": result %d, expected %d", r->msg, p.result,
+                     r->result);
+        if (r->cmd == NULL) {
+            assert_null(p.cmd);
+            continue;
+        }
+        assert_non_null(p.cmd);
+        if (strcmp(p.cmd->name, r->cmd) != 0)
+            fail_msg("\"%s\": command %s, expected %s", r->msg, p.cmd->name,
+                     r->cmd);
+        if (r->result != CMD_OK)
+            continue;
+        if (r->nick != NULL)
+            assert_string_equal(p.args.nick, r->nick);
+        assert_int_equal(p.args.num, r->num);
+        assert_int_equal(p.args.count, r->count);
+        if (r->text != NULL) {
+            assert_non_null(p.args.text);
+            assert_string_equal(p.args.text, r->text);
+        }
+    }
+}
+
+static void test_flags_and_words(void **state)
+{
+    struct cmd_parsed p;
+
+    (void)state;
+    cmd_parse("away on", &p);
+    assert_true(p.args.flag);
+    cmd_parse("away off", &p);
+    assert_false(p.args.flag);
+    cmd_parse("track RuSt", &p);
+    assert_string_equal(p.args.word, "rust");
+    cmd_parse("help FOLLOW", &p);
+    assert_string_equal(p.args.word, "follow");
+}
+
+static void test_table_entries(void **state)
+{
+    const char *admin[] = {"stats", "ban", "unban", "broadcast"};
+    const char *user[] = {"help",   "post",   "follow",    "unfollow",
+                          "followers", "following", "on",  "off",
+                          "away",   "last",   "show",      "reply",
+                          "delete", "d",      "dm",        "whois",
+                          "nick",   "bio",    "mentions",  "track",
+                          "untrack", "tracking", "search", "block",
+                          "unblock"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
+        assert_true(cmd_find(admin[i])->admin);
+    for (size_t i = 0; i < sizeof(user) / sizeof(user[0]); i++) {
+        const struct cmd_entry *e = cmd_find(user[i]);
+
+        assert_non_null(e);
+        assert_false(e->admin);
+        assert_non_null(e->usage);
+        assert_non_null(e->help);
+        assert_non_null(e->fn);
+    }
+    assert_null(cmd_find("frobnicate"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_of_forms),
+        cmocka_unit_test(test_flags_and_words),
+        cmocka_unit_test(test_table_entries),
+    };
+
+    return cmocka_run_group_tests_name("commands", tests, NULL, NULL);
+}
