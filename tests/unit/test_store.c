@@ -1,0 +1,358 @@
+/*
+ * test_store.c - the SQLite store on an in-memory database: users,
+ * follows, blocks, tracks, posts with their recipients, search, deletion,
+ * the outbox, counters, and a query plan check for every statement.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+
+static struct store *st;
+
+static int64_t mkuser(const char *jid, const char *nick)
+{
+    struct user u;
+
+    assert_int_equal(store_user_create(st, jid, nick, false, 1000, &u), 0);
+    return u.id;
+}
+
+static int64_t post(int64_t author, const char *body, const char *const *m,
+                    size_t nm, const char *const *w, size_t nw,
+                    size_t *nrec)
+{
+    struct post_new p = {.author = author, .body = body, .created = 2000,
+                         .mentions = m, .n_mentions = nm, .words = w,
+                         .n_words = nw};
+    int64_t id;
+
+    assert_int_equal(store_post_add(st, &p, &id, nrec), 0);
+    return id;
+}
+
+/* Recipients of a post as "u1,u2" (user ids in outbox order). */
+static int rec_cb(void *ud, const struct outbox_row *r)
+{
+    buf_printf(ud, "%s%lld", ((struct buf *)ud)->len ? "," : "",
+               (long long)r->user);
+    return 0;
+}
+
+static char *recipients(int64_t post_id)
+{
+    struct buf b = {0};
+
+    assert_int_equal(store_outbox_for_post(st, post_id, rec_cb, &b), 0);
+    return b.s != NULL ? b.s : xstrdup("");
+}
+
+static int count_cb(void *ud, const struct post *p)
+{
+    (void)p;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    st = store_open(":memory:");
+    return st != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(st);
+    return 0;
+}
+
+static void test_users_and_nicks(void **state)
+{
+    struct user u;
+    int64_t a, b;
+
+    (void)state;
+    a = mkuser("alice@x", "alice");
+    b = mkuser("alice@y", "alice");
+    assert_int_equal(store_user_by_id(st, b, &u), 1);
+    assert_string_equal(u.nick, "alice2");
+    assert_int_equal(store_user_by_nick(st, "alice", &u), 1);
+    assert_int_equal(u.id, a);
+    assert_int_equal(store_user_by_jid(st, "nobody@x", &u), 0);
+    /* A long base keeps within 32 characters with its number. */
+    mkuser("l1@x", "abcdefghijklmnopqrstuvwxyz012345");
+    mkuser("l2@x", "abcdefghijklmnopqrstuvwxyz012345");
+    assert_int_equal(store_user_by_jid(st, "l2@x", &u), 1);
+    assert_string_equal(u.nick, "abcdefghijklmnopqrstuvwxyz012342");
+    /* Leaving and coming back keeps the user. */
+    assert_int_equal(store_user_set_flag(st, a, USER_ACTIVE, false), 0);
+    assert_int_equal(store_user_create(st, "alice@x", "zzz", false, 5, &u),
+                     0);
+    assert_int_equal(u.id, a);
+    assert_true(u.active);
+    assert_string_equal(u.nick, "alice");
+    /* Nick changes: taken, own, free. */
+    assert_int_equal(store_user_set_nick(st, a, "alice2"), 1);
+    assert_int_equal(store_user_set_nick(st, a, "alice"), 0);
+    assert_int_equal(store_user_set_nick(st, a, "ally"), 0);
+    assert_int_equal(store_user_by_nick(st, "ally", &u), 1);
+}
+
+static void test_follow_block_track(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b");
+    char word[16];
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    assert_int_equal(store_follow(st, b, a, 1), 1);
+    assert_int_equal(store_is_following(st, b, a), 1);
+    assert_int_equal(store_is_following(st, a, b), 0);
+    /* Blocking removes the blocked user's follow. */
+    assert_int_equal(store_block(st, a, b), 0);
+    assert_int_equal(store_block(st, a, b), 1);
+    assert_int_equal(store_is_following(st, b, a), 0);
+    assert_int_equal(store_is_blocked(st, a, b), 1);
+    assert_int_equal(store_unblock(st, a, b), 0);
+    assert_int_equal(store_unblock(st, a, b), 1);
+    assert_int_equal(store_unfollow(st, b, a), 1);
+    for (int i = 0; i < TRACK_MAX; i++) {
+        snprintf(word, sizeof(word), "w%d", i);
+        assert_int_equal(store_track_add(st, a, word), 0);
+    }
+    assert_int_equal(store_track_add(st, a, "w0"), 1);
+    assert_int_equal(store_track_add(st, a, "one_more"), 2);
+    assert_int_equal(store_track_del(st, a, "w0"), 0);
+    assert_int_equal(store_track_del(st, a, "w0"), 1);
+    assert_int_equal(store_track_add(st, a, "one_more"), 0);
+}
+
+static void test_recipients(void **state)
+{
+    int64_t author = mkuser("author@x", "author");
+    int64_t fol = mkuser("fol@x", "fol");           /* follower */
+    int64_t men = mkuser("men@x", "men");           /* mentioned */
+    int64_t trk = mkuser("trk@x", "trk");           /* tracks "xmpp" */
+    int64_t all = mkuser("all@x", "all");           /* all three */
+    int64_t blk = mkuser("blk@x", "blk");           /* follows, blocks */
+    int64_t off = mkuser("off@x", "off");           /* follows, off */
+    int64_t gone = mkuser("gone@x", "gone");        /* follows, inactive */
+    int64_t ban = mkuser("ban@x", "ban");           /* follows, banned */
+    const char *m[] = {"men", "all", "author", "blk", "nobody"};
+    const char *w[] = {"hello", "xmpp"};
+    char *r, expect[128];
+    size_t n;
+    int64_t id, reply;
+
+    (void)state;
+    for (int64_t u = fol; u <= ban; u++)
+        if (u != men && u != trk)
+            assert_int_equal(store_follow(st, u, author, 1), 0);
+    assert_int_equal(store_track_add(st, trk, "xmpp"), 0);
+    assert_int_equal(store_track_add(st, all, "xmpp"), 0);
+    assert_int_equal(store_block(st, blk, author), 0);
+    assert_int_equal(store_user_set_flag(st, off, USER_DELIVER, false), 0);
+    assert_int_equal(store_user_set_flag(st, gone, USER_ACTIVE, false), 0);
+    assert_int_equal(store_user_set_ban(st, ban, true, "spam"), 0);
+
+    id = post(author, "hello @men @all #xmpp", m, 5, w, 2, &n);
+    r = recipients(id);
+    snprintf(expect, sizeof(expect), "%lld,%lld,%lld,%lld", (long long)fol,
+             (long long)men, (long long)trk, (long long)all);
+    assert_string_equal(r, expect);
+    assert_int_equal(n, 4);
+    free(r);
+
+    /* A reply reaches the replied-to author even if not a follower. */
+    {
+        struct post_new p = {.author = trk, .body = "re", .created = 3000,
+                             .reply_to = id};
+        assert_int_equal(store_post_add(st, &p, &reply, &n), 0);
+        r = recipients(reply);
+        snprintf(expect, sizeof(expect), "%lld", (long long)author);
+        assert_string_equal(r, expect);
+        free(r);
+    }
+}
+
+static void test_dm_broadcast_and_dedupe(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b");
+    int64_t c = mkuser("c@x", "c");
+    struct post_new p = {.author = a, .body = "psst", .created = 10,
+                         .kind = POST_DM, .to_user = b, .stanza_id = "s-1"};
+    int64_t id, again;
+    size_t n;
+    char *r, expect[64];
+    int count = 0;
+
+    (void)state;
+    assert_int_equal(store_post_add(st, &p, &id, &n), 0);
+    assert_int_equal(n, 1);
+    /* The same stanza id from the same author is stored once. */
+    assert_int_equal(store_post_add(st, &p, &again, &n), 1);
+    assert_int_equal(again, id);
+    /* ...but another author may use the same id. */
+    p.author = c;
+    assert_int_equal(store_post_add(st, &p, &again, &n), 0);
+    assert_true(again != id);
+    /* DMs are no public posts. */
+    assert_int_equal(store_user_posts(st, a, 10, count_cb, &count), 0);
+    assert_int_equal(count, 0);
+
+    p = (struct post_new){.author = a, .body = "maintenance", .created = 20,
+                          .kind = POST_BROADCAST};
+    assert_int_equal(store_post_add(st, &p, &id, &n), 0);
+    r = recipients(id);
+    snprintf(expect, sizeof(expect), "%lld,%lld,%lld", (long long)a,
+             (long long)b, (long long)c);
+    assert_string_equal(r, expect);
+    free(r);
+}
+
+static void test_listings_search_and_delete(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b");
+    const char *m[] = {"b"};
+    int64_t p1, p2, p3;
+    struct store_stats s;
+    int count;
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    p1 = post(a, "first post about gardening", NULL, 0, NULL, 0, NULL);
+    p2 = post(a, "hey @b look at this garden", m, 1, NULL, 0, NULL);
+    p3 = post(b, "my own gardening", NULL, 0, NULL, 0, NULL);
+    (void)p1;
+    count = 0;
+    assert_int_equal(store_timeline(st, b, 10, count_cb, &count), 0);
+    assert_int_equal(count, 3);
+    count = 0;
+    assert_int_equal(store_timeline(st, b, 2, count_cb, &count), 0);
+    assert_int_equal(count, 2);
+    count = 0;
+    assert_int_equal(store_mentions(st, b, 10, count_cb, &count), 0);
+    assert_int_equal(count, 1);
+    count = 0;
+    assert_int_equal(store_search(st, "gardening", 10, count_cb, &count), 0);
+    assert_int_equal(count, 2);
+    /* FTS syntax in user input is only ever words. */
+    count = 0;
+    assert_int_equal(store_search(st, "gardening OR \"* NEAR( ^x:", 10,
+                                  count_cb, &count),
+                     0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_search(st, "   ", 10, count_cb, &count), 0);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.posts, 3);
+    assert_int_equal(s.held, 2); /* b got p1 and p2 */
+    /* Deleting a post removes it everywhere, outbox included. */
+    assert_int_equal(store_post_delete(st, p2), 0);
+    assert_int_equal(store_post_delete(st, p2), 1);
+    count = 0;
+    assert_int_equal(store_mentions(st, b, 10, count_cb, &count), 0);
+    assert_int_equal(count, 0);
+    count = 0;
+    assert_int_equal(store_search(st, "garden", 10, count_cb, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_post_get(st, p2, count_cb, &count), 0);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.posts, 2);
+    assert_int_equal(s.held, 1);
+    /* Numbers are never reused. */
+    assert_true(post(a, "later", NULL, 0, NULL, 0, NULL) > p3);
+}
+
+static void test_outbox(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b"), n;
+    int64_t ids[8], dropped;
+    struct buf got = {0};
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    for (int i = 0; i < 5; i++)
+        post(a, "p", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(store_outbox_count_user(st, b, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(store_outbox_trim_user(st, b, 3, &dropped), 0);
+    assert_int_equal(dropped, 2);
+    /* The newest three stay, oldest first. */
+    assert_int_equal(store_outbox_for_user(st, b, rec_cb, &got), 0);
+    assert_string_equal(got.s, "2,2,2");
+    buf_free(&got);
+    ids[0] = 3;
+    ids[1] = 4;
+    assert_int_equal(store_outbox_done(st, ids, 2), 0);
+    assert_int_equal(store_outbox_count_user(st, b, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_outbox_clear_user(st, b), 0);
+    assert_int_equal(store_outbox_count_user(st, b, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+/* Plans: every statement served by an index.  Allowed walks: the
+ * counters table (five rows), json_each lists, the FTS index, a constant
+ * row, and users_reachable for broadcast / the active users list, which
+ * are about every user by nature. */
+static void plan_cb(void *ud, const char *sql, const char *plan)
+{
+    static const char *const big[] = {"users", "posts", "follows", "blocks",
+                                      "tracks", "mentions", "outbox", NULL};
+    int *bad = ud;
+
+    if (strncmp(plan, "SCAN ", 5) != 0)
+        return;
+    if (strstr(plan, "json_each") || strstr(plan, "VIRTUAL TABLE") ||
+        strstr(plan, "CONSTANT ROW") || strstr(plan, "counters") ||
+        strstr(plan, "users_reachable") ||
+        strstr(sql, "WHERE active = 1 ORDER BY id"))
+        return;
+    for (size_t i = 0; big[i] != NULL; i++) {
+        const char *t = plan + 5;
+
+        if (strncmp(t, big[i], strlen(big[i])) == 0 ||
+            (t[0] != '\0' && t[1] == ' ')) {
+            print_error("full scan: %s\n  in: %s\n", plan, sql);
+            (*bad)++;
+            return;
+        }
+    }
+}
+
+static void test_every_query_uses_an_index(void **state)
+{
+    int bad = 0;
+
+    (void)state;
+    assert_int_equal(store_explain(st, plan_cb, &bad), 0);
+    assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_users_and_nicks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow_block_track, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dm_broadcast_and_dedupe, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_listings_search_and_delete,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_query_uses_an_index, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
