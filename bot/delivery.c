@@ -376,7 +376,7 @@ void delivery_user_changed(struct delivery *d, int64_t user)
     if (h.n > (size_t)d->backlog_max) {
         size_t drop = h.n - (size_t)d->backlog_max;
         int64_t *ids = xcalloc(drop, sizeof(*ids));
-        char *text, id[64];
+        char *text;
         struct body *b;
 
         for (size_t i = 0; i < drop; i++)
@@ -384,11 +384,10 @@ void delivery_user_changed(struct delivery *d, int64_t user)
         if (store_outbox_done(d->store, ids, drop) == 0) {
             first = drop;
             text = xasprintf("While you were away, %zu older update%s "
-                             "were left out; send \"last\" to read them.",
-                             drop, drop == 1 ? "" : "s");
+                             "left out; send \"last\" to read %s.",
+                             drop, drop == 1 ? " was" : "s were",
+                             drop == 1 ? "it" : "them");
             b = body_new(text);
-            snprintf(id, sizeof(id), "summary-%lld-%llu", (long long)user,
-                     (unsigned long long)++d->summaries);
             enqueue(d, 0, 0, user, u.jid, u.away, 0, b);
             body_unref(b);
             free(text);

@@ -1,0 +1,333 @@
+/*
+ * test_delivery.c - the delivery engine against an in-memory store, a
+ * real presence table and recording send operations: every rule of
+ * SPEC 6, the barrier that confirms rows, and re-sending after a drop.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delivery.h"
+#include "util.h"
+
+struct sent {
+    char to[64], body[256], id[64];
+    time_t stamp;
+};
+
+static struct {
+    struct store *st;
+    struct presence *pr;
+    struct delivery *d;
+    size_t room;
+    struct sent sent[256];
+    size_t nsent;
+    uint64_t tokens[64];
+    size_t ntokens;
+    int64_t author, fan;
+} T;
+
+static size_t op_room(void *ud)
+{
+    (void)ud;
+    return T.room;
+}
+
+static int op_send(void *ud, const char *to, const char *body,
+                   const char *id, time_t stamp)
+{
+    struct sent *s = &T.sent[T.nsent++];
+
+    (void)ud;
+    snprintf(s->to, sizeof(s->to), "%s", to);
+    snprintf(s->body, sizeof(s->body), "%s", body);
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->stamp = stamp;
+    return 0;
+}
+
+static int op_barrier(void *ud, uint64_t *token)
+{
+    (void)ud;
+    *token = 1000 + T.ntokens;
+    T.tokens[T.ntokens++] = *token;
+    return 0;
+}
+
+static const struct delivery_ops ops = {op_room, op_send, op_barrier};
+
+static int setup(void **state)
+{
+    struct user u;
+
+    (void)state;
+    memset(&T, 0, sizeof(T));
+    T.room = 1000;
+    T.st = store_open(":memory:");
+    T.pr = presence_new();
+    T.d = delivery_new(T.st, T.pr, &ops, NULL);
+    delivery_set_backlog_max(T.d, 3);
+    store_user_create(T.st, "author@x", "author", false, 1, &u);
+    T.author = u.id;
+    store_user_create(T.st, "fan@x", "fan", false, 1, &u);
+    T.fan = u.id;
+    store_follow(T.st, T.fan, T.author, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    delivery_free(T.d);
+    presence_free(T.pr);
+    store_close(T.st);
+    return 0;
+}
+
+static int64_t post(const char *body, time_t when)
+{
+    struct post_new p = {.author = T.author, .body = body, .created = when};
+    int64_t id;
+
+    assert_int_equal(store_post_add(T.st, &p, &id, NULL), 0);
+    delivery_post_committed(T.d, id);
+    delivery_pump(T.d);
+    return id;
+}
+
+static int64_t held(void)
+{
+    int64_t n;
+
+    assert_int_equal(store_outbox_count_user(T.st, T.fan, &n), 0);
+    return n;
+}
+
+static void confirm_all(void)
+{
+    for (size_t i = 0; i < T.ntokens; i++)
+        delivery_barrier_done(T.d, T.tokens[i]);
+    T.ntokens = 0;
+}
+
+static void fan_presence(const char *show)
+{
+    if (show == NULL)
+        presence_remove(T.pr, "fan@x/r");
+    else
+        presence_update(T.pr, "fan@x/r", presence_show_parse(show), 0);
+    delivery_user_changed(T.d, T.fan);
+    delivery_pump(T.d);
+}
+
+static void test_available_now_and_confirmed_by_barrier(void **state)
+{
+    int64_t id;
+    char want[64];
+
+    (void)state;
+    fan_presence("chat");
+    id = post("hello", 100);
+    assert_int_equal(T.nsent, 1);
+    assert_string_equal(T.sent[0].to, "fan@x");
+    snprintf(want, sizeof(want), "author: hello (#%lld)", (long long)id);
+    assert_string_equal(T.sent[0].body, want);
+    assert_int_equal(T.sent[0].stamp, 0);
+    /* Sent but not confirmed: still in the outbox. */
+    assert_int_equal(held(), 1);
+    assert_int_equal(T.ntokens, 1);
+    confirm_all();
+    assert_int_equal(held(), 0);
+    assert_int_equal(delivery_pending(T.d), 0);
+}
+
+static void test_dnd_and_offline_hold_then_deliver_oldest_first(void **state)
+{
+    (void)state;
+    fan_presence("dnd");
+    post("one", 100);
+    post("two", 200);
+    assert_int_equal(T.nsent, 0);
+    fan_presence(NULL); /* offline */
+    post("three", 300);
+    assert_int_equal(T.nsent, 0);
+    assert_int_equal(held(), 3);
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 3);
+    assert_non_null(strstr(T.sent[0].body, "one"));
+    assert_non_null(strstr(T.sent[2].body, "three"));
+    /* Each stamped with its original time (XEP-0203). */
+    assert_int_equal(T.sent[0].stamp, 100);
+    assert_int_equal(T.sent[2].stamp, 300);
+    /* Telling the engine twice sends nothing twice. */
+    delivery_user_changed(T.d, T.fan);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 3);
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
+static void test_away_rules(void **state)
+{
+    (void)state;
+    fan_presence("away");
+    post("while away", 100);
+    assert_int_equal(T.nsent, 0);
+    fan_presence("xa");
+    assert_int_equal(T.nsent, 0);
+    /* "away on" */
+    store_user_set_flag(T.st, T.fan, USER_AWAY, true);
+    delivery_user_changed(T.d, T.fan);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 1);
+    post("fresh while xa", 200);
+    assert_int_equal(T.nsent, 2);
+}
+
+static void test_off_holds_nothing(void **state)
+{
+    (void)state;
+    store_user_set_flag(T.st, T.fan, USER_DELIVER, false);
+    fan_presence("chat");
+    post("nobody hears", 100);
+    assert_int_equal(T.nsent, 0);
+    assert_int_equal(held(), 0);
+}
+
+static void test_backlog_exactly_max_has_no_summary(void **state)
+{
+    (void)state;
+    fan_presence(NULL);
+    for (int i = 0; i < 3; i++)
+        post("p", 100 + i);
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_null(strstr(T.sent[i].body, "left out"));
+}
+
+static void test_backlog_over_max_summary_then_newest(void **state)
+{
+    char body[16];
+
+    (void)state;
+    fan_presence(NULL);
+    for (int i = 1; i <= 4; i++) {
+        snprintf(body, sizeof(body), "p%d", i);
+        post(body, 100 + i);
+    }
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 4);
+    assert_non_null(strstr(T.sent[0].body, "1 older update was left out"));
+    assert_non_null(strstr(T.sent[1].body, "p2"));
+    assert_non_null(strstr(T.sent[3].body, "p4"));
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
+static void test_drop_resends_with_same_id(void **state)
+{
+    char first[64];
+
+    (void)state;
+    fan_presence("chat");
+    post("important", 100);
+    assert_int_equal(T.nsent, 1);
+    snprintf(first, sizeof(first), "%s", T.sent[0].id);
+    /* The stream drops before the barrier is answered. */
+    delivery_disconnected(T.d);
+    presence_clear(T.pr);
+    assert_int_equal(held(), 1);
+    /* After reconnect the fan's presence is seen again. */
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 2);
+    assert_string_equal(T.sent[1].id, first);
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
+static void test_dnd_between_queue_and_send(void **state)
+{
+    (void)state;
+    fan_presence("chat");
+    T.room = 0; /* the window is full */
+    post("queued", 100);
+    assert_int_equal(T.nsent, 0);
+    presence_update(T.pr, "fan@x/r", SHOW_DND, 0);
+    T.room = 1000;
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 0);
+    assert_int_equal(held(), 1);
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 1);
+}
+
+static void test_forget_post(void **state)
+{
+    int64_t id;
+
+    (void)state;
+    fan_presence("chat");
+    T.room = 0;
+    id = post("oops", 100);
+    assert_int_equal(store_post_delete(T.st, id), 0);
+    delivery_forget_post(T.d, id);
+    T.room = 1000;
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 0);
+}
+
+static void test_formats_and_ids(void **state)
+{
+    struct post p = {.id = 7, .author_nick = "ann", .body = "hi",
+                     .kind = POST_PUBLIC};
+    char id1[64], id2[64];
+    char *s;
+
+    (void)state;
+    s = delivery_format(&p);
+    assert_string_equal(s, "ann: hi (#7)");
+    free(s);
+    p.reply_to = 3;
+    s = delivery_format(&p);
+    assert_string_equal(s, "ann (re #3): hi (#7)");
+    free(s);
+    p.kind = POST_DM;
+    s = delivery_format(&p);
+    assert_string_equal(s, "DM from ann: hi");
+    free(s);
+    p.kind = POST_BROADCAST;
+    s = delivery_format(&p);
+    assert_string_equal(s, "Announcement: hi");
+    free(s);
+    delivery_stanza_id(7, 9, id1, sizeof(id1));
+    delivery_stanza_id(7, 9, id2, sizeof(id2));
+    assert_string_equal(id1, id2);
+    delivery_stanza_id(7, 10, id2, sizeof(id2));
+    assert_string_not_equal(id1, id2);
+}
+
+#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T_(test_available_now_and_confirmed_by_barrier),
+        T_(test_dnd_and_offline_hold_then_deliver_oldest_first),
+        T_(test_away_rules),
+        T_(test_off_holds_nothing),
+        T_(test_backlog_exactly_max_has_no_summary),
+        T_(test_backlog_over_max_summary_then_newest),
+        T_(test_drop_resends_with_same_id),
+        T_(test_dnd_between_queue_and_send),
+        T_(test_forget_post),
+        T_(test_formats_and_ids),
+    };
+
+    return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
+}
