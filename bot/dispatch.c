@@ -35,12 +35,11 @@ enum msg_class dispatch_classify(const char *type, const char *body)
                          strcmp(type, "groupchat") == 0 ||
                          strcmp(type, "headline") == 0))
         return MSG_IGNORE_TYPE;
-    if (body == NULL)
+    if (body == NULL || body[0] == '\0')
         return MSG_IGNORE_NOBODY;
+    /* White space only is an (empty) post, refused with a reason. */
     for (p = body; *p != '\0' && isspace((unsigned char)*p); p++)
         ;
-    if (*p == '\0')
-        return MSG_IGNORE_NOBODY;
     for (size_t i = 0; auto_prefixes[i] != NULL; i++)
         if (strncasecmp(p, auto_prefixes[i], strlen(auto_prefixes[i])) == 0)
             return MSG_IGNORE_AUTO;

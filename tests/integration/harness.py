@@ -268,6 +268,11 @@ class Message(dict):
     """A received message: body, from, id, type, delay (stamp or None)."""
 
 
+def is_update(m):
+    """An update delivered by the outbox (not a reply to a command)."""
+    return (m.get("id") or "").startswith("starling-")
+
+
 class Client:
     """A slixmpp client driven synchronously from a test."""
 
@@ -386,9 +391,15 @@ class Client:
         return got
 
     def ask(self, body, match=None, timeout=10):
-        """Send body to the bot, return the body of its answer."""
+        """Send body to the bot, return the body of its answer (the next
+        message that is not an update: updates carry ids starling-*)."""
         self.send(body)
-        return self.wait(match, timeout)["body"]
+        def answer(m):
+            if is_update(m):
+                return False
+            return match is None or (callable(match) and match(m)) or \
+                (isinstance(match, str) and match in (m["body"] or ""))
+        return self.wait(answer, timeout)["body"]
 
     def iq(self, kind, to=BOT + "/starling"):
         """disco / version / ping / unknown: the answer, or the error
@@ -422,6 +433,16 @@ class Client:
             except Exception:
                 pass
             self.xmpp = None
+        async def cancel_all():
+            me = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self._run(cancel_all(), 5)
+        except Exception:
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

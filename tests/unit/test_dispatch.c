@@ -36,7 +36,8 @@ static void test_no_body(void **state)
     (void)state;
     assert_int_equal(dispatch_classify("chat", NULL), MSG_IGNORE_NOBODY);
     assert_int_equal(dispatch_classify("chat", ""), MSG_IGNORE_NOBODY);
-    assert_int_equal(dispatch_classify("chat", " \n\t "), MSG_IGNORE_NOBODY);
+    /* White space only is a body: an empty post, refused with a reply. */
+    assert_int_equal(dispatch_classify("chat", " \n\t "), MSG_HANDLE);
 }
 
 static void test_auto_replies(void **state)
