@@ -12,4 +12,11 @@ else
 	fail "etc/starling.conf passes --check"
 	build/starling -c etc/starling.conf --check
 fi
+if DEMO_BATCH=1 timeout 300 /usr/bin/python3 tests/demo/demo.py \
+	>build/demo.log 2>&1; then
+	ok "make demo DEMO_BATCH=1 (every step got its answer)"
+else
+	fail "make demo DEMO_BATCH=1"
+	tail -30 build/demo.log
+fi
 exit $status

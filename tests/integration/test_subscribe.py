@@ -30,6 +30,9 @@ def test_help_is_answered(user):
     body = alice.ask("help")
     assert "follow NICK" in body and "last" in body
     assert "follow NICK" in alice.ask("HELP follow")
+    assert alice.ask("help frobnicate") == "No command frobnicate. Send help for the list."
+    # Admin commands are not advertised to users.
+    assert "broadcast" not in body and "No command" in alice.ask("help ban")
 
 
 def test_stranger_gets_one_short_reply(bot, client):

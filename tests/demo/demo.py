@@ -1,0 +1,152 @@
+"""make demo: Starling end to end on this machine.
+
+Starts a private Prosody on loopback with its own CA, creates accounts,
+starts Starling, and plays a scripted conversation between real XMPP
+clients, printing it as a transcript.  Every step checks the bot's answer;
+with DEMO_BATCH=1 the script exits 0 when all of them matched and 1
+otherwise.  Without it the service keeps running for you to try with any
+XMPP client until Ctrl-C.
+"""
+import os
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+
+failures = []
+
+
+def say(who, text):
+    print("  %-7s -> bot: %s" % (who, text.replace("\n", "\n" + " " * 20)))
+
+
+def heard(who, m, note=""):
+    body = (m["body"] or "").replace("\n", "\n" + " " * 20)
+    extra = "  [delayed, sent %s]" % m["delay"] if m.get("delay") else ""
+    print("  %-7s <- bot: %s%s%s" % (who, body, extra, note))
+
+
+def step(title):
+    print("\n== " + title)
+
+
+def ask(c, who, text, expect):
+    say(who, text)
+    try:
+        body = c.ask(text, timeout=10)
+    except AssertionError:
+        print("  !! %s got no answer" % who)
+        failures.append(text)
+        return ""
+    heard(who, {"body": body})
+    if expect not in body:
+        print("  !! expected: %s" % expect)
+        failures.append(text)
+    return body
+
+
+def receive(c, who, expect, delayed=False):
+    try:
+        m = c.wait(expect, timeout=10)
+    except AssertionError:
+        print("  !! %s did not receive %r" % (who, expect))
+        failures.append(expect)
+        return
+    heard(who, m)
+    if delayed and not m.get("delay"):
+        print("  !! expected a <delay/> stamp")
+        failures.append(expect)
+
+
+def main():
+    batch = os.environ.get("DEMO_BATCH") == "1"
+    tmp = tempfile.mkdtemp(prefix="starling-demo-")
+    print("Starling demo in %s" % tmp)
+    prosody = harness.Prosody(tmp).start()
+    bot = harness.Bot(prosody, tmp, bot_section='admins = [ "admin@localhost" ];').start()
+    print("Prosody on 127.0.0.1:%d (CA %s); Starling is %s" % (prosody.port, prosody.ca_file, harness.BOT))
+    people = {}
+    try:
+        step("Subscribing: adding the bot to your contacts makes you a user")
+        for name in ("alice", "bob", "carol", "admin"):
+            c = harness.Client(prosody, name).connect()
+            people[name] = c
+            c.subscribe()
+            print("  %-7s adds %s" % (name, harness.BOT))
+            receive(c, name, "Welcome to Starling")
+        alice, bob, carol, admin = (people[n] for n in ("alice", "bob", "carol", "admin"))
+
+        step("Following and posting")
+        ask(bob, "bob", "follow alice", "You now follow alice.")
+        ask(carol, "carol", "follow alice", "You now follow alice.")
+        ask(alice, "alice", "Hello from Starling! #xmpp", "Posted #1.")
+        receive(bob, "bob", "Hello from Starling")
+        receive(carol, "carol", "Hello from Starling")
+
+        step("A mention reaches someone who does not follow you")
+        ask(bob, "bob", "@alice welcome aboard, the garden looks great", "Posted #2.")
+        receive(alice, "alice", "welcome aboard")
+
+        step("A reply reaches the author of the post")
+        ask(carol, "carol", "#1 Hi Alice!", "Replied to #1 as #3.")
+        receive(alice, "alice", "Hi Alice!")
+        ask(alice, "alice", "show #1", "#3 carol (re #1): Hi Alice!")
+
+        step("Search")
+        ask(carol, "carol", "search garden", "#2 bob: @alice welcome aboard")
+
+        step("Held while dnd, handed over with its original time on return")
+        carol.presence("dnd")
+        print("  carol   is now dnd")
+        time.sleep(0.5)
+        ask(alice, "alice", "Tea at five?", "Posted #4.")
+        time.sleep(1.0)
+        carol.presence("chat")
+        print("  carol   is available again")
+        receive(carol, "carol", "Tea at five?", delayed=True)
+
+        step("away on: updates reach you while away")
+        ask(bob, "bob", "away on", "while you are away")
+        bob.presence("away")
+        print("  bob     is now away")
+        time.sleep(0.5)
+        ask(alice, "alice", "Also cake.", "Posted #5.")
+        receive(bob, "bob", "Also cake.")
+
+        step("Admin by chat")
+        ask(admin, "admin", "stats", "users 4, active 4")
+        ask(bob, "bob", "stats", "Not permitted.")
+        ask(admin, "admin", "ban carol too much cake talk", "Banned carol.")
+        receive(carol, "carol", "You have been banned")
+        ask(carol, "carol", "more cake!", "You are banned")
+    finally:
+        print()
+        if failures:
+            print("demo: %d step(s) did not get their expected answer: %s" % (len(failures), failures))
+        else:
+            print("demo: every step got its expected answer.")
+        for c in people.values():
+            c.disconnect()
+    if not batch:
+        print("\nStarling keeps running. Connect any XMPP client (e.g. profanity) to")
+        print("  server 127.0.0.1 port %d, trusting CA %s" % (prosody.port, prosody.ca_file))
+        print("  accounts: alice, bob, carol, admin, dave @localhost, password %s" % harness.PASSWORD)
+        prosody.add_user("dave")
+        print("and add %s to your contacts. Ctrl-C stops everything." % harness.BOT)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    rc = bot.stop()
+    prosody.stop()
+    if rc != 0:
+        print("starling exited with %s" % rc)
+        return 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
