@@ -14,6 +14,8 @@
  * A connection is never released inside one of its own callbacks: the
  * handlers only mark it dead, session_run_once() releases it.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +445,17 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     S.dead = true;
 }
 
+/* Replies are small and answer a request: send them at once (no Nagle),
+ * and let the kernel notice a dead peer too (TCP keep-alive). */
+static int sockopts(xmpp_conn_t *conn, void *sock)
+{
+    int fd = *(int *)sock, one = 1;
+
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        log_warn("TCP_NODELAY");
+    return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
 static void schedule_reconnect(void)
 {
     double jitter = 1.0 + (double)(random() % 1000) / 4000.0; /* +0-25% */
@@ -482,6 +495,7 @@ static int connect_now(void)
     if (S.cfg->xmpp.ca_file != NULL)
         xmpp_conn_set_cafile(S.conn, S.cfg->xmpp.ca_file);
     xmpp_conn_set_certfail_handler(S.conn, certfail);
+    xmpp_conn_set_sockopt_callback(S.conn, sockopts);
     if (xmpp_connect_client(S.conn, S.cfg->xmpp.host,
                             (unsigned short)S.cfg->xmpp.port, on_conn,
                             NULL) != XMPP_EOK) {

@@ -75,7 +75,7 @@ class Prosody:
     """A private Prosody 0.12 on a free loopback port."""
 
     def __init__(self, tmpdir, limits_unlimited=True, roster_sql=False,
-                 ca_name="Starling Test CA", extra=""):
+                 ca_name="Starling Test CA", extra="", unlimited=()):
         self.dir = os.path.join(str(tmpdir), "prosody")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         self.port = free_port()
@@ -86,8 +86,9 @@ class Prosody:
         self.proc = None
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         limits = 'limits = { c2s = { rate = "10kb/s" }; s2sin = { rate = "30kb/s" } }\n'
-        if limits_unlimited:
-            limits += 'unlimited_jids = { "%s" }\n' % BOT
+        exempt = ([BOT] if limits_unlimited else []) + list(unlimited)
+        if exempt:
+            limits += "unlimited_jids = { %s }\n" % "; ".join('"%s"' % j for j in exempt)
         storage = ""
         if roster_sql:
             storage = ('storage = { roster = "sql" }\n'
