@@ -70,7 +70,8 @@ enum stmt_id {
     S_POST_DEL_OUTBOX,
     S_POST_DEL,
     S_POSTS_SINCE,
-    S_TIMELINE,
+    S_FOLLOWEE_IDS,
+    S_AUTHOR_POST_IDS,
     S_USER_POSTS,
     S_MENTIONS,
     S_SEARCH,
@@ -182,11 +183,11 @@ static const char *const sql[S_COUNT] = {
     [S_POST_DEL] = "DELETE FROM posts WHERE id = ?1",
     [S_POSTS_SINCE] =
         "SELECT count(*) FROM posts WHERE author = ?1 AND created >= ?2",
-    [S_TIMELINE] = "SELECT " POST_COLS " FROM posts p "
-                   "JOIN users a ON a.id = p.author "
-                   "WHERE p.author IN (SELECT followee FROM follows "
-                   "WHERE follower = ?1 UNION ALL SELECT ?1) AND p.kind = 0 "
-                   "ORDER BY p.id DESC LIMIT ?2",
+    /* The timeline is merged in C from per-author index ranges, so its
+     * cost is bounded by (followees x N), whatever the store's size. */
+    [S_FOLLOWEE_IDS] = "SELECT followee FROM follows WHERE follower = ?1",
+    [S_AUTHOR_POST_IDS] = "SELECT id FROM posts WHERE author = ?1 "
+                          "AND kind = 0 ORDER BY id DESC LIMIT ?2",
     [S_USER_POSTS] = "SELECT " POST_COLS " FROM posts p "
                      "JOIN users a ON a.id = p.author "
                      "WHERE p.author = ?1 AND p.kind = 0 "
@@ -950,10 +951,70 @@ static int list(struct store *s, enum stmt_id id, int64_t arg, int limit,
     return each_post(s, st, cb, ud) < 0 ? -1 : 0;
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Append the newest limit public post ids of author to *ids. */
+static int author_ids(struct store *s, int64_t author, int limit,
+                      int64_t **ids, size_t *n, size_t *cap)
+{
+    sqlite3_stmt *st = stmt(s, S_AUTHOR_POST_IDS);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, author);
+    sqlite3_bind_int(st, 2, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *ids = xrealloc(*ids, *cap * sizeof(**ids));
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "timeline");
+}
+
 int store_timeline(struct store *s, int64_t user, int limit,
                    store_post_cb cb, void *ud)
 {
-    return list(s, S_TIMELINE, user, limit, cb, ud);
+    sqlite3_stmt *st = stmt(s, S_FOLLOWEE_IDS);
+    int64_t *authors = NULL, *ids = NULL;
+    size_t na = 0, capa = 0, n = 0, cap = 0;
+    int rc, r = 0;
+
+    sqlite3_bind_int64(st, 1, user);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (na == capa) {
+            capa = capa ? capa * 2 : 64;
+            authors = xrealloc(authors, capa * sizeof(*authors));
+        }
+        authors[na++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        r = db_error(s, "timeline");
+    if (r == 0)
+        r = author_ids(s, user, limit, &ids, &n, &cap);
+    for (size_t i = 0; r == 0 && i < na; i++)
+        r = author_ids(s, authors[i], limit, &ids, &n, &cap);
+    if (r == 0) {
+        qsort(ids, n, sizeof(*ids), cmp_desc);
+        for (size_t i = 0; i < n && i < (size_t)limit; i++) {
+            int got = store_post_get(s, ids[i], cb, ud);
+
+            if (got < 0) {
+                r = -1;
+                break;
+            }
+        }
+    }
+    free(authors);
+    free(ids);
+    return r;
 }
 
 int store_user_posts(struct store *s, int64_t author, int limit,

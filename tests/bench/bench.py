@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 
 SEED = os.path.join(harness.ROOT, "build", "seed")
-REPS = int(os.environ.get("BENCH_REPS", "15"))
-USERS = 20  # measuring clients: each stays within the per-JID message budget
+REPS = int(os.environ.get("BENCH_REPS", "30"))
+USERS = 40  # measuring clients: each stays within the per-JID message budget
 
 COMMANDS = [
     "help", "last", "last u2 20", "whois u2", "followers", "following",
@@ -78,7 +78,9 @@ def case_size():
     try:
         base_db = os.path.join(tmp, "base.db")
         big_db = os.path.join(tmp, "big.db")
-        print("seeding baseline: " + seed(base_db, 30, 30, 60), flush=True)
+        # Same shape per user as the large store (10 posts and 20 follows
+        # each), so that only the size of the whole store differs.
+        print("seeding baseline: " + seed(base_db, 30, 300, 600), flush=True)
         print("seeding large:    " + seed(big_db, *big), flush=True)
         base = measure(os.path.join(tmp, "a"), base_db)
         large = measure(os.path.join(tmp, "b"), big_db)
@@ -86,7 +88,7 @@ def case_size():
         for cmd in COMMANDS:
             r = large[cmd] / base[cmd]
             worst = max(worst, r)
-            print("size %-18s %7.2f ms at %s users vs %7.2f ms at 30 = %.2fx"
+            print("size %-18s %7.2f ms at %s users vs %7.2f ms at 30 users = %.2fx"
                   % (cmd + ":", large[cmd], "{:,}".format(big[0]), base[cmd], r), flush=True)
         print("size worst: %.2fx" % worst)
     finally:
