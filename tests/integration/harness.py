@@ -455,3 +455,103 @@ def join(prosody, name, welcome=True):
     if welcome:
         c.wait("Welcome to Starling", timeout=15)
     return c
+
+
+def add_followers(db, poster, names):
+    """Make names (local parts) active users following poster (a local
+    part) in the bot's database, as if they had subscribed and said
+    "follow POSTER".  The bot must be stopped."""
+    import sqlite3
+    con = sqlite3.connect(db)
+    with con:
+        pid = con.execute("SELECT id FROM users WHERE jid = ?",
+                          ("%s@%s" % (poster, DOMAIN),)).fetchone()[0]
+        for n in names:
+            cur = con.execute("INSERT INTO users (jid, nick, created) VALUES (?, ?, 1)",
+                              ("%s@%s" % (n, DOMAIN), n))
+            con.execute("INSERT INTO follows (follower, followee, created) VALUES (?, ?, 1)",
+                        (cur.lastrowid, pid))
+    con.close()
+
+
+class Crowd:
+    """Many light clients on one asyncio loop: they log in a few at a
+    time, send directed presence to the bot, and record every update."""
+
+    def __init__(self, prosody, names):
+        self.prosody = prosody
+        self.names = list(names)
+        self.got = {n: [] for n in self.names}  # (id, body) per client
+        self.lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.xmpp = {}
+        for n in self.names:
+            prosody.add_user(n)
+
+    def _run(self, coro, timeout=120):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def connect(self, batch=10):
+        async def one(n):
+            x = slixmpp.ClientXMPP("%s@%s" % (n, DOMAIN), PASSWORD)
+            x.ssl_context.load_verify_locations(self.prosody.ca_file)
+            done = asyncio.get_event_loop().create_future()
+            x.add_event_handler("session_start", lambda ev: done.done() or done.set_result(True))
+
+            def on_msg(m, n=n):
+                with self.lock:
+                    self.got[n].append((m["id"], m["body"]))
+            x.add_event_handler("message", on_msg)
+            x.connect(("127.0.0.1", self.prosody.port))
+            await asyncio.wait_for(done, 30)
+            x.send_presence()
+            self.xmpp[n] = x
+
+        async def go():
+            for i in range(0, len(self.names), batch):
+                await asyncio.gather(*(one(n) for n in self.names[i:i + batch]))
+        self._run(go(), 300)
+
+    def present(self, show=None, names=None):
+        """Directed presence to the bot (no subscription needed)."""
+        async def go():
+            for n in names or self.names:
+                kw = {"pto": BOT}
+                if show:
+                    kw["pshow"] = show
+                self.xmpp[n].send_presence(**kw)
+        self._run(go())
+
+    def updates(self, n, text=""):
+        with self.lock:
+            return [(i, b) for i, b in self.got[n] if (i or "").startswith("starling-") and text in (b or "")]
+
+    def wait_all(self, text, count=1, timeout=60):
+        """Until every client has count distinct updates containing text."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            missing = [n for n in self.names
+                       if len({i for i, _ in self.updates(n, text)}) < count]
+            if not missing:
+                return []
+            time.sleep(0.2)
+        return missing
+
+    def disconnect(self):
+        async def go():
+            for x in self.xmpp.values():
+                x.disconnect()
+            await asyncio.sleep(0.5)
+            me = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self._run(go(), 30)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
