@@ -82,6 +82,7 @@ def main():
         step("Following and posting")
         ask(bob, "bob", "follow alice", "You now follow alice.")
         ask(carol, "carol", "follow alice", "You now follow alice.")
+        ask(alice, "alice", "follow bob", "You now follow bob.")
         ask(alice, "alice", "Hello from Starling! #xmpp", "Posted #1.")
         receive(bob, "bob", "Hello from Starling")
         receive(carol, "carol", "Hello from Starling")
