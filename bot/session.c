@@ -29,16 +29,18 @@
 #include "text.h"
 #include "util.h"
 
-#define WINDOW 256                /* stanzas queued in libstrophe at most */
-#define KEEPALIVE_MS 30000        /* ping period; no answer by the next: dead */
-#define BACKOFF_MIN 1             /* seconds */
-#define BACKOFF_MAX 60
-#define NS_PING "urn:xmpp:ping"
+#define WINDOW        256  /* stanzas queued in libstrophe at most */
+#define KA_TICK_MS    5000 /* how often the keep-alive looks */
+#define KA_PERIOD     60   /* seconds between keep-alive pings */
+#define KA_TIMEOUT    30   /* seconds without an answer: dead */
+#define BACKOFF_MIN   1    /* seconds */
+#define BACKOFF_MAX   60
+#define NS_PING       "urn:xmpp:ping"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_VERSION "jabber:iq:version"
-#define NS_ROSTER "jabber:iq:roster"
-#define NS_DELAY "urn:xmpp:delay"
-#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_VERSION    "jabber:iq:version"
+#define NS_ROSTER     "jabber:iq:roster"
+#define NS_DELAY      "urn:xmpp:delay"
+#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 static struct {
     xmpp_ctx_t *ctx;
@@ -50,16 +52,17 @@ static struct {
     char *full_jid;
     char bare[JID_MAX + 1];
     const char *domain;
-    bool connected;       /* stream established (CONNECT seen) */
-    bool ready;           /* roster fetched, presence sent */
+    bool connected; /* stream established (CONNECT seen) */
+    bool ready;     /* roster fetched, presence sent */
     bool ever_ready;
-    bool dead;            /* conn to be released by run_once */
+    bool dead; /* conn to be released by run_once */
     bool stopping;
-    bool auth_refused;    /* SASL failure seen on this connection */
-    unsigned backoff;     /* seconds before the next attempt */
+    bool auth_refused; /* SASL failure seen on this connection */
+    unsigned backoff;  /* seconds before the next attempt */
     struct timespec next_attempt;
     uint64_t next_id;
-    bool ka_outstanding;
+    bool ka_outstanding;     /* a keep-alive ping awaits its answer */
+    struct timespec ka_sent; /* when the last one was sent */
 } S;
 
 static void now_mono(struct timespec *t)
@@ -75,26 +78,44 @@ static long ms_until(const struct timespec *t)
     return (t->tv_sec - n.tv_sec) * 1000 + (t->tv_nsec - n.tv_nsec) / 1000000;
 }
 
-/* libstrophe's log: never let SASL data through; its debug output only
- * at our debug level. */
+/*
+ * libstrophe 0.12.2 reports a refused login only in its log: "SASL <mech>
+ * auth failed" (debug) for each mechanism the server refused, then "Cannot
+ * authenticate with known methods" (error) once none is left.  Stanza
+ * dumps start with "SENT:" or "RECV:", so a chat message quoting these
+ * words cannot trigger this.
+ */
+static bool is_auth_refusal(const char *area, const char *msg)
+{
+    size_t n = strlen(msg);
+
+    if (strcmp(area, "xmpp") == 0 && strncmp(msg, "SASL ", 5) == 0 && n > 11 &&
+        strcmp(msg + n - 11, "auth failed") == 0)
+        return true;
+    return strcmp(area, "auth") == 0 &&
+           strncmp(msg, "Cannot authenticate", 19) == 0;
+}
+
+/* libstrophe's log at our matching level, its debug output only at our
+ * debug level, and never a line carrying SASL data or a password. */
 static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
                         const char *msg)
 {
-    static const char *const secret[] = {"<auth", "<response", "<challenge",
-                                         "<success", "password", NULL};
+    static const char *const secret[] = {"<auth",    "<response", "<challenge",
+                                         "<success", "password",  NULL};
 
     (void)ud;
+    if (is_auth_refusal(area, msg))
+        S.auth_refused = true;
     for (size_t i = 0; secret[i] != NULL; i++)
         if (strcasestr(msg, secret[i]) != NULL)
             return;
-    /* libstrophe reports a refused login only in its log. */
-    if (strcasestr(msg, "auth failed") != NULL ||
-        strcasestr(msg, "Cannot authenticate") != NULL)
-        S.auth_refused = true;
     switch (level) {
     case XMPP_LEVEL_DEBUG:
-    case XMPP_LEVEL_INFO:
         log_debug("xmpp %s: %s", area, msg);
+        break;
+    case XMPP_LEVEL_INFO:
+        log_info("xmpp %s: %s", area, msg);
         break;
     case XMPP_LEVEL_WARN:
         log_warnx("xmpp %s: %s", area, msg);
@@ -109,8 +130,7 @@ static int certfail(const xmpp_tlscert_t *cert, const char *errormsg)
 {
     (void)cert;
     log_error("TLS certificate of %s not trusted: %s",
-              S.cfg->xmpp.host != NULL ? S.cfg->xmpp.host : S.domain,
-              errormsg);
+              S.cfg->xmpp.host != NULL ? S.cfg->xmpp.host : S.domain, errormsg);
     return 0; /* refuse: there is no switch to skip verification */
 }
 
@@ -182,8 +202,8 @@ static void reply_error(xmpp_stanza_t *iq, const char *type,
 
 static void reply_disco(xmpp_stanza_t *iq)
 {
-    static const char *const features[] = {NS_DISCO_INFO, NS_VERSION,
-                                           NS_PING, NS_DELAY, NULL};
+    static const char *const features[] = {NS_DISCO_INFO, NS_VERSION, NS_PING,
+                                           NS_DELAY, NULL};
     xmpp_stanza_t *r = iq_reply(iq, "result"), *q, *id;
     const char *node;
 
@@ -254,6 +274,17 @@ static bool from_server_or_self(const char *from)
     return strcmp(bare, S.bare) == 0 || strcmp(bare, S.domain) == 0;
 }
 
+/* RFC 6121 2.1.6: a roster push counts only from our own bare JID or
+ * with no "from" at all; anything else is a spoof. */
+static bool from_self(const char *from)
+{
+    char bare[JID_MAX + 1];
+
+    if (from == NULL)
+        return true;
+    return jid_bare(from, bare, sizeof(bare)) == 0 && strcmp(bare, S.bare) == 0;
+}
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 {
     const char *type = xmpp_stanza_get_type(iq);
@@ -288,9 +319,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
             send_release(iq_reply(iq, "result"));
             return 1;
         }
-    } else if (xmpp_stanza_get_child_by_name(iq, "query") != NULL &&
-               xmpp_stanza_get_child_by_ns(iq, NS_ROSTER) != NULL &&
-               from_server_or_self(xmpp_stanza_get_from(iq))) {
+    } else if (xmpp_stanza_get_child_by_ns(iq, NS_ROSTER) != NULL &&
+               from_self(xmpp_stanza_get_from(iq))) {
         send_release(iq_reply(iq, "result")); /* roster push: ack */
         return 1;
     }
@@ -374,23 +404,38 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1; /* error, probe */
 }
 
+/*
+ * A dead TCP connection (a server that vanished without a FIN) is only
+ * noticed by writing to it and waiting: every KA_PERIOD s a ping to our
+ * server; no answer within KA_TIMEOUT s and the stream is given up, which
+ * reconnects.  Checked every KA_TICK_MS, from libstrophe's timer.
+ */
 static int keepalive(xmpp_conn_t *conn, void *ud)
 {
+    struct timespec now;
+    long since;
     char *id;
 
     (void)ud;
     if (!S.connected)
         return 0;
+    now_mono(&now);
+    since = (long)(now.tv_sec - S.ka_sent.tv_sec);
     if (S.ka_outstanding) {
+        if (since < KA_TIMEOUT)
+            return 1;
         log_warnx("the server did not answer a ping for %d s; reconnecting",
-                  KEEPALIVE_MS / 1000);
+                  KA_TIMEOUT);
         xmpp_disconnect(conn);
         return 0;
     }
+    if (since < KA_PERIOD)
+        return 1;
     id = new_id("ka");
     send_ping(id);
     free(id);
     S.ka_outstanding = true;
+    S.ka_sent = now;
     return 1;
 }
 
@@ -405,11 +450,13 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         char *id;
 
         S.connected = true;
+        S.auth_refused = false; /* a later mechanism was accepted */
         S.ka_outstanding = false;
+        now_mono(&S.ka_sent);
         xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
         xmpp_handler_add(conn, on_message, NULL, "message", NULL, NULL);
         xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
-        xmpp_timed_handler_add(conn, keepalive, KEEPALIVE_MS, NULL);
+        xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, NULL);
         id = new_id("roster");
         iq = xmpp_iq_new(S.ctx, "get", id);
         child(iq, "query", NS_ROSTER);
@@ -426,7 +473,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (S.connected || S.ready) {
         log_warnx("disconnected from the server%s%s",
                   stream_error != NULL && stream_error->text != NULL ? ": "
-                                                                      : "",
+                                                                     : "",
                   stream_error != NULL && stream_error->text != NULL
                       ? stream_error->text
                       : "");
@@ -551,7 +598,8 @@ void session_run_once(unsigned long timeout_ms)
         if (wait <= 0) {
             connect_now();
         } else {
-            poll(NULL, 0, (int)(wait < (long)timeout_ms ? wait : (long)timeout_ms));
+            poll(NULL, 0,
+                 (int)(wait < (long)timeout_ms ? wait : (long)timeout_ms));
             return;
         }
     }

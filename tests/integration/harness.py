@@ -150,6 +150,13 @@ VirtualHost "{DOMAIN}"
         self.stop()
         return self.start()
 
+    def kill(self):
+        """SIGKILL: the server vanishes without closing its streams."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
 
 class Bot:
     """build/starling (or $STARLING_BIN) with a config of its own."""
@@ -253,6 +260,14 @@ log: {{ level = "{log_level}"; }};
         self.proc = None
         self.sock.close()
 
+    def restart(self, **kw):
+        """SIGTERM, then start again on the same config and database;
+        returns the exit code of the stopped run."""
+        rc = self.stop()
+        self.notifications = []
+        self.start(**kw)
+        return rc
+
     def valgrind_errors(self):
         """Valgrind reports of this bot that show errors or leaks."""
         bad = []
@@ -267,6 +282,22 @@ log: {{ level = "{log_level}"; }};
 
 class Message(dict):
     """A received message: body, from, id, type, delay (stamp or None)."""
+
+
+def stop_loop(run, loop, thread):
+    """Cancel what slixmpp left running on loop, then stop its thread."""
+    async def cancel_all():
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        run(cancel_all(), 5)
+    except Exception:
+        pass
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
 
 
 def is_update(m):
@@ -360,6 +391,19 @@ class Client:
     def subscription(self, to=BOT):
         return self._call(lambda: self.xmpp.client_roster[to]["subscription"])
 
+    def online(self, jid=BOT):
+        """The resources of jid this client currently sees available."""
+        return self._call(lambda: sorted(self.xmpp.client_roster.presence(jid)))
+
+    def wait_online(self, jid=BOT, online=True, timeout=10):
+        """Until jid is seen available (online=True) or unavailable."""
+        deadline = time.time() + timeout
+        while bool(self.online(jid)) != online:
+            if time.time() > deadline:
+                raise AssertionError("%s: %s not %s within %s s" % (
+                    self.jid, jid, "online" if online else "offline", timeout))
+            time.sleep(0.05)
+
     def wait(self, match=None, timeout=10):
         """The next message whose body contains match (or matches the
         predicate); earlier non-matching ones are kept in self.seen."""
@@ -422,6 +466,10 @@ class Client:
         return self._run(go())
 
     def disconnect(self):
+        """Close the stream and stop the loop; safe to call twice (a
+        second call must not wait on a loop that no longer runs)."""
+        if not self.loop.is_running():
+            return
         if self.xmpp is not None:
             async def go():
                 self.xmpp.disconnect()
@@ -434,18 +482,7 @@ class Client:
             except Exception:
                 pass
             self.xmpp = None
-        async def cancel_all():
-            me = asyncio.current_task()
-            tasks = [t for t in asyncio.all_tasks() if t is not me]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        try:
-            self._run(cancel_all(), 5)
-        except Exception:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        stop_loop(self._run, self.loop, self.thread)
 
 
 def join(prosody, name, welcome=True):
@@ -544,14 +581,8 @@ class Crowd:
             for x in self.xmpp.values():
                 x.disconnect()
             await asyncio.sleep(0.5)
-            me = asyncio.current_task()
-            tasks = [t for t in asyncio.all_tasks() if t is not me]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
         try:
             self._run(go(), 30)
         except Exception:
             pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        stop_loop(self._run, self.loop, self.thread)
