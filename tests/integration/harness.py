@@ -219,13 +219,15 @@ log: {{ level = "{log_level}"; }};
         while time.time() < deadline:
             if state in self.notifications:
                 return True
-            if self.proc.poll() is not None:
-                raise RuntimeError("starling exited with %s:\n%s" % (self.proc.returncode, self.read_log()[-3000:]))
             self.sock.settimeout(0.2)
             try:
                 self.notifications.append(self.sock.recv(4096).decode())
+                continue
             except socket.timeout:
                 pass
+            # Only once every datagram it sent has been read.
+            if self.proc.poll() is not None:
+                raise RuntimeError("starling exited with %s:\n%s" % (self.proc.returncode, self.read_log()[-3000:]))
         raise RuntimeError("no %s from starling within %s s:\n%s" % (state, timeout, self.read_log()[-3000:]))
 
     def read_log(self):
