@@ -12,6 +12,68 @@ else
 	fail "etc/starling.conf passes --check"
 	build/starling -c etc/starling.conf --check
 fi
+# make install / uninstall with PREFIX and DESTDIR.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+expected="etc/starling/starling.conf.example
+usr/bin/starling
+usr/lib/systemd/system/starling.service
+usr/share/man/man5/starling.conf.5
+usr/share/man/man8/starling.8"
+make -s install DESTDIR="$tmp/root" PREFIX=/usr SYSCONFDIR=/etc >/dev/null 2>&1
+got=$(cd "$tmp/root" 2>/dev/null && find . -type f | sed 's|^\./||' | sort)
+if [ "$got" = "$expected" ] && [ -x "$tmp/root/usr/bin/starling" ] &&
+	grep -q "^ExecStart=/usr/bin/starling -c /etc/starling/starling.conf$" \
+		"$tmp/root/usr/lib/systemd/system/starling.service"; then
+	ok "make install DESTDIR PREFIX installs binary, man pages, example, unit"
+else
+	fail "make install DESTDIR PREFIX installs binary, man pages, example, unit"
+	echo "$got"
+fi
+make -s uninstall DESTDIR="$tmp/root" PREFIX=/usr SYSCONFDIR=/etc >/dev/null 2>&1
+if [ -z "$(cd "$tmp/root" && find . -type f)" ]; then
+	ok "make uninstall removes them"
+else
+	fail "make uninstall removes them"
+fi
+
+# Man pages lint clean.
+for page in bot/starling.8 etc/starling.conf.5; do
+	if mandoc -Tlint -W warning "$page" >"$tmp/lint" 2>&1 &&
+		[ ! -s "$tmp/lint" ] &&
+		[ -z "$(man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)" ]; then
+		ok "$page lints clean (mandoc -Tlint, man --warnings)"
+	else
+		fail "$page lints clean"
+		cat "$tmp/lint"
+	fi
+done
+
+# The unit: systemd-analyze verify, and an exposure of 2.0 or lower.
+mkdir -p "$tmp/unit"
+sed "s|@BINDIR@|$PWD/build|g; s|@SYSCONFDIR@|/etc|g" systemd/starling.service \
+	>"$tmp/unit/starling.service"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	if systemd-analyze verify --man=no "$tmp/unit/starling.service" \
+		>"$tmp/verify" 2>&1 && [ ! -s "$tmp/verify" ]; then
+		ok "systemd-analyze verify starling.service"
+	else
+		fail "systemd-analyze verify starling.service"
+		cat "$tmp/verify"
+	fi
+	exposure=$(systemd-analyze security --offline=yes \
+		"$tmp/unit/starling.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for starling.service: \([0-9.]*\).*/\1/p')
+	if [ -n "$exposure" ] &&
+		awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+		ok "systemd-analyze security: exposure $exposure <= 2.0"
+	else
+		fail "systemd-analyze security: exposure '$exposure' <= 2.0"
+	fi
+else
+	fail "systemd-analyze is not installed"
+fi
+
 if DEMO_BATCH=1 timeout 300 /usr/bin/python3 tests/demo/demo.py \
 	>build/demo.log 2>&1; then
 	ok "make demo DEMO_BATCH=1 (every step got its answer)"
