@@ -55,3 +55,19 @@ def test_password_never_logged(prosody, tmp_path, clients):
     assert harness.PASSWORD not in log
     import base64
     assert base64.b64encode(harness.PASSWORD.encode()).decode()[:12] not in log
+
+
+def test_online_backup_while_running(user, bot, tmp_path):
+    """README's backup recipe works while the bot runs."""
+    import sqlite3
+    import subprocess
+    alice = user("alice")
+    assert alice.ask("worth keeping") == "Posted #1."
+    backup = str(tmp_path / "backup.db")
+    subprocess.run(["sqlite3", bot.db, ".backup " + backup], check=True, timeout=30)
+    con = sqlite3.connect(backup)
+    assert con.execute("SELECT body FROM posts").fetchall() == [("worth keeping",)]
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con.close()
+    # And the bot did not notice.
+    assert alice.ask("still here").startswith("Posted #2")
