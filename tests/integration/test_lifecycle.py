@@ -1,27 +1,9 @@
-"""Signals, restarts and secrets (SPEC 1 and 7)."""
+"""Restarts, secrets and backups (SPEC 1 and 7); signals are in
+test_signals.py."""
 import signal
 import time
 
 import harness
-
-
-def test_sigterm_stops_cleanly_and_shows_offline(prosody, tmp_path, clients):
-    b = harness.Bot(prosody, tmp_path).start()
-    alice = harness.join(prosody, "alice")
-    clients.append(alice)
-    # The bot's presence reached alice: it is online.
-    b.signal(signal.SIGTERM)
-    assert b.proc.wait(15) == 0
-    b.stop()
-    assert "stopped" in b.read_log()
-    # alice saw the bot go unavailable.
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        res = alice._call(lambda: dict(alice.xmpp.client_roster.presence(harness.BOT)))
-        if not res:
-            break
-        time.sleep(0.1)
-    assert not res
 
 
 def test_server_restart_bot_comes_back(prosody, bot, user):
