@@ -254,6 +254,10 @@ log: {{ level = "{log_level}"; }};
         rc = self.proc.returncode
         self.proc = None
         self.sock.close()
+        if os.environ.get("STARLING_VALGRIND"):
+            bad = self.valgrind_errors()
+            if bad:
+                raise AssertionError("valgrind found errors:\n" + bad[0][-4000:])
         return rc
 
     def kill9(self):
@@ -567,14 +571,22 @@ class Crowd:
         with self.lock:
             return [(i, b) for i, b in self.got[n] if (i or "").startswith("starling-") and text in (b or "")]
 
-    def wait_all(self, text, count=1, timeout=60):
-        """Until every client has count distinct updates containing text."""
+    def wait_all(self, text, count=1, timeout=60, show=None):
+        """Until every client has count distinct updates containing text.
+        Those still missing repeat their directed presence every few
+        seconds: one sent while the bot's own initial presence was not yet
+        processed by the server is dropped (a repeat is a no-op for the
+        bot when the first one did arrive)."""
         deadline = time.time() + timeout
+        repeat = time.time() + 3
         while time.time() < deadline:
             missing = [n for n in self.names
                        if len({i for i, _ in self.updates(n, text)}) < count]
             if not missing:
                 return []
+            if time.time() > repeat:
+                self.present(show, names=missing)
+                repeat = time.time() + 3
             time.sleep(0.2)
         return missing
 

@@ -169,9 +169,9 @@ def test_changes_during_a_fanout(prosody, bot, user, clients):
     bob.unsubscribe()
     alice.send("second one")
     for answer in ("Posted #1.", "Deleted #1.", "You are now alicia.", "Posted #2."):
-        alice.wait(answer)
+        alice.wait(answer, timeout=30)
     assert "No post #1." == alice.ask("#1")
     for f in followers:
-        f.wait("second one")
+        f.wait("second one", timeout=30)
     alive(alice)
     alive(followers[0])
