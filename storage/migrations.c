@@ -65,8 +65,10 @@ static const char *const steps[] = {
     "  post INTEGER NOT NULL,"
     "  PRIMARY KEY (user, post)) WITHOUT ROWID;"
     "CREATE INDEX mentions_post ON mentions(post, user);"
+    /* AUTOINCREMENT: an id is never reused, so a row confirmed late by
+     * a barrier can never be mistaken for a newer one. */
     "CREATE TABLE outbox ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  post INTEGER NOT NULL,"
     "  user INTEGER NOT NULL,"
     "  created INTEGER NOT NULL);"

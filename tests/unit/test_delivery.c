@@ -282,6 +282,28 @@ static void test_forget_post(void **state)
     assert_int_equal(T.nsent, 0);
 }
 
+static void test_deleted_in_flight_does_not_swallow_next(void **state)
+{
+    int64_t id;
+
+    (void)state;
+    fan_presence("chat");
+    id = post("first", 100);
+    assert_int_equal(T.nsent, 1);
+    /* Deleted while its delivery waits for the barrier... */
+    assert_int_equal(store_post_delete(T.st, id), 0);
+    delivery_forget_post(T.d, id);
+    /* ...then a new post: its row must not take the old row's place. */
+    post("second", 200);
+    assert_int_equal(T.nsent, 2);
+    assert_non_null(strstr(T.sent[1].body, "second"));
+    assert_int_equal(held(), 1);
+    delivery_barrier_done(T.d, T.tokens[0]); /* the old window */
+    assert_int_equal(held(), 1);             /* "second" still owed */
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
 static void test_formats_and_ids(void **state)
 {
     struct post p = {.id = 7, .author_nick = "ann", .body = "hi",
@@ -326,6 +348,7 @@ int main(void)
         T_(test_drop_resends_with_same_id),
         T_(test_dnd_between_queue_and_send),
         T_(test_forget_post),
+        T_(test_deleted_in_flight_does_not_swallow_next),
         T_(test_formats_and_ids),
     };
 
