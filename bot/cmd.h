@@ -43,6 +43,8 @@ void cmd_failed(struct cmd_ctx *c);
 /* Look up a nick for a command; replies "No user NICK." and returns
  * false when there is none. */
 bool cmd_user_arg(struct cmd_ctx *c, const char *nick, struct user *out);
+/* A banned user is told so (with the reason); true if they were. */
+bool cmd_refuse_banned(struct cmd_ctx *c);
 /* Append "#N nick: text" (with "(re #M)") as one line. */
 void cmd_format_post(struct buf *b, const struct post *p);
 /* Store a post of any kind from c->user and reply; used by post, reply,

@@ -18,22 +18,12 @@
 #define SEARCH_MAX 10
 #define MENTIONS_SHOWN 10
 
-static bool refuse_banned(struct cmd_ctx *c)
-{
-    if (!c->user->banned)
-        return false;
-    buf_printf(c->reply, "You are banned%s%s%s.",
-               c->user->ban_reason[0] ? " (" : "", c->user->ban_reason,
-               c->user->ban_reason[0] ? ")" : "");
-    return true;
-}
-
 void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct user t;
     int r;
 
-    if (refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
+    if (cmd_refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
         return;
     if (t.id == c->user->id) {
         buf_append(c->reply, "You can't follow yourself.");
@@ -302,7 +292,7 @@ void cmd_dm(struct cmd_ctx *c, const struct cmd_args *a)
     struct user t;
     int follows, blocked;
 
-    if (refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
+    if (cmd_refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
         return;
     follows = store_is_following(c->bot->store, t.id, c->user->id);
     blocked = store_is_blocked(c->bot->store, t.id, c->user->id);

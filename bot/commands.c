@@ -395,6 +395,16 @@ static int collect(void *ud, const char *item)
     return 0;
 }
 
+bool cmd_refuse_banned(struct cmd_ctx *c)
+{
+    if (!c->user->banned)
+        return false;
+    buf_printf(c->reply, "You are banned%s%s%s.",
+               c->user->ban_reason[0] ? " (" : "", c->user->ban_reason,
+               c->user->ban_reason[0] ? ")" : "");
+    return true;
+}
+
 int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
                        enum post_kind kind, int64_t reply_to,
                        int64_t to_user)
@@ -409,12 +419,8 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
     int64_t id = 0, recent;
     int r;
 
-    if (c->user->banned) {
-        buf_printf(c->reply, "You are banned%s%s%s.",
-                   c->user->ban_reason[0] ? " (" : "", c->user->ban_reason,
-                   c->user->ban_reason[0] ? ")" : "");
+    if (cmd_refuse_banned(c))
         return 0;
-    }
     check = text_check_post(text, (size_t)cfg->bot.post_max_chars);
     if (check != POST_OK) {
         buf_append(c->reply, text_post_check_reason(check));

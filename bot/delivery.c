@@ -8,9 +8,14 @@
  * recipient may receive it now (at once for a fresh post, or when the
  * recipient's presence allows it again); sent when the session has room;
  * then part of a window closed by a barrier (a ping to the server).  Only
- * when the barrier's answer comes back is the window's rows deleted.  A
- * dropped stream forgets everything in memory: the rows are still in the
- * store and go out again once the recipient's presence is seen anew.
+ * when the barrier's answer comes back are the window's rows confirmed;
+ * confirmed rows are deleted together, in one transaction, once nothing
+ * is in flight or FLUSH_MAX of them wait (a commit per window cost more
+ * than the sends).  Until deleted they stay pending, so nothing can queue
+ * them twice; a crash before the delete sends them again, with the same
+ * ids.  A dropped stream forgets everything unconfirmed in memory: the rows
+ * are still in the store and go out again once the recipient's presence
+ * is seen anew.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 
 #define WINDOW 64      /* sends between two barriers */
 #define MAX_WINDOWS 4  /* barriers outstanding at once */
+#define FLUSH_MAX 1024 /* confirmed rows deleted in one transaction, at most */
 
 struct body {
     unsigned refs;
@@ -65,6 +71,8 @@ struct delivery {
     size_t nwindows;
     struct window cur; /* sent, barrier not yet sent */
     size_t cur_cap;
+    struct window done; /* confirmed, not yet deleted from the store */
+    size_t done_cap;
     uint64_t summaries;
 };
 
@@ -241,9 +249,25 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
     return d;
 }
 
+/* Delete the confirmed rows from the store. */
+static void flush_done(struct delivery *d)
+{
+    if (d->done.n == 0)
+        return;
+    if (store_outbox_done(d->store, d->done.ids, d->done.n) < 0)
+        log_warnx("delivery: %zu confirmed rows stay in the outbox and "
+                  "will be sent again",
+                  d->done.n);
+    for (size_t j = 0; j < d->done.n; j++)
+        idset_del(&d->pending, d->done.ids[j]);
+    d->done.n = 0;
+}
+
 void delivery_disconnected(struct delivery *d)
 {
     struct item *it, *next;
+
+    flush_done(d); /* the server took those before the stream went */
 
     for (it = d->head; it != NULL; it = next) {
         next = it->next;
@@ -264,6 +288,7 @@ void delivery_free(struct delivery *d)
         return;
     delivery_disconnected(d);
     free(d->cur.ids);
+    free(d->done.ids);
     free(d);
 }
 
@@ -364,12 +389,21 @@ static int held_row(void *ud, const struct outbox_row *r)
 
 void delivery_user_changed(struct delivery *d, int64_t user)
 {
-    struct held h = {d, NULL, 0, 0};
     struct user u;
+
+    if (store_user_by_id(d->store, user, &u) == 1)
+        delivery_user_seen(d, &u);
+}
+
+void delivery_user_seen(struct delivery *d, const struct user *up)
+{
+    struct held h = {d, NULL, 0, 0};
+    const struct user u = *up;
+    int64_t user = u.id;
     size_t first = 0;
 
-    if (store_user_by_id(d->store, user, &u) != 1 || !u.active ||
-        !u.deliver || u.banned || !presence_allows(d->presence, u.jid, u.away))
+    if (!u.active || !u.deliver || u.banned ||
+        !presence_allows(d->presence, u.jid, u.away))
         return;
     if (store_outbox_for_user(d->store, user, held_row, &h) < 0)
         goto out;
@@ -490,17 +524,21 @@ void delivery_barrier_done(struct delivery *d, uint64_t token)
 
         if (w->token != token)
             continue;
-        if (store_outbox_done(d->store, w->ids, w->n) < 0)
-            log_warnx("delivery: %zu confirmed rows stay in the outbox and "
-                      "will be sent again",
-                      w->n);
-        for (size_t j = 0; j < w->n; j++)
-            idset_del(&d->pending, w->ids[j]);
+        if (d->done.n + w->n > d->done_cap) {
+            d->done_cap = d->done.n + w->n + FLUSH_MAX;
+            d->done.ids =
+                xrealloc(d->done.ids, d->done_cap * sizeof(*d->done.ids));
+        }
+        memcpy(d->done.ids + d->done.n, w->ids, w->n * sizeof(*w->ids));
+        d->done.n += w->n;
         free(w->ids);
         memmove(w, w + 1, (d->nwindows - i - 1) * sizeof(*w));
         d->nwindows--;
-        return;
+        break;
     }
+    if (d->done.n >= FLUSH_MAX ||
+        (d->nwindows == 0 && d->cur.n == 0 && d->head == NULL))
+        flush_done(d);
 }
 
 size_t delivery_pending(const struct delivery *d)

@@ -44,6 +44,8 @@ void delivery_post_committed(struct delivery *d, int64_t post);
 /* A user's presence (or away setting, or on/off) changed: if updates may
  * go out now, queue the held ones (summary first beyond backlog_max). */
 void delivery_user_changed(struct delivery *d, int64_t user);
+/* The same, for a user just read from the store. */
+void delivery_user_seen(struct delivery *d, const struct user *u);
 /* Forget queued rows of a deleted post / a user who left or was banned. */
 void delivery_forget_post(struct delivery *d, int64_t post);
 void delivery_forget_user(struct delivery *d, int64_t user);

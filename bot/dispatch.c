@@ -183,7 +183,7 @@ void dispatch_presence(struct bot *b, const char *from_full, enum show show,
     else
         changed = presence_update(b->presence, from_full, show, priority);
     if (changed)
-        delivery_user_changed(b->delivery, u.id);
+        delivery_user_seen(b->delivery, &u);
 }
 
 static void handle_user_message(struct bot *b, struct user *u,

@@ -275,12 +275,25 @@ static int run(struct config *cfg)
     log_info("starling %s started for %s", STARLING_VERSION, d.bot.self);
 
     while (!got_stop) {
-        unsigned long timeout = delivery_pending(d.bot.delivery) > 0 &&
-                                        session_send_room() > 0
-                                    ? 1
-                                    : 250;
+        /* Everything the pump waits for is an event libstrophe wakes up
+         * for (a barrier's answer, a writable socket, a reconnect timer):
+         * no need to spin while deliveries are in flight. */
+        unsigned long timeout = 250;
 
+        /* Group commit: what the handlers store in one turn of the loop
+         * is one transaction, and what the session sends meanwhile waits
+         * until it is committed.  If the commit fails, nothing of it
+         * leaves. */
+        if (store_batch_begin(d.bot.store) < 0)
+            fatal("database: cannot begin a transaction");
+        session_hold();
         session_run_once(timeout);
+        if (store_batch_end(d.bot.store) < 0) {
+            log_error("changes could not be saved; stopping before "
+                      "anything is confirmed");
+            exit(EXIT_RUNTIME);
+        }
+        session_release();
         delivery_pump(d.bot.delivery);
         if (got_reload) {
             got_reload = 0;

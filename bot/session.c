@@ -30,6 +30,8 @@
 #include "util.h"
 
 #define WINDOW        256  /* stanzas queued in libstrophe at most */
+#define CORK_MIN      8    /* queued stanzas that make a burst */
+#define DRAIN_TURNS   16   /* extra reads in one held turn, at most */
 #define KA_TICK_MS    5000 /* how often the keep-alive looks */
 #define KA_PERIOD     60   /* seconds between keep-alive pings */
 #define KA_TIMEOUT    30   /* seconds without an answer: dead */
@@ -63,6 +65,11 @@ static struct {
     uint64_t next_id;
     bool ka_outstanding;     /* a keep-alive ping awaits its answer */
     struct timespec ka_sent; /* when the last one was sent */
+    int fd;                  /* the stream's socket, -1 when none */
+    bool holding;            /* session_hold(): sends wait in held */
+    xmpp_stanza_t **held;
+    size_t nheld, held_cap;
+    unsigned long handled; /* stanzas handed to our handlers */
 } S;
 
 static void now_mono(struct timespec *t)
@@ -107,6 +114,8 @@ static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
     (void)ud;
     if (is_auth_refusal(area, msg))
         S.auth_refused = true;
+    if (level == XMPP_LEVEL_DEBUG && log_get_level() > LOG_LEVEL_DEBUG)
+        return;
     for (size_t i = 0; secret[i] != NULL; i++)
         if (strcasestr(msg, secret[i]) != NULL)
             return;
@@ -141,6 +150,14 @@ static char *new_id(const char *prefix)
 
 static void send_release(xmpp_stanza_t *st)
 {
+    if (S.holding) {
+        if (S.nheld == S.held_cap) {
+            S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
+            S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
+        }
+        S.held[S.nheld++] = st;
+        return;
+    }
     xmpp_send(S.conn, st);
     xmpp_stanza_release(st);
 }
@@ -291,6 +308,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
     const char *id = xmpp_stanza_get_id(iq);
     (void)conn;
     (void)ud;
+    S.handled++;
     if (type == NULL)
         return 1;
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
@@ -337,6 +355,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 
     (void)conn;
     (void)ud;
+    S.handled++;
     body = xmpp_stanza_get_child_by_name(st, "body") != NULL
                ? xmpp_message_get_body(st)
                : NULL;
@@ -368,6 +387,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 
     (void)conn;
     (void)ud;
+    S.handled++;
     if (from == NULL || jid_bare(from, bare, sizeof(bare)) < 0 ||
         strcmp(bare, S.bare) == 0)
         return 1;
@@ -471,12 +491,13 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (stream_error != NULL && stream_error->type == XMPP_SE_NOT_AUTHORIZED)
         S.auth_refused = true;
     if (S.connected || S.ready) {
-        log_warnx("disconnected from the server%s%s",
+        log_warnx("disconnected from the server%s%s%s",
                   stream_error != NULL && stream_error->text != NULL ? ": "
                                                                      : "",
                   stream_error != NULL && stream_error->text != NULL
                       ? stream_error->text
-                      : "");
+                      : "",
+                  error != 0 ? " (connection error)" : "");
         if (S.cb->disconnected != NULL)
             S.cb->disconnected(S.ud);
     } else if (!S.stopping) {
@@ -490,6 +511,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     S.connected = false;
     S.ready = false;
     S.dead = true;
+    S.fd = -1;
 }
 
 /* Replies are small and answer a request: send them at once (no Nagle),
@@ -498,6 +520,7 @@ static int sockopts(xmpp_conn_t *conn, void *sock)
 {
     int fd = *(int *)sock, one = 1;
 
+    S.fd = fd;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
         log_warn("TCP_NODELAY");
     return xmpp_sockopt_cb_keepalive(conn, sock);
@@ -560,6 +583,7 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     struct timespec t;
 
     memset(&S, 0, sizeof(S));
+    S.fd = -1;
     S.cfg = cfg;
     S.cb = cb;
     S.ud = ud;
@@ -578,10 +602,30 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     return 0;
 }
 
+/* A burst queued (a fan-out): written corked, the kernel packs the
+ * stanzas into full segments instead of a packet each (TCP_NODELAY), which
+ * cost both ends a system call and a wakeup per stanza; uncorking sends
+ * what is left at once.  Input is handled as in any turn. */
+static void run_corked(void)
+{
+    int on = 1, off = 0;
+
+    setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    xmpp_run_once(S.ctx, 0);
+    setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
 void session_run_once(unsigned long timeout_ms)
 {
     if (S.ctx == NULL)
         return;
+    /* libstrophe formats every stanza in and out for its debug log (and
+     * strophe_log would scan each for secrets): while the stream is up and
+     * nobody reads debug output, its log is off.  A dropped stream is
+     * still reported, by the connection handler. */
+    S.logger.handler = S.ready && log_get_level() > LOG_LEVEL_DEBUG
+                           ? NULL
+                           : strophe_log;
     if (S.dead && S.conn != NULL) {
         xmpp_conn_release(S.conn);
         S.conn = NULL;
@@ -603,7 +647,38 @@ void session_run_once(unsigned long timeout_ms)
             return;
         }
     }
-    xmpp_run_once(S.ctx, timeout_ms);
+    if (S.ready && S.fd >= 0 && xmpp_conn_send_queue_len(S.conn) >= CORK_MIN)
+        run_corked();
+    else
+        xmpp_run_once(S.ctx, timeout_ms);
+    /* Held, nothing of ours goes out meanwhile: read on while stanzas keep
+     * coming (libstrophe reads 4 kB a turn), so that one commit covers
+     * them all. */
+    for (int i = 0; S.holding && i < DRAIN_TURNS && S.conn != NULL && !S.dead;
+         i++) {
+        unsigned long before = S.handled;
+
+        xmpp_run_once(S.ctx, 0);
+        if (S.handled == before)
+            break;
+    }
+}
+
+void session_hold(void)
+{
+    S.holding = true;
+}
+
+void session_release(void)
+{
+    S.holding = false;
+    for (size_t i = 0; i < S.nheld; i++) {
+        /* libstrophe would drop them too while disconnected */
+        if (S.conn != NULL && S.connected && !S.dead)
+            xmpp_send(S.conn, S.held[i]);
+        xmpp_stanza_release(S.held[i]);
+    }
+    S.nheld = 0;
 }
 
 void session_reconfigure(const struct config *cfg)
@@ -619,6 +694,8 @@ void session_stop(void)
     if (S.ctx == NULL)
         return;
     S.stopping = true;
+    session_release();
+    free(S.held);
     if (S.conn != NULL && S.connected) {
         xmpp_stanza_t *p = xmpp_presence_new(S.ctx);
 
@@ -649,7 +726,7 @@ size_t session_send_room(void)
 
     if (!S.ready || S.conn == NULL)
         return 0;
-    q = xmpp_conn_send_queue_len(S.conn);
+    q = xmpp_conn_send_queue_len(S.conn) + (int)S.nheld;
     return q >= WINDOW ? 0 : (size_t)(WINDOW - q);
 }
 

@@ -59,6 +59,12 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
                   void *ud);
 /* Run the event loop once for at most timeout_ms. */
 void session_run_once(unsigned long timeout_ms);
+/* Between these two, every stanza the session sends waits in memory (in
+ * order); session_release() hands them to libstrophe.  With both around
+ * session_run_once(), a turn reads on while stanzas keep coming.  Used for
+ * group commit: nothing an answer confirms leaves before its commit. */
+void session_hold(void);
+void session_release(void);
 /* Replace the settings SIGHUP may change (none of the xmpp section). */
 void session_reconfigure(const struct config *cfg);
 /* Send unavailable presence, close the stream, free everything. */
@@ -68,6 +74,7 @@ bool session_connected(void);
 /* How many more stanzas may be queued now without exceeding the window;
  * 0 while disconnected. */
 size_t session_send_room(void);
+
 
 /*
  * A chat message to a bare JID.  id may be NULL (one is generated);

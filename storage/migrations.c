@@ -115,6 +115,28 @@ static const char *const steps[] = {
     "CREATE TRIGGER outbox_ad AFTER DELETE ON outbox BEGIN"
     "  UPDATE counters SET value = value - 1 WHERE name = 'held';"
     "END;",
+
+    /* 2: the held counter moves into the store's outbox statements, one
+     * update a statement: a trigger a row cost a fifth of a delivery. */
+    "DROP TRIGGER outbox_ai;"
+    "DROP TRIGGER outbox_ad;",
+
+    /* 3: posts reach the search index once a transaction, not a row at a
+     * time: FTS5 writes out a segment at every statement's end inside a
+     * transaction.  'indexed' is the highest post id the index covers. */
+    "DROP TRIGGER posts_ai;"
+    "CREATE TRIGGER posts_ai AFTER INSERT ON posts WHEN new.kind = 0 BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'posts';"
+    "END;"
+    "INSERT INTO counters VALUES ('indexed',"
+    "  (SELECT coalesce(max(id), 0) FROM posts));",
+
+    /* 4: an author's public posts, newest first, straight from the index:
+     * with kind outside it, every candidate row was read from the table to
+     * check it, a scattered page each in a large store ("last" was 2.3
+     * times slower at 100,000 users). */
+    "DROP INDEX posts_author;"
+    "CREATE INDEX posts_author ON posts(author, kind, id);",
 };
 
 int migrations_apply(sqlite3 *db)

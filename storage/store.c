@@ -28,6 +28,10 @@ enum stmt_id {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_BATCH_BEGIN,
     S_USER_BY_JID,
     S_USER_BY_NICK,
     S_USER_BY_ID,
@@ -82,6 +86,9 @@ enum stmt_id {
     S_OUTBOX_TRIM_USER,
     S_OUTBOX_CLEAR_USER,
     S_OUTBOX_DONE,
+    S_HELD_ADD,
+    S_FTS_CATCH_UP,
+    S_FTS_MARK,
     S_AUDIT,
     S_COUNT
 };
@@ -90,6 +97,10 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT unit",
+    [S_RELEASE] = "RELEASE unit",
+    [S_ROLLBACK_TO] = "ROLLBACK TO unit",
+    [S_BATCH_BEGIN] = "BEGIN",
     [S_USER_BY_JID] = "SELECT " USER_COLS " FROM users WHERE jid = ?1",
     [S_USER_BY_NICK] = "SELECT " USER_COLS " FROM users WHERE nick = ?1",
     [S_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
@@ -157,10 +168,10 @@ static const char *const sql[S_COUNT] = {
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
         "  SELECT follower FROM follows WHERE followee = ?2"
-        "  UNION SELECT user FROM mentions WHERE post = ?1"
-        "  UNION SELECT t.user FROM tracks t"
+        "  UNION ALL SELECT user FROM mentions WHERE post = ?1"
+        "  UNION ALL SELECT t.user FROM tracks t"
         "    WHERE t.word IN (SELECT value FROM json_each(?4))"
-        "  UNION SELECT author FROM posts WHERE id = ?5) "
+        "  UNION ALL SELECT author FROM posts WHERE id = ?5) "
         "AND u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY u.id",
@@ -217,7 +228,15 @@ static const char *const sql[S_COUNT] = {
         "DELETE FROM outbox WHERE user = ?1 AND id NOT IN "
         "(SELECT id FROM outbox WHERE user = ?1 ORDER BY id DESC LIMIT ?2)",
     [S_OUTBOX_CLEAR_USER] = "DELETE FROM outbox WHERE user = ?1",
-    [S_OUTBOX_DONE] = "DELETE FROM outbox WHERE id = ?1",
+    [S_OUTBOX_DONE] =
+        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?1))",
+    [S_HELD_ADD] = "UPDATE counters SET value = value + ?1 WHERE name = 'held'",
+    [S_FTS_CATCH_UP] =
+        "INSERT INTO posts_fts(rowid, body) SELECT id, body FROM posts "
+        "WHERE id > (SELECT value FROM counters WHERE name = 'indexed') "
+        "AND kind = 0",
+    [S_FTS_MARK] = "UPDATE counters SET value = (SELECT coalesce(max(id), 0) "
+                   "FROM posts) WHERE name = 'indexed'",
     [S_AUDIT] = "INSERT INTO audit (at, admin, action, detail) "
                 "VALUES (?1, ?2, ?3, ?4)",
 };
@@ -225,6 +244,9 @@ static const char *const sql[S_COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    bool batch; /* inside store_batch_begin(): units are savepoints */
+    bool lost;  /* SQLite rolled the whole batch back after an error */
+    bool unindexed; /* posts added that the search index lacks */
 };
 
 static int db_error(struct store *s, const char *what)
@@ -278,24 +300,105 @@ static int scalar(struct store *s, sqlite3_stmt *st, int64_t *out)
     return 0;
 }
 
+/* A unit of work (a post with its outbox, a block...): a transaction of
+ * its own, or a savepoint inside a batch.  rollback() undoes the unit
+ * only. */
 static int begin(struct store *s)
 {
-    return exec(s, stmt(s, S_BEGIN));
+    return exec(s, stmt(s, s->batch ? S_SAVEPOINT : S_BEGIN));
+}
+
+static int rollback(struct store *s)
+{
+    if (s->batch) {
+        /* Some errors (full disk, I/O) roll back the whole transaction,
+         * and with it every unit before this one. */
+        if (sqlite3_get_autocommit(s->db)) {
+            s->lost = true;
+            return -1;
+        }
+        exec(s, stmt(s, S_ROLLBACK_TO));
+        exec(s, stmt(s, S_RELEASE));
+    } else {
+        exec(s, stmt(s, S_ROLLBACK));
+    }
+    return -1;
 }
 
 static int commit(struct store *s)
 {
-    if (exec(s, stmt(s, S_COMMIT)) < 0) {
+    if (exec(s, stmt(s, s->batch ? S_RELEASE : S_COMMIT)) < 0)
+        return rollback(s);
+    return 0;
+}
+
+/* Add the posts stored since the last call to the search index: one
+ * statement for all of them (see migration 3). */
+static int index_posts(struct store *s)
+{
+    if (exec(s, stmt(s, S_FTS_CATCH_UP)) < 0 ||
+        exec(s, stmt(s, S_FTS_MARK)) < 0)
+        return -1;
+    s->unindexed = false;
+    return 0;
+}
+
+int store_batch_begin(struct store *s)
+{
+    if (s->batch || exec(s, stmt(s, S_BATCH_BEGIN)) < 0)
+        return -1;
+    s->batch = true;
+    return 0;
+}
+
+int store_batch_end(struct store *s)
+{
+    if (!s->batch)
+        return 0;
+    s->batch = false;
+    if (s->lost || sqlite3_get_autocommit(s->db)) {
+        s->lost = false;
+        s->unindexed = false;
+        log_error("database: a batch of changes was rolled back");
+        return -1;
+    }
+    if ((s->unindexed && index_posts(s) < 0) ||
+        exec(s, stmt(s, S_COMMIT)) < 0) {
         exec(s, stmt(s, S_ROLLBACK));
         return -1;
     }
     return 0;
 }
 
-static int rollback(struct store *s)
+/* Run a statement that adds (sign 1) or removes (sign -1) outbox rows and
+ * keep the held counter with it: one update a statement, where a trigger
+ * cost one a row.  Call inside a transaction.  Rows changed, or -1. */
+static int64_t outbox_exec(struct store *s, sqlite3_stmt *st, int sign)
 {
-    exec(s, stmt(s, S_ROLLBACK));
-    return -1;
+    sqlite3_stmt *held;
+    int64_t n;
+
+    if (exec(s, st) < 0)
+        return -1;
+    if ((n = sqlite3_changes64(s->db)) == 0)
+        return 0;
+    held = stmt(s, S_HELD_ADD);
+    sqlite3_bind_int64(held, 1, sign * n);
+    return exec(s, held) < 0 ? -1 : n;
+}
+
+/* outbox_exec() removing rows, in a transaction of its own. */
+static int64_t outbox_remove(struct store *s, sqlite3_stmt *st)
+{
+    int64_t n;
+
+    if (begin(s) < 0) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    if ((n = outbox_exec(s, st, -1)) < 0)
+        return rollback(s);
+    return commit(s) < 0 ? -1 : n;
 }
 
 struct store *store_open(const char *path)
@@ -318,6 +421,8 @@ struct store *store_open(const char *path)
                      memory ? "PRAGMA synchronous = FULL"
                             : "PRAGMA journal_mode = WAL;"
                               "PRAGMA synchronous = FULL;"
+                              /* statement journals and ephemeral tables */
+                              "PRAGMA temp_store = MEMORY;"
                               /* Index lookups in a large store read
                                * pages straight from the OS cache. */
                               "PRAGMA mmap_size = 268435456",
@@ -361,7 +466,9 @@ int store_explain(struct store *s,
         sqlite3_stmt *eqp;
         char *q;
 
-        if (i == S_BEGIN || i == S_COMMIT || i == S_ROLLBACK)
+        if (i == S_BEGIN || i == S_COMMIT || i == S_ROLLBACK ||
+            i == S_SAVEPOINT || i == S_RELEASE || i == S_ROLLBACK_TO ||
+            i == S_BATCH_BEGIN)
             continue;
         q = xasprintf("EXPLAIN QUERY PLAN %s", sql[i]);
         if (sqlite3_prepare_v2(s->db, q, -1, &eqp, NULL) != SQLITE_OK) {
@@ -681,13 +788,17 @@ int store_following(struct store *s, int64_t id, store_user_cb cb, void *ud)
 
 int store_block(struct store *s, int64_t blocker, int64_t blocked)
 {
+    sqlite3_stmt *st;
     int r;
 
     if (begin(s) < 0)
         return -1;
+    st = stmt(s, S_BLOCK_UNHOLD);
+    sqlite3_bind_int64(st, 1, blocker);
+    sqlite3_bind_int64(st, 2, blocked);
     if ((r = pair_change(s, S_BLOCK, blocker, blocked)) < 0 ||
         pair_change(s, S_BLOCK_UNFOLLOW, blocker, blocked) < 0 ||
-        pair_change(s, S_BLOCK_UNHOLD, blocker, blocked) < 0)
+        outbox_exec(s, st, -1) < 0)
         return rollback(s);
     if (commit(s) < 0)
         return -1;
@@ -783,7 +894,7 @@ static int insert_outbox(struct store *s, const struct post_new *p,
 {
     sqlite3_stmt *st;
     char *words = NULL;
-    int r;
+    int64_t added;
 
     switch (p->kind) {
     case POST_PUBLIC:
@@ -804,11 +915,11 @@ static int insert_outbox(struct store *s, const struct post_new *p,
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, p->author);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
-    r = exec(s, st);
+    added = outbox_exec(s, st, 1);
     free(words);
-    if (r == 0 && n != NULL)
-        *n = (size_t)sqlite3_changes(s->db);
-    return r;
+    if (added >= 0 && n != NULL)
+        *n = (size_t)added;
+    return added < 0 ? -1 : 0;
 }
 
 int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
@@ -827,7 +938,7 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
         if (scalar(s, st, id) < 0)
             return rollback(s);
         if (*id != 0) {
-            exec(s, stmt(s, S_ROLLBACK));
+            rollback(s);
             return 1;
         }
     }
@@ -860,6 +971,10 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
             return rollback(s);
     }
     if (insert_outbox(s, p, *id, n_recipients) < 0)
+        return rollback(s);
+    /* In a batch, the index is brought up to date once, before COMMIT. */
+    s->unindexed = true;
+    if (!s->batch && index_posts(s) < 0)
         return rollback(s);
     return commit(s) < 0 ? -1 : 0;
 }
@@ -916,13 +1031,16 @@ int store_post_delete(struct store *s, int64_t id)
 
     if (begin(s) < 0)
         return -1;
+    /* The delete trigger takes the post out of the index: it must be in. */
+    if (s->unindexed && index_posts(s) < 0)
+        return rollback(s);
     st = stmt(s, S_POST_DEL_MENTIONS);
     sqlite3_bind_int64(st, 1, id);
     if (exec(s, st) < 0)
         return rollback(s);
     st = stmt(s, S_POST_DEL_OUTBOX);
     sqlite3_bind_int64(st, 1, id);
-    if (exec(s, st) < 0)
+    if (outbox_exec(s, st, -1) < 0)
         return rollback(s);
     st = stmt(s, S_POST_DEL);
     sqlite3_bind_int64(st, 1, id);
@@ -1069,6 +1187,8 @@ int store_search(struct store *s, const char *words, int limit,
         buf_free(&q);
         return 0;
     }
+    if (s->unindexed)
+        index_posts(s); /* inside a batch: search sees every post */
     st = stmt(s, S_SEARCH);
     bind_text(st, 1, buf_str(&q));
     sqlite3_bind_int(st, 2, limit);
@@ -1128,12 +1248,14 @@ int store_outbox_trim_user(struct store *s, int64_t user, int64_t keep,
 {
     sqlite3_stmt *st = stmt(s, S_OUTBOX_TRIM_USER);
 
+    int64_t n;
+
     sqlite3_bind_int64(st, 1, user);
     sqlite3_bind_int64(st, 2, keep);
-    if (exec(s, st) < 0)
+    if ((n = outbox_remove(s, st)) < 0)
         return -1;
     if (dropped != NULL)
-        *dropped = sqlite3_changes(s->db);
+        *dropped = n;
     return 0;
 }
 
@@ -1142,23 +1264,27 @@ int store_outbox_clear_user(struct store *s, int64_t user)
     sqlite3_stmt *st = stmt(s, S_OUTBOX_CLEAR_USER);
 
     sqlite3_bind_int64(st, 1, user);
-    return exec(s, st);
+    return outbox_remove(s, st) < 0 ? -1 : 0;
 }
 
 int store_outbox_done(struct store *s, const int64_t *ids, size_t n)
 {
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_DONE);
+    struct buf b = {0};
+    int rc;
+
     if (n == 0)
         return 0;
-    if (begin(s) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = stmt(s, S_OUTBOX_DONE);
-
-        sqlite3_bind_int64(st, 1, ids[i]);
-        if (exec(s, st) < 0)
-            return rollback(s);
-    }
-    return commit(s);
+    /* One statement for the lot: a statement per row cost more. */
+    buf_append(&b, "[");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&b, i > 0 ? ",%lld" : "%lld", (long long)ids[i]);
+    buf_append(&b, "]");
+    bind_text(st, 1, b.s);
+    rc = outbox_remove(s, st) < 0 ? -1 : 0;
+    sqlite3_clear_bindings(st);
+    buf_free(&b);
+    return rc;
 }
 
 /* Audit ------------------------------------------------------------------ */

@@ -63,6 +63,15 @@ typedef int (*store_word_cb)(void *ud, const char *word);
 struct store *store_open(const char *path);
 void store_close(struct store *st);
 
+/* Group commit: between these two, every change is one transaction,
+ * committed (and synced) by store_batch_end(); each function's own unit
+ * of work becomes a savepoint, so a failing one still changes nothing.
+ * Nothing that depends on a change may leave the process before
+ * store_batch_end() returns 0.  -1 from it: everything since
+ * store_batch_begin() is gone. */
+int store_batch_begin(struct store *st);
+int store_batch_end(struct store *st);
+
 /* Test hook: EXPLAIN QUERY PLAN of every prepared statement, one call per
  * plan line. */
 int store_explain(struct store *st,

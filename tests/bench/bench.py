@@ -9,7 +9,9 @@ One line per case and command, the ratio last as R.RRx.  Exits non-zero
 only when a case could not run.
 """
 import os
+import selectors
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -87,6 +89,7 @@ def case_size():
         # each), so that only the size of the whole store differs.
         print("seeding baseline: " + seed(base_db, 30, 300, 600), flush=True)
         print("seeding large:    " + seed(big_db, *big), flush=True)
+        print("large store: %.0f MiB on disk" % (os.path.getsize(big_db) / 2**20), flush=True)
         base = measure(os.path.join(tmp, "a"), base_db)
         large = measure(os.path.join(tmp, "b"), big_db)
         worst = 0
@@ -101,7 +104,433 @@ def case_size():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-CASES = {"size": case_size}
+
+LOAD = os.path.join(harness.ROOT, "build", "load")
+FLOOR = os.path.join(harness.ROOT, "build", "floor")
+PER_PROCESS = 800   # libstrophe's select() loop: stay well under 1024 fds
+TEXT = "fan-out benchmark: a short status update about the garden and tea"
+
+
+class Proc:
+    """A line-oriented helper process (build/load or build/floor)."""
+
+    def __init__(self, args, ca_file):
+        # libstrophe loads OpenSSL's default CA bundle for every stream
+        # (~50 ms of PEM parsing a login); point it at the test CA.
+        env = dict(os.environ, SSL_CERT_FILE=ca_file)
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True, bufsize=1, env=env)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.p.stdout, selectors.EVENT_READ)
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def expect(self, word, timeout=120):
+        """The next output line that starts with word, split on blanks."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.sel.select(max(0, deadline - time.time())):
+                break
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError("%s exited (%s)" % (os.path.basename(self.p.args[0]), self.p.wait()))
+            if line.startswith(word):
+                return line.split()
+        raise RuntimeError("no %r from %s within %s s" % (word, os.path.basename(self.p.args[0]), timeout))
+
+    def cpu(self):
+        return cpu_seconds(self.p.pid)
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.send("quit")
+                self.p.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait()
+        self.sel.close()
+
+
+def cpu_seconds(pid):
+    """Time on CPU of a process so far, from /proc/PID/schedstat."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+class Load:
+    """Clients u<first>..u<last>, PER_PROCESS to a process; each logs in,
+    sends initial presence and directed presence (with show) to the bot."""
+
+    def __init__(self, prosody, first, last, show=""):
+        self.procs, self.sizes = [], []
+        for a in range(first, last + 1, PER_PROCESS):
+            b = min(last, a + PER_PROCESS - 1)
+            args = [LOAD, "127.0.0.1", str(prosody.port), harness.DOMAIN, harness.PASSWORD,
+                    "u", str(a), str(b), harness.BOT] + ([show] if show else [])
+            self.procs.append(Proc(args, prosody.ca_file))
+            self.sizes.append(b - a + 1)
+
+    def ready(self, timeout=600):
+        for p in self.procs:
+            p.expect("ready", timeout)
+        return self
+
+    def send_all(self, line):
+        for p in self.procs:
+            p.send(line)
+
+    def arm(self, per_client):
+        """Forget earlier messages; each process reports once every one of
+        its clients could have per_client messages."""
+        for p, n in zip(self.procs, self.sizes):
+            p.send("reset")
+            p.send("expect %d" % (n * per_client))
+
+    def last_receipt(self, timeout=120):
+        return max(float(p.expect("done", timeout)[2]) for p in self.procs)
+
+    def close(self):
+        for p in self.procs:
+            p.close()
+
+
+def fresh_store(db, users):
+    """A real schema with users u1..u<users> (build/seed, no posts)."""
+    return seed(db, users, 0, 0)
+
+
+def sql(db, *statements):
+    import sqlite3
+    con = sqlite3.connect(db)
+    with con:
+        for st in statements:
+            con.execute(st)
+    con.close()
+
+
+def ratio_line(name, value, floor, unit="s", fmt="%.3f"):
+    r = value / floor if floor > 0 else float("inf")
+    print(("%s: " + fmt + " %s vs floor " + fmt + " %s = %.2fx") % (name, value, unit, floor, unit, r), flush=True)
+    return r
+
+
+class Rig:
+    """A private Prosody (rosters in SQLite, the bot and the measuring
+    senders exempt from mod_limits) with accounts u1..u<users>, and the bot
+    on db."""
+
+    def __init__(self, tmp, users, db, unlimited=(), bot_section=None, delivery=None,
+                 roster_sql=True):
+        self.tmp = tmp
+        self.prosody = harness.Prosody(tmp, roster_sql=roster_sql,
+                                       unlimited=["floor@localhost"] + list(unlimited))
+        for i in range(1, users + 1):
+            self.prosody.add_user("u%d" % i)
+        self.prosody.add_user("floor")
+        self.prosody.start()
+        self.bot = harness.Bot(self.prosody, tmp, delivery=delivery,
+                               bot_section=bot_section or "posts_per_minute = 10000;")
+        shutil.copy(db, self.bot.db)
+        self.procs = []
+
+    def start_bot(self):
+        t0 = time.monotonic()
+        self.bot.start(timeout=300)
+        return time.monotonic() - t0
+
+    def proc(self, args):
+        p = Proc(args, self.prosody.ca_file)
+        self.procs.append(p)
+        return p
+
+    def poster(self, n):
+        return self.proc([LOAD, "127.0.0.1", str(self.prosody.port), harness.DOMAIN,
+                          harness.PASSWORD, "u", str(n), str(n)])
+
+    def floor(self, mode, *rest, jid="floor@localhost"):
+        return self.proc([FLOOR, mode, "127.0.0.1", str(self.prosody.port),
+                          jid, harness.PASSWORD] + [str(x) for x in rest])
+
+    def load(self, first, last, show=""):
+        ld = Load(self.prosody, first, last, show)
+        self.procs.append(ld)
+        return ld
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.close()
+        try:
+            self.bot.stop()
+        finally:
+            self.prosody.stop()
+
+
+class Scratch:
+    """A temporary directory, and the rig set up in it: both gone at the
+    end of the with block (the directory stays with BENCH_KEEP set)."""
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="starling-bench-")
+        self.rig = None
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self.rig is not None:
+                self.rig.close()
+        finally:
+            if os.environ.get("BENCH_KEEP") is None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def followers_store(tmp, n):
+    """u1..u<n> follow u<n+1>, the poster."""
+    db = os.path.join(tmp, "fanout.db")
+    fresh_store(db, n + 1)
+    sql(db, "INSERT INTO follows (follower, followee, created) "
+            "SELECT id, %d, 1 FROM users WHERE id <= %d" % (n + 1, n))
+    return db
+
+
+def timed_floor(rig, floor_proc, load, per_client):
+    """One run of the floor sender: seconds to the last receipt, its CPU
+    seconds, the server's CPU seconds."""
+    load.arm(per_client)
+    c0, s0 = floor_proc.cpu(), cpu_seconds(rig.prosody.proc.pid)
+    floor_proc.send("go")
+    t0 = float(floor_proc.expect("sent")[1])
+    last = load.last_receipt()
+    time.sleep(0.3)  # let it finish what follows the last write
+    return last - t0, floor_proc.cpu() - c0, cpu_seconds(rig.prosody.proc.pid) - s0
+
+
+def timed_post(rig, poster, load, per_client, text):
+    """One post through the bot: seconds to the last receipt, the bot's CPU
+    seconds, the server's CPU seconds."""
+    load.arm(per_client)
+    c0, s0 = cpu_seconds(rig.bot.proc.pid), cpu_seconds(rig.prosody.proc.pid)
+    poster.send("send %s 1 %s" % (harness.BOT, text))
+    t0 = float(poster.expect("sent")[1])
+    last = load.last_receipt()
+    time.sleep(0.3)  # the barrier answers and outbox deletes still count
+    return (last - t0, cpu_seconds(rig.bot.proc.pid) - c0,
+            cpu_seconds(rig.prosody.proc.pid) - s0)
+
+
+def profile(pid, name):
+    """With BENCH_PERF=DIR, perf record -g of pid into DIR/NAME.perf."""
+    out = os.environ.get("BENCH_PERF")
+    if not out:
+        return None
+    os.makedirs(out, exist_ok=True)
+    return subprocess.Popen(["perf", "record", "--call-graph", "dwarf", "-F", "4000", "-q", "-p", str(pid), "-o",
+                             os.path.join(out, name + ".perf")])
+
+
+def stop_profile(prof):
+    if prof is not None:
+        prof.send_signal(signal.SIGINT)
+        prof.wait(60)
+
+
+def fanout_sizes():
+    if os.environ.get("BENCH_SMALL") == "1":
+        return [100, 1000]
+    return [int(x) for x in os.environ.get("BENCH_FANOUT", "100,1000,5000").split(",")]
+
+
+def case_fanout():
+    """Fan-out of one post to N online followers, and the bot's CPU per
+    delivery, against the floor sender (the same N messages, one
+    connection, same server, same run)."""
+    reps = int(os.environ.get("BENCH_FANOUT_REPS", "5"))
+    worst = 0
+    for n in fanout_sizes():
+        with Scratch() as sc:
+            tmp = sc.tmp
+            db = followers_store(tmp, n)
+            rig = sc.rig = Rig(tmp, n + 1, db, unlimited=["u%d@localhost" % (n + 1)])
+            rig.start_bot()
+            t = time.monotonic()
+            load = rig.load(1, n).ready()
+            login = time.monotonic() - t
+            poster = rig.poster(n + 1)
+            poster.expect("ready")
+            body = "u%d: %s (#%d)" % (n + 1, TEXT, 1)
+            floor = rig.floor("send", "u", 1, n, harness.DOMAIN, 1, body)
+            floor.expect("ready")
+            # A warm-up post also proves every follower is known online.
+            timed_post(rig, poster, load, 1, "warm-up " + TEXT)
+            timed_floor(rig, floor, load, 1)
+            bot_t, bot_c, fl_t, fl_c, bot_s, fl_s = [], [], [], [], [], []
+            prof = profile(rig.bot.proc.pid, "fanout-%d" % n)
+            for _ in range(reps):
+                a, b, c = timed_floor(rig, floor, load, 1)
+                fl_t.append(a)
+                fl_c.append(b)
+                fl_s.append(c)
+                a, b, c = timed_post(rig, poster, load, 1, TEXT)
+                bot_t.append(a)
+                bot_c.append(b)
+                bot_s.append(c)
+            stop_profile(prof)
+            med = statistics.median
+            print("(%d followers logged in in %.1f s; medians of %d runs)" % (n, login, reps), flush=True)
+            worst = max(worst, ratio_line("fan-out %d" % n, med(bot_t), med(fl_t)))
+            ratio_line("cpu per delivery %d" % n, med(bot_c) / n * 1e6, med(fl_c) / n * 1e6,
+                       unit="us", fmt="%.1f")
+            print("per delivery %d: bot %.1f us, floor %.1f us; server CPU per delivery "
+                  "%.1f us with the bot, %.1f us with the floor" % (
+                      n, med(bot_t) / n * 1e6, med(fl_t) / n * 1e6,
+                      med(bot_s) / n * 1e6, med(fl_s) / n * 1e6), flush=True)
+
+
+def case_ingest():
+    """1,000 posts from 50 users as fast as they send them: time to the
+    last "Posted #N." against an echo floor that answers without storing."""
+    users, per, reps = 50, 20, 3
+    with Scratch() as sc:
+        tmp = sc.tmp
+        db = os.path.join(tmp, "ingest.db")
+        fresh_store(db, users * reps)
+        # Each run has users of its own: 20 posts each stays inside the
+        # per-JID budget of 30 messages a minute.
+        rig = sc.rig = Rig(tmp, users * reps, db,
+                  unlimited=["u%d@localhost" % i for i in range(1, users * reps + 1)])
+        rig.start_bot()
+        echo = rig.floor("echo")
+        echo.expect("ready")
+        groups = [rig.load(1 + r * users, (r + 1) * users).ready() for r in range(reps)]
+        bot_t, fl_t = [], []
+        for g in groups:
+            for target, out in (("floor@localhost", fl_t), (harness.BOT, bot_t)):
+                g.arm(per)
+                g.send_all("send %s %d post ingest benchmark: a short status update" % (target, per))
+                t0 = float(g.procs[0].expect("sent")[1])
+                out.append(g.last_receipt() - t0)
+        med = statistics.median
+        n = users * per
+        print("(medians of %d runs of %d posts from %d users)" % (reps, n, users), flush=True)
+        b, f = n / med(bot_t), n / med(fl_t)
+        print("ingest %d posts: %.0f posts/s vs echo floor %.0f msgs/s = %.2fx"
+              % (n, b, f, b / f), flush=True)
+
+
+def status_kib(pid):
+    """VmHWM, VmRSS, RssAnon, RssFile of a process, in KiB."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def write_file_roster(prosody, owner, contacts):
+    """owner's roster in Prosody's file storage, every contact "both"."""
+    d = os.path.join(prosody.dir, "data", harness.escape(harness.DOMAIN), "roster")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, harness.escape(owner) + ".dat"), "w") as f:
+        f.write("return {\n  [false] = { version = 1; pending = {} };\n")
+        for c in contacts:
+            f.write('  ["%s"] = { subscription = "both"; groups = {} };\n' % c)
+        f.write("};\n")
+
+
+def case_memory():
+    """Peak RSS with 100,000 users and 5,000 online; login with a
+    5,000-contact roster against the floor's roster fetch."""
+    online, reps = 5000, 3
+    users = 10000 if os.environ.get("BENCH_SMALL") == "1" else 100000
+    with Scratch() as sc:
+        tmp = sc.tmp
+        db = os.path.join(tmp, "memory.db")
+        print("seeding: " + seed(db, users, users, 2 * users), flush=True)
+        poster = online + 1
+        sql(db, "INSERT OR IGNORE INTO follows (follower, followee, created) "
+                "SELECT id, %d, 1 FROM users WHERE id <= %d" % (poster, online))
+        # Rosters in files: only the bot's is large, and nothing changes it.
+        rig = sc.rig = Rig(tmp, poster, db, unlimited=["u%d@localhost" % poster], roster_sql=False)
+        write_file_roster(rig.prosody, "bot", ["u%d@localhost" % i for i in range(1, online + 1)])
+        floor_t, bot_t = [], []
+        for _ in range(reps):
+            f = rig.floor("roster", jid=harness.BOT)
+            words = f.expect("roster", 120)
+            f.close()
+            floor_t.append(float(words[3]))
+            bot_t.append(rig.start_bot())
+            rig.bot.stop()
+            rig.bot.notifications = []
+        rig.start_bot()
+        load = rig.load(1, online).ready()
+        p = rig.poster(poster)
+        p.expect("ready")
+        timed_post(rig, p, load, 1, TEXT)  # every one of them gets it
+        m = status_kib(rig.bot.proc.pid)
+        med = statistics.median
+        print("login %d contacts: %.3f s to ready vs floor roster fetch %.3f s = %.2fx"
+              % (online, med(bot_t), med(floor_t), med(bot_t) / med(floor_t)), flush=True)
+        print("memory %s users, %d online, after a post to all of them: peak RSS %.1f MiB "
+              "(now %.1f MiB: %.1f anonymous, %.1f file-backed) vs goal 64 MiB = %.2fx"
+              % ("{:,}".format(users), online, m["VmHWM"] / 1024, m["VmRSS"] / 1024,
+                 m["RssAnon"] / 1024, m["RssFile"] / 1024, m["VmHWM"] / 1024 / 64), flush=True)
+
+
+def case_backlog():
+    """N followers, each with HELD updates held while dnd, become available
+    at once: time until every one has them all, against the floor sending
+    the same N * HELD messages."""
+    n = int(os.environ.get("BENCH_BACKLOG", "1000" if os.environ.get("BENCH_SMALL") == "1" else "5000"))
+    held, reps = 3, 3
+    with Scratch() as sc:
+        tmp = sc.tmp
+        db = followers_store(tmp, n)
+        rig = sc.rig = Rig(tmp, n + 1, db, unlimited=["u%d@localhost" % (n + 1)])
+        rig.start_bot()
+        load = rig.load(1, n, show="dnd").ready()
+        poster = rig.poster(n + 1)
+        poster.expect("ready")
+        body = "u%d: %s (#%d)" % (n + 1, TEXT, 1)
+        floor = rig.floor("send", "u", 1, n, harness.DOMAIN, held, body)
+        floor.expect("ready")
+        bot_t, fl_t, bot_c, fl_c, bot_s, fl_s = [], [], [], [], [], []
+        for _ in range(reps):
+            load.send_all("show dnd")
+            for p in load.procs:
+                p.expect("shown")
+            time.sleep(2)  # the bot has seen every one go dnd
+            poster.send("reset")
+            poster.send("expect %d" % held)
+            poster.send("send %s %d %s" % (harness.BOT, held, TEXT))
+            poster.expect("done", 60)  # each "Posted #N." came back
+            a, b, c = timed_floor(rig, floor, load, held)
+            fl_t.append(a)
+            fl_c.append(b)
+            fl_s.append(c)
+            load.arm(held)
+            c0, s0 = cpu_seconds(rig.bot.proc.pid), cpu_seconds(rig.prosody.proc.pid)
+            load.send_all("show available")
+            t0 = min(float(p.expect("shown")[1]) for p in load.procs)
+            bot_t.append(load.last_receipt() - t0)
+            time.sleep(0.3)
+            bot_c.append(cpu_seconds(rig.bot.proc.pid) - c0)
+            bot_s.append(cpu_seconds(rig.prosody.proc.pid) - s0)
+        med = statistics.median
+        print("(%d followers, %d held updates each; medians of %d runs)" % (n, held, reps), flush=True)
+        ratio_line("held backlog %d x %d" % (n, held), med(bot_t), med(fl_t))
+        ratio_line("cpu per held delivery", med(bot_c) / (n * held) * 1e6,
+                   med(fl_c) / (n * held) * 1e6, unit="us", fmt="%.1f")
+        print("server CPU for the backlog: %.3f s with the bot (%d presences and %d "
+              "messages) vs %.3f s with the floor (%d messages)" % (
+                  med(bot_s), n, n * held, med(fl_s), n * held), flush=True)
+
+
+CASES = {"fanout": case_fanout, "ingest": case_ingest, "size": case_size,
+         "memory": case_memory, "backlog": case_backlog}
 
 
 def main():

@@ -304,6 +304,45 @@ static void test_deleted_in_flight_does_not_swallow_next(void **state)
     assert_int_equal(held(), 0);
 }
 
+static void test_confirmed_rows_deleted_together(void **state)
+{
+    (void)state;
+    fan_presence("chat");
+    post("one", 100);
+    post("two", 200);
+    post("three", 300);
+    assert_int_equal(T.nsent, 3);
+    assert_int_equal(T.ntokens, 3); /* a window each, all in flight */
+    delivery_barrier_done(T.d, T.tokens[0]);
+    /* Confirmed, but deleted only when nothing is in flight... */
+    assert_int_equal(held(), 3);
+    /* ...and never queued again meanwhile. */
+    fan_presence("away");
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 3);
+    delivery_barrier_done(T.d, T.tokens[1]);
+    assert_int_equal(held(), 3);
+    delivery_barrier_done(T.d, T.tokens[2]);
+    assert_int_equal(held(), 0);
+    assert_int_equal(delivery_pending(T.d), 0);
+}
+
+static void test_drop_keeps_what_was_confirmed(void **state)
+{
+    (void)state;
+    fan_presence("chat");
+    post("one", 100);
+    post("two", 200);
+    delivery_barrier_done(T.d, T.tokens[0]);
+    delivery_disconnected(T.d);
+    presence_clear(T.pr);
+    /* "one" was accepted by the server: only "two" is owed. */
+    assert_int_equal(held(), 1);
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 3);
+    assert_non_null(strstr(T.sent[2].body, "two"));
+}
+
 static void test_formats_and_ids(void **state)
 {
     struct post p = {.id = 7, .author_nick = "ann", .body = "hi",
@@ -340,6 +379,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T_(test_available_now_and_confirmed_by_barrier),
+        T_(test_confirmed_rows_deleted_together),
+        T_(test_drop_keeps_what_was_confirmed),
         T_(test_dnd_and_offline_hold_then_deliver_oldest_first),
         T_(test_away_rules),
         T_(test_off_holds_nothing),

@@ -272,11 +272,54 @@ static void test_listings_search_and_delete(void **state)
     assert_true(post(a, "later", NULL, 0, NULL, 0, NULL) > p3);
 }
 
+static void test_batch(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b"), p1, p2, id;
+    struct post_new dup = {.author = a, .body = "again", .created = 2000,
+                           .stanza_id = "s1"};
+    struct store_stats s;
+    int count = 0;
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    assert_int_equal(store_batch_begin(st), 0);
+    assert_int_equal(store_batch_begin(st), -1); /* no nesting */
+    p1 = post(a, "batched gardening", NULL, 0, NULL, 0, NULL);
+    dup.body = "first";
+    assert_int_equal(store_post_add(st, &dup, &id, NULL), 0);
+    /* A unit that ends early (a duplicate) undoes itself only. */
+    dup.body = "second";
+    assert_int_equal(store_post_add(st, &dup, &id, NULL), 1);
+    /* Search inside the batch already sees the new post... */
+    assert_int_equal(store_search(st, "gardening", 10, count_cb, &count), 0);
+    assert_int_equal(count, 1);
+    p2 = post(a, "more gardening", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(store_batch_end(st), 0);
+    /* ...and after the commit each post is in the index once. */
+    count = 0;
+    assert_int_equal(store_search(st, "gardening", 10, count_cb, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.posts, 3);
+    assert_int_equal(s.held, 3);
+    /* Deleting a post stored in the same batch leaves the index sound. */
+    assert_int_equal(store_batch_begin(st), 0);
+    id = post(a, "gardening typo", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(store_post_delete(st, id), 0);
+    assert_int_equal(store_post_delete(st, p1), 0);
+    assert_int_equal(store_batch_end(st), 0);
+    count = 0;
+    assert_int_equal(store_search(st, "gardening", 10, count_cb, &count), 0);
+    assert_int_equal(count, 1);
+    assert_true(p2 > p1);
+}
+
 static void test_outbox(void **state)
 {
     int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b"), n;
     int64_t ids[8], dropped;
     struct buf got = {0};
+    struct store_stats s;
 
     (void)state;
     assert_int_equal(store_follow(st, b, a, 1), 0);
@@ -295,9 +338,19 @@ static void test_outbox(void **state)
     assert_int_equal(store_outbox_done(st, ids, 2), 0);
     assert_int_equal(store_outbox_count_user(st, b, &n), 0);
     assert_int_equal(n, 1);
+    /* "stats" counts what is held, whichever way rows come and go. */
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.held, 1);
     assert_int_equal(store_outbox_clear_user(st, b), 0);
     assert_int_equal(store_outbox_count_user(st, b, &n), 0);
     assert_int_equal(n, 0);
+    post(a, "p", NULL, 0, NULL, 0, NULL);
+    post(a, "p", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.held, 2);
+    assert_int_equal(store_block(st, b, a), 0);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.held, 0);
 }
 
 /* Plans: every statement served by an index.  Allowed walks: the
@@ -350,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listings_search_and_delete,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_query_uses_an_index, setup,
                                         teardown),
     };
