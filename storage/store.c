@@ -215,10 +215,10 @@ static const char *const sql[S_COUNT] = {
                   "JOIN users a ON a.id = p.author "
                   "WHERE p.reply_to = ?1 AND p.kind = 0 "
                   "ORDER BY p.id LIMIT ?2",
+    /* The post itself is read once (S_POST_GET), not once a row. */
     [S_OUTBOX_FOR_POST] =
-        "SELECT o.id, o.user, u.jid, u.away, " POST_COLS " FROM outbox o "
-        "JOIN users u ON u.id = o.user JOIN posts p ON p.id = o.post "
-        "JOIN users a ON a.id = p.author WHERE o.post = ?1 ORDER BY o.id",
+        "SELECT o.id, o.user, u.jid, u.away FROM outbox o "
+        "JOIN users u ON u.id = o.user WHERE o.post = ?1 ORDER BY o.id",
     [S_OUTBOX_FOR_USER] =
         "SELECT o.id, o.user, u.jid, u.away, " POST_COLS " FROM outbox o "
         "JOIN users u ON u.id = o.user JOIN posts p ON p.id = o.post "
@@ -1223,10 +1223,31 @@ static int each_row(struct store *s, sqlite3_stmt *st, store_outbox_cb cb,
 int store_outbox_for_post(struct store *s, int64_t post, store_outbox_cb cb,
                           void *ud)
 {
-    sqlite3_stmt *st = stmt(s, S_OUTBOX_FOR_POST);
+    sqlite3_stmt *pst = stmt(s, S_POST_GET), *st;
+    struct outbox_row r;
+    int rc;
 
+    sqlite3_bind_int64(pst, 1, post);
+    if ((rc = sqlite3_step(pst)) != SQLITE_ROW) {
+        sqlite3_reset(pst);
+        return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+    }
+    read_post(pst, 0, &r.post); /* valid until pst is reset */
+    st = stmt(s, S_OUTBOX_FOR_POST);
     sqlite3_bind_int64(st, 1, post);
-    return each_row(s, st, cb, ud);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r.id = sqlite3_column_int64(st, 0);
+        r.user = sqlite3_column_int64(st, 1);
+        r.jid = (const char *)sqlite3_column_text(st, 2);
+        r.away = sqlite3_column_int(st, 3) != 0;
+        if (cb(ud, &r) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_reset(pst);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
 }
 
 int store_outbox_for_user(struct store *s, int64_t user, store_outbox_cb cb,

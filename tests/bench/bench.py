@@ -188,8 +188,12 @@ class Load:
         for p, n in zip(self.procs, self.sizes):
             p.send("reset")
             p.send("expect %d" % (n * per_client))
+        # Only then may anything be sent: a message that came in before
+        # the reset was read would be forgotten by it.
+        for p in self.procs:
+            p.expect("armed")
 
-    def last_receipt(self, timeout=120):
+    def last_receipt(self, timeout=float(os.environ.get("BENCH_TIMEOUT", "120"))):
         return max(float(p.expect("done", timeout)[2]) for p in self.procs)
 
     def close(self):
@@ -211,9 +215,14 @@ def sql(db, *statements):
     con.close()
 
 
-def ratio_line(name, value, floor, unit="s", fmt="%.3f"):
-    r = value / floor if floor > 0 else float("inf")
-    print(("%s: " + fmt + " %s vs floor " + fmt + " %s = %.2fx") % (name, value, unit, floor, unit, r), flush=True)
+def ratio_line(name, bot, floor, scale=1.0, unit="s", fmt="%.3f"):
+    """One case: medians of the paired runs (bot[i] was measured right
+    after floor[i]), and the median of the pairs' ratios, which cancels the
+    machine's drift between pairs."""
+    med = statistics.median
+    r = med([b / f if f > 0 else float("inf") for b, f in zip(bot, floor)])
+    print(("%s: " + fmt + " %s vs floor " + fmt + " %s = %.2fx")
+          % (name, med(bot) * scale, unit, med(floor) * scale, unit, r), flush=True)
     return r
 
 
@@ -346,7 +355,7 @@ def case_fanout():
     """Fan-out of one post to N online followers, and the bot's CPU per
     delivery, against the floor sender (the same N messages, one
     connection, same server, same run)."""
-    reps = int(os.environ.get("BENCH_FANOUT_REPS", "5"))
+    reps = int(os.environ.get("BENCH_FANOUT_REPS", "7"))
     worst = 0
     for n in fanout_sizes():
         with Scratch() as sc:
@@ -378,9 +387,9 @@ def case_fanout():
                 bot_s.append(c)
             stop_profile(prof)
             med = statistics.median
-            print("(%d followers logged in in %.1f s; medians of %d runs)" % (n, login, reps), flush=True)
-            worst = max(worst, ratio_line("fan-out %d" % n, med(bot_t), med(fl_t)))
-            ratio_line("cpu per delivery %d" % n, med(bot_c) / n * 1e6, med(fl_c) / n * 1e6,
+            print("(%d followers logged in in %.1f s; medians of %d paired runs)" % (n, login, reps), flush=True)
+            worst = max(worst, ratio_line("fan-out %d" % n, bot_t, fl_t))
+            ratio_line("cpu per delivery %d" % n, bot_c, fl_c, scale=1e6 / n,
                        unit="us", fmt="%.1f")
             print("per delivery %d: bot %.1f us, floor %.1f us; server CPU per delivery "
                   "%.1f us with the bot, %.1f us with the floor" % (
@@ -415,8 +424,9 @@ def case_ingest():
         n = users * per
         print("(medians of %d runs of %d posts from %d users)" % (reps, n, users), flush=True)
         b, f = n / med(bot_t), n / med(fl_t)
+        r = med([ft / bt for bt, ft in zip(bot_t, fl_t)])  # throughput, paired runs
         print("ingest %d posts: %.0f posts/s vs echo floor %.0f msgs/s = %.2fx"
-              % (n, b, f, b / f), flush=True)
+              % (n, b, f, r), flush=True)
 
 
 def status_kib(pid):
@@ -485,7 +495,7 @@ def case_backlog():
     at once: time until every one has them all, against the floor sending
     the same N * HELD messages."""
     n = int(os.environ.get("BENCH_BACKLOG", "1000" if os.environ.get("BENCH_SMALL") == "1" else "5000"))
-    held, reps = 3, 3
+    held, reps = 3, 5
     with Scratch() as sc:
         tmp = sc.tmp
         db = followers_store(tmp, n)
@@ -505,6 +515,7 @@ def case_backlog():
             time.sleep(2)  # the bot has seen every one go dnd
             poster.send("reset")
             poster.send("expect %d" % held)
+            poster.expect("armed")
             poster.send("send %s %d %s" % (harness.BOT, held, TEXT))
             poster.expect("done", 60)  # each "Posted #N." came back
             a, b, c = timed_floor(rig, floor, load, held)
@@ -520,10 +531,10 @@ def case_backlog():
             bot_c.append(cpu_seconds(rig.bot.proc.pid) - c0)
             bot_s.append(cpu_seconds(rig.prosody.proc.pid) - s0)
         med = statistics.median
-        print("(%d followers, %d held updates each; medians of %d runs)" % (n, held, reps), flush=True)
-        ratio_line("held backlog %d x %d" % (n, held), med(bot_t), med(fl_t))
-        ratio_line("cpu per held delivery", med(bot_c) / (n * held) * 1e6,
-                   med(fl_c) / (n * held) * 1e6, unit="us", fmt="%.1f")
+        print("(%d followers, %d held updates each; medians of %d paired runs)" % (n, held, reps), flush=True)
+        ratio_line("held backlog %d x %d" % (n, held), bot_t, fl_t)
+        ratio_line("cpu per held delivery", bot_c, fl_c, scale=1e6 / (n * held),
+                   unit="us", fmt="%.1f")
         print("server CPU for the backlog: %.3f s with the bot (%d presences and %d "
               "messages) vs %.3f s with the floor (%d messages)" % (
                   med(bot_s), n, n * held, med(fl_s), n * held), flush=True)

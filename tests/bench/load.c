@@ -9,7 +9,8 @@
  * Commands on standard input, one a line; answers on standard output:
  *   expect K          "done K LAST" once K messages with a body have come
  *                     in since the last reset (LAST: realtime of the Kth)
- *   reset             forget what came in
+ *   reset             forget what came in; prints "armed" (send what is
+ *                     to be counted only after that)
  *   count             "count N": messages with a body since the reset
  *   show SHOW         every connection tells PRESENCE_TO its new SHOW
  *                     ("available" for none): one stanza each, as a
@@ -161,6 +162,7 @@ static void command(char *line)
     } else if (strcmp(line, "reset") == 0) {
         received = 0;
         last_receipt = 0;
+        printf("armed\n");
     } else if (sscanf(line, "show %15s", what) == 1) {
         double t = realtime();
 
