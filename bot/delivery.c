@@ -395,15 +395,14 @@ void delivery_user_changed(struct delivery *d, int64_t user)
         delivery_user_seen(d, &u);
 }
 
-void delivery_user_seen(struct delivery *d, const struct user *up)
+void delivery_user_seen(struct delivery *d, const struct user *u)
 {
     struct held h = {d, NULL, 0, 0};
-    const struct user u = *up;
-    int64_t user = u.id;
+    int64_t user = u->id;
     size_t first = 0;
 
-    if (!u.active || !u.deliver || u.banned ||
-        !presence_allows(d->presence, u.jid, u.away))
+    if (!u->active || !u->deliver || u->banned ||
+        !presence_allows(d->presence, u->jid, u->away))
         return;
     if (store_outbox_for_user(d->store, user, held_row, &h) < 0)
         goto out;
@@ -422,7 +421,7 @@ void delivery_user_seen(struct delivery *d, const struct user *up)
                              drop, drop == 1 ? " was" : "s were",
                              drop == 1 ? "it" : "them");
             b = body_new(text);
-            enqueue(d, 0, 0, user, u.jid, u.away, 0, b);
+            enqueue(d, 0, 0, user, u->jid, u->away, 0, b);
             body_unref(b);
             free(text);
         }

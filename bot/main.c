@@ -275,11 +275,6 @@ static int run(struct config *cfg)
     log_info("starling %s started for %s", STARLING_VERSION, d.bot.self);
 
     while (!got_stop) {
-        /* Everything the pump waits for is an event libstrophe wakes up
-         * for (a barrier's answer, a writable socket, a reconnect timer):
-         * no need to spin while deliveries are in flight. */
-        unsigned long timeout = 250;
-
         /* Group commit: what the handlers store in one turn of the loop
          * is one transaction, and what the session sends meanwhile waits
          * until it is committed.  If the commit fails, nothing of it
@@ -287,7 +282,10 @@ static int run(struct config *cfg)
         if (store_batch_begin(d.bot.store) < 0)
             fatal("database: cannot begin a transaction");
         session_hold();
-        session_run_once(timeout);
+        /* Everything the pump waits for is an event libstrophe wakes up
+         * for (a barrier's answer, a writable socket, a reconnect timer):
+         * no need to spin while deliveries are in flight. */
+        session_run_once(250);
         if (store_batch_end(d.bot.store) < 0) {
             log_error("changes could not be saved; stopping before "
                       "anything is confirmed");

@@ -75,7 +75,6 @@ bool session_connected(void);
  * 0 while disconnected. */
 size_t session_send_room(void);
 
-
 /*
  * A chat message to a bare JID.  id may be NULL (one is generated);
  * stamp != 0 adds a XEP-0203 <delay/> with that time.  0 queued, -1 not

@@ -33,6 +33,7 @@ enum stmt_id {
     S_ROLLBACK_TO,
     S_BATCH_BEGIN,
     S_USER_BY_JID,
+    S_FIRST_QUERY = S_USER_BY_JID,
     S_USER_BY_NICK,
     S_USER_BY_ID,
     S_USER_INSERT,
@@ -466,10 +467,8 @@ int store_explain(struct store *s,
         sqlite3_stmt *eqp;
         char *q;
 
-        if (i == S_BEGIN || i == S_COMMIT || i == S_ROLLBACK ||
-            i == S_SAVEPOINT || i == S_RELEASE || i == S_ROLLBACK_TO ||
-            i == S_BATCH_BEGIN)
-            continue;
+        if (i < S_FIRST_QUERY)
+            continue; /* transaction control has no plan */
         q = xasprintf("EXPLAIN QUERY PLAN %s", sql[i]);
         if (sqlite3_prepare_v2(s->db, q, -1, &eqp, NULL) != SQLITE_OK) {
             free(q);
@@ -1199,18 +1198,23 @@ int store_search(struct store *s, const char *words, int limit,
 
 /* Outbox ---------------------------------------------------------------- */
 
-static int each_row(struct store *s, sqlite3_stmt *st, store_outbox_cb cb,
-                    void *ud)
+/* Call cb for each row of st: (id, user, jid, away) then, unless every
+ * row is of the one post given, the post's columns. */
+static int each_row(struct store *s, sqlite3_stmt *st,
+                    const struct post *post, store_outbox_cb cb, void *ud)
 {
     struct outbox_row r;
     int rc;
 
+    if (post != NULL)
+        r.post = *post;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         r.id = sqlite3_column_int64(st, 0);
         r.user = sqlite3_column_int64(st, 1);
         r.jid = (const char *)sqlite3_column_text(st, 2);
         r.away = sqlite3_column_int(st, 3) != 0;
-        read_post(st, 4, &r.post);
+        if (post == NULL)
+            read_post(st, 4, &r.post);
         if (cb(ud, &r) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -1224,7 +1228,7 @@ int store_outbox_for_post(struct store *s, int64_t post, store_outbox_cb cb,
                           void *ud)
 {
     sqlite3_stmt *pst = stmt(s, S_POST_GET), *st;
-    struct outbox_row r;
+    struct post p;
     int rc;
 
     sqlite3_bind_int64(pst, 1, post);
@@ -1232,22 +1236,12 @@ int store_outbox_for_post(struct store *s, int64_t post, store_outbox_cb cb,
         sqlite3_reset(pst);
         return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
     }
-    read_post(pst, 0, &r.post); /* valid until pst is reset */
+    read_post(pst, 0, &p); /* valid until pst is reset */
     st = stmt(s, S_OUTBOX_FOR_POST);
     sqlite3_bind_int64(st, 1, post);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        r.id = sqlite3_column_int64(st, 0);
-        r.user = sqlite3_column_int64(st, 1);
-        r.jid = (const char *)sqlite3_column_text(st, 2);
-        r.away = sqlite3_column_int(st, 3) != 0;
-        if (cb(ud, &r) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(st);
+    rc = each_row(s, st, &p, cb, ud);
     sqlite3_reset(pst);
-    return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+    return rc;
 }
 
 int store_outbox_for_user(struct store *s, int64_t user, store_outbox_cb cb,
@@ -1256,7 +1250,7 @@ int store_outbox_for_user(struct store *s, int64_t user, store_outbox_cb cb,
     sqlite3_stmt *st = stmt(s, S_OUTBOX_FOR_USER);
 
     sqlite3_bind_int64(st, 1, user);
-    return each_row(s, st, cb, ud);
+    return each_row(s, st, NULL, cb, ud);
 }
 
 int store_outbox_count_user(struct store *s, int64_t user, int64_t *count)
@@ -1268,7 +1262,6 @@ int store_outbox_trim_user(struct store *s, int64_t user, int64_t keep,
                            int64_t *dropped)
 {
     sqlite3_stmt *st = stmt(s, S_OUTBOX_TRIM_USER);
-
     int64_t n;
 
     sqlite3_bind_int64(st, 1, user);
