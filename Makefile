@@ -24,9 +24,10 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-SRCS      := $(wildcard bot/*.c storage/*.c)
+SRCS      := $(wildcard common/*.c storage/*.c bot/*.c)
 LIB_SRCS  := $(filter-out bot/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+HDRS      := $(wildcard common/*.h storage/*.h bot/*.h)
 
 B         := build
 OBJS      := $(SRCS:%.c=$(B)/obj/%.o)
@@ -47,11 +48,11 @@ $(B)/starling: $(OBJS)
 $(B)/starling-asan: $(ASAN_OBJS) $(B)/asan/bot/main.o
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/obj/%.o: %.c $(wildcard bot/*.h storage/*.h)
+$(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(B)/asan/%.o: %.c $(wildcard bot/*.h storage/*.h)
+$(B)/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -65,12 +66,12 @@ $(B)/libstarling-asan.a: $(ASAN_OBJS)
 
 $(B)/unit/%: tests/unit/%.c $(B)/libstarling.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Ibot -Istorage -o $@ $< \
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Icommon -Istorage -Ibot -o $@ $< \
 		$(B)/libstarling.a $(PKG_LIBS) -lcmocka
 
 $(B)/unit-asan/%: tests/unit/%.c $(B)/libstarling-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -Ibot -Istorage -o $@ $< \
+	$(CC) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -Icommon -Istorage -Ibot -o $@ $< \
 		$(B)/libstarling-asan.a $(PKG_LIBS) -lcmocka
 
 # Install missing Debian packages (as root), or say which are missing.
@@ -126,7 +127,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/starling 2>/dev/null
 
 format:
-	clang-format -i bot/*.[ch] storage/*.[ch] tests/unit/*.c
+	clang-format -i $$(git ls-files "*.c" "*.h")
 
 clean:
 	rm -rf $(B)

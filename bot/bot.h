@@ -17,7 +17,7 @@
 #include "delivery.h"
 #include "match.h"
 #include "presence.h"
-#include "util.h"
+#include "../common/util.h"
 #include "../storage/store.h"
 
 struct bot {
@@ -26,8 +26,8 @@ struct bot {
     struct presence *presence;
     struct delivery *delivery;
     struct allowlist *allow; /* bot.allow compiled, or NULL */
-    struct budget *budget;     /* per-JID message budget */
-    char self[JID_MAX + 1];    /* the bot's own bare JID */
+    struct budget *budget;   /* per-JID message budget */
+    char self[JID_MAX + 1];  /* the bot's own bare JID */
     time_t started;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);

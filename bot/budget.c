@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "budget.h"
-#include "util.h"
+#include "../common/util.h"
 
-#define WINDOW 60
+#define WINDOW      60
 #define SWEEP_EVERY 120
 
 struct entry {

@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#define BUDGET_PER_MINUTE 30
+#define BUDGET_PER_MINUTE   30
 #define BUDGET_MUTE_SECONDS 300
 
 enum budget_verdict {

@@ -49,9 +49,8 @@ bool cmd_refuse_banned(struct cmd_ctx *c);
 void cmd_format_post(struct buf *b, const struct post *p);
 /* Store a post of any kind from c->user and reply; used by post, reply,
  * dm and broadcast.  Returns the new post id, or 0 if nothing was stored. */
-int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
-                       enum post_kind kind, int64_t reply_to,
-                       int64_t to_user);
+int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
+                       int64_t reply_to, int64_t to_user);
 /* Record an admin act: audit table and the log. */
 void cmd_audit(struct cmd_ctx *c, const char *action, const char *detail);
 

@@ -10,12 +10,12 @@
 
 #include "cmd.h"
 #include "match.h"
-#include "text.h"
+#include "../common/text.h"
 
-#define LIST_MAX 100   /* nicks listed by followers/following */
-#define LAST_DEFAULT 10
-#define SHOW_REPLIES 20
-#define SEARCH_MAX 10
+#define LIST_MAX       100 /* nicks listed by followers/following */
+#define LAST_DEFAULT   10
+#define SHOW_REPLIES   20
+#define SEARCH_MAX     10
 #define MENTIONS_SHOWN 10
 
 void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
@@ -80,20 +80,18 @@ static void list_users(struct cmd_ctx *c, bool followers)
 {
     struct buf names = {0};
     struct nicks l = {&names, 0};
-    int r = followers ? store_followers(c->bot->store, c->user->id, add_nick,
-                                        &l)
-                      : store_following(c->bot->store, c->user->id, add_nick,
-                                        &l);
+    int r = followers
+                ? store_followers(c->bot->store, c->user->id, add_nick, &l)
+                : store_following(c->bot->store, c->user->id, add_nick, &l);
 
     if (r < 0)
         cmd_failed(c);
     else if (l.n == 0)
-        buf_append(c->reply, followers ? "No followers yet."
-                                       : "You follow nobody yet.");
+        buf_append(c->reply,
+                   followers ? "No followers yet." : "You follow nobody yet.");
     else {
         buf_printf(c->reply, "%s (%zu): %s",
-                   followers ? "Followers" : "Following", l.n,
-                   buf_str(&names));
+                   followers ? "Followers" : "Following", l.n, buf_str(&names));
         if (l.n > LIST_MAX)
             buf_printf(c->reply, " and %zu more", l.n - LIST_MAX);
     }
@@ -115,8 +113,8 @@ void cmd_following(struct cmd_ctx *c, const struct cmd_args *a)
 void cmd_on(struct cmd_ctx *c, const struct cmd_args *a)
 {
     (void)a;
-    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER,
-                            true) < 0) {
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER, true) <
+        0) {
         cmd_failed(c);
         return;
     }
@@ -128,8 +126,8 @@ void cmd_on(struct cmd_ctx *c, const struct cmd_args *a)
 void cmd_off(struct cmd_ctx *c, const struct cmd_args *a)
 {
     (void)a;
-    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER,
-                            false) < 0 ||
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_DELIVER, false) <
+            0 ||
         store_outbox_clear_user(c->bot->store, c->user->id) < 0) {
         cmd_failed(c);
         return;
@@ -142,15 +140,14 @@ void cmd_off(struct cmd_ctx *c, const struct cmd_args *a)
 
 void cmd_away(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    if (store_user_set_flag(c->bot->store, c->user->id, USER_AWAY,
-                            a->flag) < 0) {
+    if (store_user_set_flag(c->bot->store, c->user->id, USER_AWAY, a->flag) <
+        0) {
         cmd_failed(c);
         return;
     }
     c->user->away = a->flag;
-    buf_append(c->reply, a->flag
-                             ? "Updates will reach you while you are away."
-                             : "Updates will wait while you are away.");
+    buf_append(c->reply, a->flag ? "Updates will reach you while you are away."
+                                 : "Updates will wait while you are away.");
     if (a->flag)
         delivery_user_changed(c->bot->delivery, c->user->id);
 }
@@ -323,11 +320,11 @@ void cmd_whois(struct cmd_ctx *c, const struct cmd_args *a)
     }
     gmtime_r(&t.created, &tm);
     strftime(joined, sizeof(joined), "%Y-%m-%d", &tm);
-    buf_printf(c->reply, "%s%s%s, joined %s: %lld posts, %lld followers, "
-                         "following %lld.",
-               t.nick, t.bio[0] ? " - " : "", t.bio, joined,
-               (long long)n.posts, (long long)n.followers,
-               (long long)n.following);
+    buf_printf(c->reply,
+               "%s%s%s, joined %s: %lld posts, %lld followers, "
+               "following %lld.",
+               t.nick, t.bio[0] ? " - " : "", t.bio, joined, (long long)n.posts,
+               (long long)n.followers, (long long)n.following);
     if (c->admin) {
         buf_printf(c->reply, "\nJID: %s%s", t.jid,
                    t.active ? "" : " (inactive)");
@@ -414,8 +411,9 @@ void cmd_track(struct cmd_ctx *c, const struct cmd_args *a)
     else if (r == 2)
         buf_printf(c->reply, "You can track at most %d words.", TRACK_MAX);
     else
-        buf_printf(c->reply, "Tracking %s: posts containing it will reach "
-                             "you.",
+        buf_printf(c->reply,
+                   "Tracking %s: posts containing it will reach "
+                   "you.",
                    w);
 }
 
@@ -484,8 +482,9 @@ void cmd_block(struct cmd_ctx *c, const struct cmd_args *a)
     else if (r == 1)
         buf_printf(c->reply, "You already block %s.", t.nick);
     else
-        buf_printf(c->reply, "%s can no longer follow, mention or message "
-                             "you.",
+        buf_printf(c->reply,
+                   "%s can no longer follow, mention or message "
+                   "you.",
                    t.nick);
 }
 

@@ -15,28 +15,28 @@
 #include <strings.h>
 
 #include "cmd.h"
-#include "log.h"
+#include "../common/log.h"
 #include "match.h"
-#include "text.h"
+#include "../common/text.h"
 
 #define LAST_DEFAULT 10
-#define LAST_MAX 50
+#define LAST_MAX     50
 #define MENTIONS_MAX 50
-#define WORDS_MAX 200
+#define WORDS_MAX    200
 
 static const struct cmd_entry table[] = {
     {"help", NULL, ARGS_OPT_WORD, false, "help [COMMAND]",
      "List the commands, or explain one.", cmd_help},
     {"post", NULL, ARGS_TEXT, false, "post TEXT",
      "Post TEXT even if it reads like a command.", cmd_post},
-    {"follow", NULL, ARGS_NICK, false, "follow NICK",
-     "Receive NICK's posts.", cmd_follow},
+    {"follow", NULL, ARGS_NICK, false, "follow NICK", "Receive NICK's posts.",
+     cmd_follow},
     {"unfollow", NULL, ARGS_NICK, false, "unfollow NICK",
      "Stop receiving NICK's posts.", cmd_unfollow},
-    {"followers", NULL, ARGS_NONE, false, "followers",
-     "Who follows you.", cmd_followers},
-    {"following", NULL, ARGS_NONE, false, "following",
-     "Whom you follow.", cmd_following},
+    {"followers", NULL, ARGS_NONE, false, "followers", "Who follows you.",
+     cmd_followers},
+    {"following", NULL, ARGS_NONE, false, "following", "Whom you follow.",
+     cmd_following},
     {"on", NULL, ARGS_NONE, false, "on", "Resume all deliveries to you.",
      cmd_on},
     {"off", NULL, ARGS_NONE, false, "off",
@@ -51,8 +51,8 @@ static const struct cmd_entry table[] = {
      "Post N with its replies (\"#N\" alone does the same).", cmd_show},
     {"reply", NULL, ARGS_POSTNUM_TEXT, false, "reply #N TEXT",
      "Reply to post N (\"#N TEXT\" does the same).", cmd_reply},
-    {"delete", NULL, ARGS_POSTNUM, false, "delete #N",
-     "Delete your post N.", cmd_delete},
+    {"delete", NULL, ARGS_POSTNUM, false, "delete #N", "Delete your post N.",
+     cmd_delete},
     {"d", "dm", ARGS_NICK_TEXT, false, "d NICK TEXT",
      "A private message to NICK, who must follow you.", cmd_dm},
     {"whois", NULL, ARGS_NICK, false, "whois NICK",
@@ -65,10 +65,10 @@ static const struct cmd_entry table[] = {
      "The last posts that mention you.", cmd_mentions},
     {"track", NULL, ARGS_WORD, false, "track WORD",
      "Receive every post containing WORD (at most 20 words).", cmd_track},
-    {"untrack", NULL, ARGS_WORD, false, "untrack WORD",
-     "Stop tracking WORD.", cmd_untrack},
-    {"tracking", NULL, ARGS_NONE, false, "tracking",
-     "The words you track.", cmd_tracking},
+    {"untrack", NULL, ARGS_WORD, false, "untrack WORD", "Stop tracking WORD.",
+     cmd_untrack},
+    {"tracking", NULL, ARGS_NONE, false, "tracking", "The words you track.",
+     cmd_tracking},
     {"search", NULL, ARGS_TEXT, false, "search WORDS",
      "Posts containing all of WORDS, newest first.", cmd_search},
     {"block", NULL, ARGS_NICK, false, "block NICK",
@@ -268,8 +268,7 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
     case ARGS_ONOFF:
         if (nargs > 1)
             return CMD_POST;
-        return nargs == 1 && onoff_arg(&arg[0], &a->flag) ? CMD_OK
-                                                            : CMD_USAGE;
+        return nargs == 1 && onoff_arg(&arg[0], &a->flag) ? CMD_OK : CMD_USAGE;
     case ARGS_WORD:
         if (nargs > 1)
             return CMD_POST;
@@ -405,9 +404,8 @@ bool cmd_refuse_banned(struct cmd_ctx *c)
     return true;
 }
 
-int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
-                       enum post_kind kind, int64_t reply_to,
-                       int64_t to_user)
+int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
+                       int64_t reply_to, int64_t to_user)
 {
     const struct config *cfg = c->bot->cfg;
     enum post_check check;
@@ -431,8 +429,8 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text,
         return 0;
     }
     if (kind != POST_BROADCAST) {
-        if (store_posts_since(c->bot->store, c->user->id,
-                              c->bot->now() - 60, &recent) < 0) {
+        if (store_posts_since(c->bot->store, c->user->id, c->bot->now() - 60,
+                              &recent) < 0) {
             cmd_failed(c);
             return 0;
         }
@@ -485,8 +483,8 @@ void cmd_post_text(struct cmd_ctx *c, const char *text, int64_t reply_to)
     if (id == 0)
         return;
     if (reply_to > 0)
-        buf_printf(c->reply, "Replied to #%lld as #%lld.",
-                   (long long)reply_to, (long long)id);
+        buf_printf(c->reply, "Replied to #%lld as #%lld.", (long long)reply_to,
+                   (long long)id);
     else
         buf_printf(c->reply, "Posted #%lld.", (long long)id);
 }

@@ -17,8 +17,8 @@
 
 #include "config.h"
 #include "match.h"
-#include "text.h"
-#include "util.h"
+#include "../common/text.h"
+#include "../common/util.h"
 
 struct loader {
     const char *path;
@@ -54,13 +54,13 @@ static int line_of(const config_setting_t *s)
 }
 
 /* The keys each group accepts. */
-static const char *const xmpp_keys[] = {"jid",  "password", "password_file",
-                                        "host", "port",     "tls",
+static const char *const xmpp_keys[] = {"jid",     "password", "password_file",
+                                        "host",    "port",     "tls",
                                         "ca_file", "resource", NULL};
 static const char *const storage_keys[] = {"path", NULL};
-static const char *const bot_keys[] = {"admins", "subscription", "allow",
-                                       "post_max_chars", "posts_per_minute",
-                                       NULL};
+static const char *const bot_keys[] = {
+    "admins",         "subscription",     "allow",
+    "post_max_chars", "posts_per_minute", NULL};
 static const char *const delivery_keys[] = {"deliver_when_away", "backlog_max",
                                             NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -69,9 +69,8 @@ static const struct {
     const char *name;
     const char *const *keys;
 } groups[] = {
-    {"xmpp", xmpp_keys},   {"storage", storage_keys},
-    {"bot", bot_keys},     {"delivery", delivery_keys},
-    {"log", log_keys},
+    {"xmpp", xmpp_keys},         {"storage", storage_keys}, {"bot", bot_keys},
+    {"delivery", delivery_keys}, {"log", log_keys},
 };
 
 static bool in_list(const char *const *list, const char *name)
@@ -158,9 +157,8 @@ static char *get_string(struct loader *l, config_setting_t *root,
     return s != NULL ? xstrdup(config_setting_get_string(s)) : NULL;
 }
 
-static void get_int(struct loader *l, config_setting_t *root,
-                    const char *group, const char *key, long long lo,
-                    long long hi, int *out)
+static void get_int(struct loader *l, config_setting_t *root, const char *group,
+                    const char *key, long long lo, long long hi, int *out)
 {
     config_setting_t *s = get(l, root, group, key, CONFIG_TYPE_INT);
     long long v;
@@ -169,8 +167,8 @@ static void get_int(struct loader *l, config_setting_t *root,
         return;
     v = config_setting_get_int64(s);
     if (v < lo || v > hi) {
-        fail(l, line_of(s), "%s.%s must be between %lld and %lld", group,
-             key, lo, hi);
+        fail(l, line_of(s), "%s.%s must be between %lld and %lld", group, key,
+             lo, hi);
         return;
     }
     *out = (int)v;
@@ -196,7 +194,8 @@ static void get_enum(struct loader *l, config_setting_t *root,
         char list[128] = "";
 
         for (int i = 0; names[i] != NULL; i++) {
-            strncat(list, i == 0 ? "\"" : ", \"", sizeof(list) - strlen(list) - 1);
+            strncat(list, i == 0 ? "\"" : ", \"",
+                    sizeof(list) - strlen(list) - 1);
             strncat(list, names[i], sizeof(list) - strlen(list) - 1);
             strncat(list, "\"", sizeof(list) - strlen(list) - 1);
         }
@@ -225,8 +224,7 @@ static char **get_strings(struct loader *l, config_setting_t *root,
         const char *str;
 
         if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-            fail(l, line_of(s), "%s.%s must be a list of strings", group,
-                 key);
+            fail(l, line_of(s), "%s.%s must be a list of strings", group, key);
             break;
         }
         str = config_setting_get_string(e);
@@ -322,8 +320,9 @@ static void load_password(struct loader *l, config_setting_t *root,
         return;
     }
     if (pw != NULL && pwf != NULL) {
-        fail(l, line_of(pwf), "xmpp: give password or password_file, "
-                              "not both");
+        fail(l, line_of(pwf),
+             "xmpp: give password or password_file, "
+             "not both");
     } else if (pwf != NULL) {
         char *path = resolve(l->path, file);
 
@@ -359,8 +358,7 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
 
     c->xmpp.jid = get_string(l, root, "xmpp", "jid", &s);
     if (!l->failed && c->xmpp.jid == NULL)
-        fail(l, g != NULL ? line_of(g) : 1,
-             "xmpp: missing required key 'jid'");
+        fail(l, g != NULL ? line_of(g) : 1, "xmpp: missing required key 'jid'");
     else if (!l->failed && (jid_bare(c->xmpp.jid, bare, sizeof(bare)) < 0 ||
                             strchr(bare, '@') == NULL))
         fail(l, line_of(s), "xmpp.jid \"%s\" is not a JID", c->xmpp.jid);
@@ -375,8 +373,7 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
         fail(l, line_of(s), "cannot read ca_file %s: %s", c->xmpp.ca_file,
              strerror(errno));
     c->xmpp.resource = get_string(l, root, "xmpp", "resource", &s);
-    if (!l->failed && c->xmpp.resource != NULL &&
-        c->xmpp.resource[0] == '\0')
+    if (!l->failed && c->xmpp.resource != NULL && c->xmpp.resource[0] == '\0')
         fail(l, line_of(s), "xmpp.resource is empty");
     if (c->xmpp.resource == NULL)
         c->xmpp.resource = xstrdup("starling");
@@ -387,8 +384,10 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
             host = strchr(bare, '@') + 1;
         if (!is_loopback(host)) {
             s = config_setting_get_member(g, "tls");
-            fail(l, line_of(s), "xmpp.tls = \"disabled\" is only allowed "
-                                "for a loopback host, not %s", host);
+            fail(l, line_of(s),
+                 "xmpp.tls = \"disabled\" is only allowed "
+                 "for a loopback host, not %s",
+                 host);
         }
     }
 }
@@ -410,14 +409,13 @@ static void load_rest(struct loader *l, config_setting_t *root,
     else if (!l->failed && c->storage.path[0] == '\0')
         fail(l, line_of(s), "storage.path is empty");
 
-    c->bot.admins = get_strings(l, root, "bot", "admins", &c->bot.n_admins,
-                                check_admin);
+    c->bot.admins =
+        get_strings(l, root, "bot", "admins", &c->bot.n_admins, check_admin);
     get_enum(l, root, "bot", "subscription", sub_names, &sub);
     c->bot.subscription = (enum sub_policy)sub;
-    c->bot.allow = get_strings(l, root, "bot", "allow", &c->bot.n_allow,
-                               check_pattern);
-    get_int(l, root, "bot", "post_max_chars", 1, 10000,
-            &c->bot.post_max_chars);
+    c->bot.allow =
+        get_strings(l, root, "bot", "allow", &c->bot.n_allow, check_pattern);
+    get_int(l, root, "bot", "post_max_chars", 1, 10000, &c->bot.post_max_chars);
     get_int(l, root, "bot", "posts_per_minute", 1, 10000,
             &c->bot.posts_per_minute);
 
@@ -430,8 +428,7 @@ static void load_rest(struct loader *l, config_setting_t *root,
     c->log.level = (enum log_level)level;
 }
 
-int config_load(const char *path, struct config *out, char *err,
-                size_t errlen)
+int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
     struct loader l = {path, err, errlen, 0};
     config_t cf;

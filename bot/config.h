@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "log.h"
+#include "../common/log.h"
 
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
 enum sub_policy { SUB_OPEN, SUB_ALLOWLIST, SUB_CLOSED };

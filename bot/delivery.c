@@ -22,12 +22,12 @@
 #include <string.h>
 
 #include "delivery.h"
-#include "log.h"
-#include "util.h"
+#include "../common/log.h"
+#include "../common/util.h"
 
-#define WINDOW 64      /* sends between two barriers */
-#define MAX_WINDOWS 4  /* barriers outstanding at once */
-#define FLUSH_MAX 1024 /* confirmed rows deleted in one transaction, at most */
+#define WINDOW      64   /* sends between two barriers */
+#define MAX_WINDOWS 4    /* barriers outstanding at once */
+#define FLUSH_MAX   1024 /* confirmed rows written at once, at most */
 
 struct body {
     unsigned refs;
@@ -101,8 +101,7 @@ static void idset_add(struct idset *s, int64_t v);
 
 static void idset_grow(struct idset *s)
 {
-    struct idset bigger = {xcalloc(s->cap ? s->cap * 2 : 256,
-                                   sizeof(int64_t)),
+    struct idset bigger = {xcalloc(s->cap ? s->cap * 2 : 256, sizeof(int64_t)),
                            s->cap ? s->cap * 2 : 256, 0};
 
     for (size_t i = 0; i < s->cap; i++)
@@ -308,8 +307,7 @@ char *delivery_format(const struct post *p)
     default:
         if (p->reply_to > 0)
             return xasprintf("%s (re #%lld): %s (#%lld)", p->author_nick,
-                             (long long)p->reply_to, p->body,
-                             (long long)p->id);
+                             (long long)p->reply_to, p->body, (long long)p->id);
         return xasprintf("%s: %s (#%lld)", p->author_nick, p->body,
                          (long long)p->id);
     }
@@ -317,8 +315,7 @@ char *delivery_format(const struct post *p)
 
 void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
 {
-    snprintf(out, len, "starling-%lld-%lld", (long long)post,
-             (long long)user);
+    snprintf(out, len, "starling-%lld-%lld", (long long)post, (long long)user);
 }
 
 struct fanout {
@@ -492,8 +489,7 @@ void delivery_pump(struct delivery *d)
             delivery_stanza_id(it->post, it->user, id, sizeof(id));
         else
             snprintf(id, sizeof(id), "starling-note-%lld-%llu",
-                     (long long)it->user,
-                     (unsigned long long)++d->summaries);
+                     (long long)it->user, (unsigned long long)++d->summaries);
         if (d->ops->send(d->ud, it->jid, it->body->text, id, it->stamp) < 0)
             break; /* not connected: stays queued */
         d->head = it->next;

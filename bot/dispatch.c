@@ -15,25 +15,25 @@
 
 #include "commands.h"
 #include "dispatch.h"
-#include "log.h"
-#include "text.h"
-#include "util.h"
+#include "../common/log.h"
+#include "../common/text.h"
+#include "../common/util.h"
 
 /* A body longer than this is refused before any parsing. */
 #define BODY_MAX_BYTES 16384
 
 static const char *const auto_prefixes[] = {
-    "[auto-reply]", "auto-reply:", "auto-response", "[auto-response]",
-    "automatic reply", "autoreply:", "?otr", NULL,
+    "[auto-reply]",    "auto-reply:", "auto-response", "[auto-response]",
+    "automatic reply", "autoreply:",  "?otr",          NULL,
 };
 
 enum msg_class dispatch_classify(const char *type, const char *body)
 {
     const char *p;
 
-    if (type != NULL && (strcmp(type, "error") == 0 ||
-                         strcmp(type, "groupchat") == 0 ||
-                         strcmp(type, "headline") == 0))
+    if (type != NULL &&
+        (strcmp(type, "error") == 0 || strcmp(type, "groupchat") == 0 ||
+         strcmp(type, "headline") == 0))
         return MSG_IGNORE_TYPE;
     if (body == NULL || body[0] == '\0')
         return MSG_IGNORE_NOBODY;
@@ -87,8 +87,7 @@ static int activate(struct bot *b, const char *bare, struct user *u)
         return 0;
     nick_from_jid(bare, nick);
     if (store_user_create(b->store, bare, nick,
-                          b->cfg->delivery.deliver_when_away, b->now(),
-                          u) < 0)
+                          b->cfg->delivery.deliver_when_away, b->now(), u) < 0)
         return -1;
     return 1;
 }
@@ -146,8 +145,8 @@ void dispatch_roster_item(struct bot *b, const char *bare,
                           const char *subscription)
 {
     struct user u;
-    bool subscribed = strcmp(subscription, "from") == 0 ||
-                      strcmp(subscription, "both") == 0;
+    bool subscribed =
+        strcmp(subscription, "from") == 0 || strcmp(subscription, "both") == 0;
     int r;
 
     if (strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
@@ -247,8 +246,9 @@ void dispatch_message(struct bot *b, const struct inmsg *m)
         return;
     }
     if (strlen(m->body) > BODY_MAX_BYTES) {
-        b->reply(b, u.jid, "That message is far too long; nothing was "
-                           "posted.");
+        b->reply(b, u.jid,
+                 "That message is far too long; nothing was "
+                 "posted.");
         return;
     }
     log_debug("message from %s: %s", u.nick, m->body);

@@ -16,7 +16,7 @@
 
 #include "bot.h"
 #include "dispatch.h"
-#include "log.h"
+#include "../common/log.h"
 #include "notify.h"
 #include "session.h"
 
@@ -27,8 +27,8 @@ static volatile sig_atomic_t got_reload;
 
 struct daemon {
     struct bot bot;
-    bool ready_once;   /* READY=1 sent */
-    bool auth_failed;  /* refused before ever logging in */
+    bool ready_once;  /* READY=1 sent */
+    bool auth_failed; /* refused before ever logging in */
     int exit_code;
 };
 
@@ -83,8 +83,8 @@ static size_t ops_room(void *ud)
     return session_send_room();
 }
 
-static int ops_send(void *ud, const char *to, const char *body,
-                    const char *id, time_t stamp)
+static int ops_send(void *ud, const char *to, const char *body, const char *id,
+                    time_t stamp)
 {
     (void)ud;
     return session_send_chat(to, body, id, stamp);
@@ -206,8 +206,7 @@ static void reload(struct daemon *d)
 
     notify_send("RELOADING=1");
     if (config_load(cur->path, &fresh, err, sizeof(err)) < 0) {
-        log_error("reload refused, keeping the running configuration: %s",
-                  err);
+        log_error("reload refused, keeping the running configuration: %s", err);
         notify_send("READY=1");
         return;
     }

@@ -17,10 +17,10 @@
 #include <wchar.h>
 #include <wctype.h>
 
-#include "log.h"
+#include "../common/log.h"
 #include "match.h"
-#include "text.h"
-#include "util.h"
+#include "../common/text.h"
+#include "../common/util.h"
 
 #define MATCH_LIMIT 100000
 #define DEPTH_LIMIT 1000
@@ -41,8 +41,9 @@ static pcre2_code *compile(const char *pattern, char *err, size_t errlen)
         PCRE2_UCHAR msg[256];
 
         pcre2_get_error_message(code, msg, sizeof(msg));
-        snprintf(err, errlen, "pattern \"%s\" does not compile: %s at "
-                              "offset %zu",
+        snprintf(err, errlen,
+                 "pattern \"%s\" does not compile: %s at "
+                 "offset %zu",
                  pattern, (const char *)msg, (size_t)offset);
     }
     return re;
@@ -58,8 +59,8 @@ int match_init(void)
     pcre2_set_match_limit(mctx, MATCH_LIMIT);
     pcre2_set_depth_limit(mctx, DEPTH_LIMIT);
     /* A mention: @nick not glued to a word, an address or another @. */
-    re_mention = compile("(?<![\\w@.])@([A-Za-z0-9_]{1,32})(?![\\w@])",
-                         err, sizeof(err));
+    re_mention = compile("(?<![\\w@.])@([A-Za-z0-9_]{1,32})(?![\\w@])", err,
+                         sizeof(err));
     /* A tag: #word with at least one non-digit; "#12" is a post. */
     re_tag = compile("(?<![\\w&#])#(\\w*[^\\W\\d]\\w*)", err, sizeof(err));
     re_word = compile("\\w+", err, sizeof(err));
@@ -141,8 +142,8 @@ static size_t scan(const pcre2_code *re, int group, const char *text,
     seen = xcalloc(max, sizeof(*seen));
     while (off <= len && found < max) {
         PCRE2_SIZE *ov;
-        int rc = pcre2_match(re, (PCRE2_SPTR)text, len, off,
-                             PCRE2_NO_UTF_CHECK, md, mctx);
+        int rc = pcre2_match(re, (PCRE2_SPTR)text, len, off, PCRE2_NO_UTF_CHECK,
+                             md, mctx);
         char *item;
         bool dup = false;
 

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "../common/log.h"
 #include "notify.h"
 
 void notify_send(const char *state)
@@ -36,8 +36,8 @@ void notify_send(const char *state)
         log_warn("notify socket");
         return;
     }
-    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-               (struct sockaddr *)&sa, len) < 0)
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               len) < 0)
         log_warn("notify %s", state);
     close(fd);
 }

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "presence.h"
-#include "text.h"
-#include "util.h"
+#include "../common/text.h"
+#include "../common/util.h"
 
 struct resource {
     char *name;
@@ -21,7 +21,7 @@ struct resource {
 };
 
 struct entry {
-    char *bare;          /* NULL: empty slot; TOMBSTONE: deleted */
+    char *bare; /* NULL: empty slot; TOMBSTONE: deleted */
     struct resource *res;
     size_t nres;
     enum show best;
@@ -155,8 +155,8 @@ static struct entry *insert(struct presence *p, const char *bare)
     if ((p->used + 1) * 4 >= p->nslots * 3)
         rehash(p, p->live * 4 >= p->nslots ? p->nslots * 2 : p->nslots);
     mask = p->nslots - 1;
-    for (i = hash(bare) & mask; p->slots[i].bare != NULL &&
-                                p->slots[i].bare != TOMBSTONE;
+    for (i = hash(bare) & mask;
+         p->slots[i].bare != NULL && p->slots[i].bare != TOMBSTONE;
          i = (i + 1) & mask)
         ;
     if (p->slots[i].bare == NULL)
@@ -205,8 +205,8 @@ static int split(const char *full, char *bare, const char **res)
     return 0;
 }
 
-bool presence_update(struct presence *p, const char *full_jid,
-                     enum show show, int priority)
+bool presence_update(struct presence *p, const char *full_jid, enum show show,
+                     int priority)
 {
     char bare[JID_MAX + 1];
     const char *name;

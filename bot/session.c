@@ -24,10 +24,10 @@
 #include <strophe.h>
 #include <time.h>
 
-#include "log.h"
+#include "../common/log.h"
 #include "session.h"
-#include "text.h"
-#include "util.h"
+#include "../common/text.h"
+#include "../common/util.h"
 
 #define WINDOW        256  /* stanzas queued in libstrophe at most */
 #define CORK_MIN      8    /* queued stanzas that make a burst */
@@ -623,9 +623,8 @@ void session_run_once(unsigned long timeout_ms)
      * strophe_log would scan each for secrets): while the stream is up and
      * nobody reads debug output, its log is off.  A dropped stream is
      * still reported, by the connection handler. */
-    S.logger.handler = S.ready && log_get_level() > LOG_LEVEL_DEBUG
-                           ? NULL
-                           : strophe_log;
+    S.logger.handler =
+        S.ready && log_get_level() > LOG_LEVEL_DEBUG ? NULL : strophe_log;
     if (S.dead && S.conn != NULL) {
         xmpp_conn_release(S.conn);
         S.conn = NULL;

@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "../bot/log.h"
+#include "../common/log.h"
 #include "migrations.h"
 
 static const char *const steps[] = {
@@ -157,8 +157,7 @@ int migrations_apply(sqlite3 *db)
         return -1;
     }
     for (; version < n; version++) {
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
-            SQLITE_OK)
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
             goto fail;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
         if (sqlite3_exec(db, steps[version], NULL, NULL, &err) != SQLITE_OK ||

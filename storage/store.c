@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bot/log.h"
-#include "../bot/util.h"
+#include "../common/log.h"
+#include "../common/util.h"
 #include "migrations.h"
 #include "store.h"
 
@@ -143,16 +143,13 @@ static const char *const sql[S_COUNT] = {
     [S_BLOCK_UNHOLD] = "DELETE FROM outbox WHERE user = ?1 AND post IN "
                        "(SELECT id FROM posts WHERE author = ?2)",
     [S_UNBLOCK] = "DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2",
-    [S_IS_BLOCKED] =
-        "SELECT 1 FROM blocks WHERE blocker = ?1 AND blocked = ?2",
+    [S_IS_BLOCKED] = "SELECT 1 FROM blocks WHERE blocker = ?1 AND blocked = ?2",
     [S_TRACK_COUNT] = "SELECT count(*) FROM tracks WHERE user = ?1",
     [S_TRACK_HAS] = "SELECT 1 FROM tracks WHERE user = ?1 AND word = ?2",
-    [S_TRACK_ADD] =
-        "INSERT OR IGNORE INTO tracks (user, word) VALUES (?1, ?2)",
+    [S_TRACK_ADD] = "INSERT OR IGNORE INTO tracks (user, word) VALUES (?1, ?2)",
     [S_TRACK_DEL] = "DELETE FROM tracks WHERE user = ?1 AND word = ?2",
     [S_TRACKING] = "SELECT word FROM tracks WHERE user = ?1 ORDER BY word",
-    [S_POST_DUP] =
-        "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2",
+    [S_POST_DUP] = "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2",
     [S_POST_INSERT] = "INSERT INTO posts (author, body, created, reply_to, "
                       "kind, to_user, stanza_id) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -245,8 +242,8 @@ static const char *const sql[S_COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    bool batch; /* inside store_batch_begin(): units are savepoints */
-    bool lost;  /* SQLite rolled the whole batch back after an error */
+    bool batch;     /* inside store_batch_begin(): units are savepoints */
+    bool lost;      /* SQLite rolled the whole batch back after an error */
     bool unindexed; /* posts added that the search index lacks */
 };
 
@@ -566,9 +563,8 @@ static int free_nick(struct store *s, const char *base, char *out)
     return -1;
 }
 
-int store_user_create(struct store *s, const char *bare,
-                      const char *nick_base, bool away_default, time_t now,
-                      struct user *out)
+int store_user_create(struct store *s, const char *bare, const char *nick_base,
+                      bool away_default, time_t now, struct user *out)
 {
     char nick[NICK_MAX + 1];
     sqlite3_stmt *st;
@@ -674,8 +670,7 @@ int store_users_active(struct store *s, store_user_cb cb, void *ud)
     return each_user(s, stmt(s, S_USERS_ACTIVE), cb, ud);
 }
 
-static int count_of(struct store *s, enum stmt_id id, int64_t arg,
-                    int64_t *out)
+static int count_of(struct store *s, enum stmt_id id, int64_t arg, int64_t *out)
 {
     sqlite3_stmt *st = stmt(s, id);
 
@@ -721,8 +716,7 @@ int store_stats(struct store *s, struct store_stats *out)
 
 /* Run a two-id statement and report whether it changed a row:
  * 0 changed, 1 not changed, -1 error. */
-static int pair_change(struct store *s, enum stmt_id id, int64_t a,
-                       int64_t b)
+static int pair_change(struct store *s, enum stmt_id id, int64_t a, int64_t b)
 {
     sqlite3_stmt *st = stmt(s, id);
 
@@ -733,8 +727,7 @@ static int pair_change(struct store *s, enum stmt_id id, int64_t a,
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
-static int pair_exists(struct store *s, enum stmt_id id, int64_t a,
-                       int64_t b)
+static int pair_exists(struct store *s, enum stmt_id id, int64_t a, int64_t b)
 {
     sqlite3_stmt *st = stmt(s, id);
     int64_t v;
@@ -888,8 +881,8 @@ static char *json_array(const char *const *v, size_t n)
     return b.s;
 }
 
-static int insert_outbox(struct store *s, const struct post_new *p,
-                         int64_t id, size_t *n)
+static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
+                         size_t *n)
 {
     sqlite3_stmt *st;
     char *words = NULL;
@@ -1079,8 +1072,8 @@ static int cmp_desc(const void *a, const void *b)
 }
 
 /* Append the newest limit public post ids of author to *ids. */
-static int author_ids(struct store *s, int64_t author, int limit,
-                      int64_t **ids, size_t *n, size_t *cap)
+static int author_ids(struct store *s, int64_t author, int limit, int64_t **ids,
+                      size_t *n, size_t *cap)
 {
     sqlite3_stmt *st = stmt(s, S_AUTHOR_POST_IDS);
     int rc;
@@ -1098,8 +1091,8 @@ static int author_ids(struct store *s, int64_t author, int limit,
     return rc == SQLITE_DONE ? 0 : db_error(s, "timeline");
 }
 
-int store_timeline(struct store *s, int64_t user, int limit,
-                   store_post_cb cb, void *ud)
+int store_timeline(struct store *s, int64_t user, int limit, store_post_cb cb,
+                   void *ud)
 {
     sqlite3_stmt *st = stmt(s, S_FOLLOWEE_IDS);
     int64_t *authors = NULL, *ids = NULL;
@@ -1143,8 +1136,8 @@ int store_user_posts(struct store *s, int64_t author, int limit,
     return list(s, S_USER_POSTS, author, limit, cb, ud);
 }
 
-int store_mentions(struct store *s, int64_t user, int limit,
-                   store_post_cb cb, void *ud)
+int store_mentions(struct store *s, int64_t user, int limit, store_post_cb cb,
+                   void *ud)
 {
     return list(s, S_MENTIONS, user, limit, cb, ud);
 }
@@ -1200,8 +1193,8 @@ int store_search(struct store *s, const char *words, int limit,
 
 /* Call cb for each row of st: (id, user, jid, away) then, unless every
  * row is of the one post given, the post's columns. */
-static int each_row(struct store *s, sqlite3_stmt *st,
-                    const struct post *post, store_outbox_cb cb, void *ud)
+static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
+                    store_outbox_cb cb, void *ud)
 {
     struct outbox_row r;
     int rc;

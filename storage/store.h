@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../bot/text.h"
+#include "../common/text.h"
 
 struct store;
 

@@ -12,6 +12,25 @@ else
 	fail "etc/starling.conf passes --check"
 	build/starling -c etc/starling.conf --check
 fi
+# Every C source formatted with the repo's .clang-format.
+unformatted=""
+for f in $(git ls-files '*.c' '*.h' 2>/dev/null || ls common/*.[ch] storage/*.[ch] bot/*.[ch]); do
+	clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted="$unformatted $f"
+done
+if [ -z "$unformatted" ]; then
+	ok "every C source is formatted with .clang-format"
+else
+	fail "every C source is formatted with .clang-format:$unformatted"
+fi
+# Include arrows run one way: bot -> storage -> common.
+arrows=$(grep -n '#include "\.\./\(bot\|storage\)/' common/*.[ch] 2>/dev/null;
+	grep -n '#include "\.\./bot/' storage/*.[ch] 2>/dev/null)
+if [ -z "$arrows" ]; then
+	ok "includes run one way: bot/ -> storage/ -> common/"
+else
+	fail "includes run one way: bot/ -> storage/ -> common/"
+	echo "$arrows"
+fi
 # make install / uninstall with PREFIX and DESTDIR.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -56,8 +56,9 @@ int main(int argc, char **argv)
     must(sqlite3_open(argv[1], &db), db, "open");
     sqlite3_exec(db, "PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL);
 
-    must(sqlite3_prepare_v2(db, "INSERT INTO users (jid, nick, created) "
-                                "VALUES (?1, ?2, ?3)",
+    must(sqlite3_prepare_v2(db,
+                            "INSERT INTO users (jid, nick, created) "
+                            "VALUES (?1, ?2, ?3)",
                             -1, &s, NULL),
          db, "prepare users");
     for (long i = 1; i <= users; i++) {
@@ -72,8 +73,9 @@ int main(int argc, char **argv)
     sqlite3_finalize(s);
 
     srandom(42);
-    must(sqlite3_prepare_v2(db, "INSERT INTO posts (author, body, created) "
-                                "VALUES (?1, ?2, ?3)",
+    must(sqlite3_prepare_v2(db,
+                            "INSERT INTO posts (author, body, created) "
+                            "VALUES (?1, ?2, ?3)",
                             -1, &s, NULL),
          db, "prepare posts");
     for (long i = 0; i < posts; i++) {
@@ -88,9 +90,10 @@ int main(int argc, char **argv)
     }
     sqlite3_finalize(s);
 
-    must(sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO follows "
-                                "(follower, followee, created) "
-                                "VALUES (?1, ?2, 1)",
+    must(sqlite3_prepare_v2(db,
+                            "INSERT OR IGNORE INTO follows "
+                            "(follower, followee, created) "
+                            "VALUES (?1, ?2, 1)",
                             -1, &s, NULL),
          db, "prepare follows");
     for (long n = 0; n < follows;) {
@@ -108,7 +111,7 @@ int main(int argc, char **argv)
     must(sqlite3_exec(db, "COMMIT; PRAGMA optimize", NULL, NULL, NULL), db,
          "commit");
     sqlite3_close(db);
-    printf("seeded %ld users, %ld posts, %ld follows in %.1f s\n", users,
-           posts, follows, now() - t0);
+    printf("seeded %ld users, %ld posts, %ld follows in %.1f s\n", users, posts,
+           follows, now() - t0);
     return 0;
 }

@@ -14,11 +14,11 @@
 struct row {
     const char *msg;
     enum cmd_result result;
-    const char *cmd;    /* expected command name, or NULL */
-    const char *nick;   /* expected nick or NULL */
-    int64_t num;        /* expected post number */
-    int count;          /* expected count */
-    const char *text;   /* expected text or NULL */
+    const char *cmd;  /* expected command name, or NULL */
+    const char *nick; /* expected nick or NULL */
+    int64_t num;      /* expected post number */
+    int count;        /* expected count */
+    const char *text; /* expected text or NULL */
 };
 
 static const struct row rows[] = {
@@ -167,13 +167,12 @@ static void test_flags_and_words(void **state)
 static void test_table_entries(void **state)
 {
     const char *admin[] = {"stats", "ban", "unban", "broadcast"};
-    const char *user[] = {"help",   "post",   "follow",    "unfollow",
-                          "followers", "following", "on",  "off",
-                          "away",   "last",   "show",      "reply",
-                          "delete", "d",      "dm",        "whois",
-                          "nick",   "bio",    "mentions",  "track",
-                          "untrack", "tracking", "search", "block",
-                          "unblock"};
+    const char *user[] = {
+        "help",      "post",     "follow", "unfollow", "followers",
+        "following", "on",       "off",    "away",     "last",
+        "show",      "reply",    "delete", "d",        "dm",
+        "whois",     "nick",     "bio",    "mentions", "track",
+        "untrack",   "tracking", "search", "block",    "unblock"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)

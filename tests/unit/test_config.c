@@ -40,8 +40,7 @@ static void expect_error(const char *text, int line, const char *words)
 
     assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
     snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
-    if (strncmp(err, prefix, strlen(prefix)) != 0 ||
-        strstr(err, words) == NULL)
+    if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, words) == NULL)
         fail_msg("for:\n%s\nexpected %s...%s, got %s", text, prefix, words,
                  err);
 }
@@ -56,9 +55,8 @@ static void test_minimal_file_and_defaults(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(config_load(write_file("ok.conf", BASE), &c, err,
-                                 sizeof(err)),
-                     0);
+    assert_int_equal(
+        config_load(write_file("ok.conf", BASE), &c, err, sizeof(err)), 0);
     assert_string_equal(c.xmpp.jid, "bot@example.org");
     assert_string_equal(c.xmpp.password, "pw");
     assert_null(c.xmpp.host);
@@ -91,9 +89,8 @@ static void test_every_key(void **state)
         "log: { level = \"debug\"; };\n";
 
     (void)state;
-    assert_int_equal(config_load(write_file("all.conf", text), &c, err,
-                                 sizeof(err)),
-                     0);
+    assert_int_equal(
+        config_load(write_file("all.conf", text), &c, err, sizeof(err)), 0);
     assert_string_equal(c.xmpp.host, "xmpp.example.org");
     assert_int_equal(c.xmpp.port, 5223);
     assert_int_equal(c.xmpp.tls, TLS_DIRECT);
@@ -146,8 +143,8 @@ static void test_errors_name_the_line(void **state)
     expect_error("xmpp: {\n password = \"x\";\n};\n"
                  "storage: { path = \"/x\"; };\n",
                  1, "missing required key 'jid'");
-    expect_error("xmpp: { jid = \"bot@example.org\"; password = \"x\"; };\n",
-                 1, "missing required key 'path'");
+    expect_error("xmpp: { jid = \"bot@example.org\"; password = \"x\"; };\n", 1,
+                 "missing required key 'path'");
     expect_error("xmpp: {\n jid = \"bot@example.org\";\n password = \"x\";\n"
                  " password_file = \"/etc/hostname\";\n};\n"
                  "storage: { path = \"/x\"; };\n",
@@ -233,8 +230,7 @@ static void test_shipped_example(void **state)
     char err[512];
 
     (void)state;
-    assert_int_equal(config_load("etc/starling.conf", &c, err, sizeof(err)),
-                     0);
+    assert_int_equal(config_load("etc/starling.conf", &c, err, sizeof(err)), 0);
     assert_string_equal(c.xmpp.jid, "updates@example.org");
     config_free(&c);
 }

@@ -38,8 +38,8 @@ static size_t op_room(void *ud)
     return T.room;
 }
 
-static int op_send(void *ud, const char *to, const char *body,
-                   const char *id, time_t stamp)
+static int op_send(void *ud, const char *to, const char *body, const char *id,
+                   time_t stamp)
 {
     struct sent *s = &T.sent[T.nsent++];
 
@@ -345,8 +345,8 @@ static void test_drop_keeps_what_was_confirmed(void **state)
 
 static void test_formats_and_ids(void **state)
 {
-    struct post p = {.id = 7, .author_nick = "ann", .body = "hi",
-                     .kind = POST_PUBLIC};
+    struct post p = {
+        .id = 7, .author_nick = "ann", .body = "hi", .kind = POST_PUBLIC};
     char id1[64], id2[64];
     char *s;
 

@@ -16,10 +16,8 @@ static void test_ignored_types(void **state)
 {
     (void)state;
     assert_int_equal(dispatch_classify("error", "help"), MSG_IGNORE_TYPE);
-    assert_int_equal(dispatch_classify("groupchat", "help"),
-                     MSG_IGNORE_TYPE);
-    assert_int_equal(dispatch_classify("headline", "help"),
-                     MSG_IGNORE_TYPE);
+    assert_int_equal(dispatch_classify("groupchat", "help"), MSG_IGNORE_TYPE);
+    assert_int_equal(dispatch_classify("headline", "help"), MSG_IGNORE_TYPE);
 }
 
 static void test_handled_types(void **state)
@@ -47,8 +45,7 @@ static void test_auto_replies(void **state)
                      MSG_IGNORE_AUTO);
     assert_int_equal(dispatch_classify("chat", "Auto-Response: on leave"),
                      MSG_IGNORE_AUTO);
-    assert_int_equal(dispatch_classify("chat", "  ?OTRv23?"),
-                     MSG_IGNORE_AUTO);
+    assert_int_equal(dispatch_classify("chat", "  ?OTRv23?"), MSG_IGNORE_AUTO);
     assert_int_equal(dispatch_classify("chat", "?OTR:AAMD"), MSG_IGNORE_AUTO);
     /* Mentioning the words later is an ordinary post. */
     assert_int_equal(dispatch_classify("chat", "my [Auto-reply] is broken"),

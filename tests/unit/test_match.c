@@ -80,8 +80,11 @@ static void test_words_unicode_lowercase(void **state)
     struct buf b = {0};
 
     (void)state;
-    match_words("\xc3\x89""COLE and Rust, rust! snake_case", 50, join_cb, &b);
-    assert_string_equal(b.s, "\xc3\xa9""cole,and,rust,snake_case");
+    match_words("\xc3\x89"
+                "COLE and Rust, rust! snake_case",
+                50, join_cb, &b);
+    assert_string_equal(b.s, "\xc3\xa9"
+                             "cole,and,rust,snake_case");
     buf_free(&b);
     /* Invalid UTF-8 is no input at all, not a crash. */
     assert_int_equal(match_words("ab\xc0\xaf", 50, NULL, NULL), 0);

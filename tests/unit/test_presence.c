@@ -17,8 +17,8 @@ static void test_show_values(void **state)
         const char *show;
         bool now, away_on;
     } rules[] = {
-        {NULL, true, true},     {"chat", true, true}, {"away", false, true},
-        {"xa", false, true},    {"dnd", false, false},
+        {NULL, true, true},  {"chat", true, true},  {"away", false, true},
+        {"xa", false, true}, {"dnd", false, false},
     };
 
     (void)state;

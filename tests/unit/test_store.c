@@ -26,11 +26,14 @@ static int64_t mkuser(const char *jid, const char *nick)
 }
 
 static int64_t post(int64_t author, const char *body, const char *const *m,
-                    size_t nm, const char *const *w, size_t nw,
-                    size_t *nrec)
+                    size_t nm, const char *const *w, size_t nw, size_t *nrec)
 {
-    struct post_new p = {.author = author, .body = body, .created = 2000,
-                         .mentions = m, .n_mentions = nm, .words = w,
+    struct post_new p = {.author = author,
+                         .body = body,
+                         .created = 2000,
+                         .mentions = m,
+                         .n_mentions = nm,
+                         .words = w,
                          .n_words = nw};
     int64_t id;
 
@@ -95,8 +98,7 @@ static void test_users_and_nicks(void **state)
     assert_string_equal(u.nick, "abcdefghijklmnopqrstuvwxyz012342");
     /* Leaving and coming back keeps the user. */
     assert_int_equal(store_user_set_flag(st, a, USER_ACTIVE, false), 0);
-    assert_int_equal(store_user_create(st, "alice@x", "zzz", false, 5, &u),
-                     0);
+    assert_int_equal(store_user_create(st, "alice@x", "zzz", false, 5, &u), 0);
     assert_int_equal(u.id, a);
     assert_true(u.active);
     assert_string_equal(u.nick, "alice");
@@ -139,14 +141,14 @@ static void test_follow_block_track(void **state)
 static void test_recipients(void **state)
 {
     int64_t author = mkuser("author@x", "author");
-    int64_t fol = mkuser("fol@x", "fol");           /* follower */
-    int64_t men = mkuser("men@x", "men");           /* mentioned */
-    int64_t trk = mkuser("trk@x", "trk");           /* tracks "xmpp" */
-    int64_t all = mkuser("all@x", "all");           /* all three */
-    int64_t blk = mkuser("blk@x", "blk");           /* follows, blocks */
-    int64_t off = mkuser("off@x", "off");           /* follows, off */
-    int64_t gone = mkuser("gone@x", "gone");        /* follows, inactive */
-    int64_t ban = mkuser("ban@x", "ban");           /* follows, banned */
+    int64_t fol = mkuser("fol@x", "fol");    /* follower */
+    int64_t men = mkuser("men@x", "men");    /* mentioned */
+    int64_t trk = mkuser("trk@x", "trk");    /* tracks "xmpp" */
+    int64_t all = mkuser("all@x", "all");    /* all three */
+    int64_t blk = mkuser("blk@x", "blk");    /* follows, blocks */
+    int64_t off = mkuser("off@x", "off");    /* follows, off */
+    int64_t gone = mkuser("gone@x", "gone"); /* follows, inactive */
+    int64_t ban = mkuser("ban@x", "ban");    /* follows, banned */
     const char *m[] = {"men", "all", "author", "blk", "nobody"};
     const char *w[] = {"hello", "xmpp"};
     char *r, expect[128];
@@ -174,8 +176,8 @@ static void test_recipients(void **state)
 
     /* A reply reaches the replied-to author even if not a follower. */
     {
-        struct post_new p = {.author = trk, .body = "re", .created = 3000,
-                             .reply_to = id};
+        struct post_new p = {
+            .author = trk, .body = "re", .created = 3000, .reply_to = id};
         assert_int_equal(store_post_add(st, &p, &reply, &n), 0);
         r = recipients(reply);
         snprintf(expect, sizeof(expect), "%lld", (long long)author);
@@ -188,8 +190,12 @@ static void test_dm_broadcast_and_dedupe(void **state)
 {
     int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b");
     int64_t c = mkuser("c@x", "c");
-    struct post_new p = {.author = a, .body = "psst", .created = 10,
-                         .kind = POST_DM, .to_user = b, .stanza_id = "s-1"};
+    struct post_new p = {.author = a,
+                         .body = "psst",
+                         .created = 10,
+                         .kind = POST_DM,
+                         .to_user = b,
+                         .stanza_id = "s-1"};
     int64_t id, again;
     size_t n;
     char *r, expect[64];
@@ -209,7 +215,9 @@ static void test_dm_broadcast_and_dedupe(void **state)
     assert_int_equal(store_user_posts(st, a, 10, count_cb, &count), 0);
     assert_int_equal(count, 0);
 
-    p = (struct post_new){.author = a, .body = "maintenance", .created = 20,
+    p = (struct post_new){.author = a,
+                          .body = "maintenance",
+                          .created = 20,
                           .kind = POST_BROADCAST};
     assert_int_equal(store_post_add(st, &p, &id, &n), 0);
     r = recipients(id);
@@ -247,9 +255,9 @@ static void test_listings_search_and_delete(void **state)
     assert_int_equal(count, 2);
     /* FTS syntax in user input is only ever words. */
     count = 0;
-    assert_int_equal(store_search(st, "gardening OR \"* NEAR( ^x:", 10,
-                                  count_cb, &count),
-                     0);
+    assert_int_equal(
+        store_search(st, "gardening OR \"* NEAR( ^x:", 10, count_cb, &count),
+        0);
     assert_int_equal(count, 0);
     assert_int_equal(store_search(st, "   ", 10, count_cb, &count), 0);
     assert_int_equal(store_stats(st, &s), 0);
@@ -275,8 +283,8 @@ static void test_listings_search_and_delete(void **state)
 static void test_batch(void **state)
 {
     int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b"), p1, p2, id;
-    struct post_new dup = {.author = a, .body = "again", .created = 2000,
-                           .stanza_id = "s1"};
+    struct post_new dup = {
+        .author = a, .body = "again", .created = 2000, .stanza_id = "s1"};
     struct store_stats s;
     int count = 0;
 
@@ -359,8 +367,8 @@ static void test_outbox(void **state)
  * are about every user by nature. */
 static void plan_cb(void *ud, const char *sql, const char *plan)
 {
-    static const char *const big[] = {"users", "posts", "follows", "blocks",
-                                      "tracks", "mentions", "outbox", NULL};
+    static const char *const big[] = {"users",  "posts",    "follows", "blocks",
+                                      "tracks", "mentions", "outbox",  NULL};
     int *bad = ud;
 
     if (strncmp(plan, "SCAN ", 5) != 0)
@@ -400,8 +408,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dm_broadcast_and_dedupe, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_listings_search_and_delete,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listings_search_and_delete, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_query_uses_an_index, setup,

@@ -15,13 +15,13 @@ static void test_utf8_valid(void **state)
     (void)state;
     assert_true(utf8_valid("plain", 5));
     assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xa6", 9));
-    assert_true(utf8_valid("\xf4\x8f\xbf\xbf", 4));        /* U+10FFFF */
-    assert_false(utf8_valid("\xc0\xaf", 2));                /* overlong / */
-    assert_false(utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
-    assert_false(utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
-    assert_false(utf8_valid("\xf4\x90\x80\x80", 4));        /* > 10FFFF */
-    assert_false(utf8_valid("\xe2\x82", 2));                /* truncated */
-    assert_false(utf8_valid("\x80", 1));                    /* lone cont. */
+    assert_true(utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong / */
+    assert_false(utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > 10FFFF */
+    assert_false(utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(utf8_valid("\x80", 1));             /* lone cont. */
     assert_false(utf8_valid("\xff", 1));
 }
 
@@ -78,8 +78,7 @@ static void test_jid_bare(void **state)
     char out[JID_MAX + 1];
 
     (void)state;
-    assert_int_equal(jid_bare("Alice@Example.ORG/Phone", out, sizeof(out)),
-                     0);
+    assert_int_equal(jid_bare("Alice@Example.ORG/Phone", out, sizeof(out)), 0);
     assert_string_equal(out, "alice@example.org");
     assert_int_equal(jid_bare("example.org", out, sizeof(out)), 0);
     assert_string_equal(out, "example.org");
@@ -131,8 +130,7 @@ static void test_nick_valid_and_parse(void **state)
     assert_int_equal(nick_parse("bob", nick), 0);
     assert_int_equal(nick_parse("@", nick), -1);
     assert_int_equal(nick_parse("b\xe2\x80\x8bob", nick), -1); /* ZWSP */
-    assert_int_equal(nick_parse("abcdefghijklmnopqrstuvwxyz0123456", nick),
-                     -1);
+    assert_int_equal(nick_parse("abcdefghijklmnopqrstuvwxyz0123456", nick), -1);
 }
 
 int main(void)
