@@ -350,7 +350,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
-    struct inmsg m;
+    struct inmsg m = {0};
     char *body;
 
     (void)conn;

@@ -25,12 +25,35 @@ enum sub_kind {
     SUB_UNSUBSCRIBED
 };
 
-/* An incoming <message/>, before any filtering (see dispatch). */
+/* Encryption a message says it carries (SPEC 9): never posted. */
+enum msg_crypto {
+    CRYPTO_NONE = 0,
+    CRYPTO_OMEMO, /* eu.siacs.conversations.axolotl, urn:xmpp:omemo:2 */
+    CRYPTO_OX,    /* urn:xmpp:openpgp:0 */
+    CRYPTO_PGP,   /* jabber:x:encrypted */
+    CRYPTO_OTR,   /* an OTR body or urn:xmpp:otr:0 */
+};
+
+#define INMSG_REACTIONS_MAX 8
+
+/* An incoming <message/>, before any filtering (see dispatch).  Every
+ * extension field is NULL / 0 / false when the stanza lacks it. */
 struct inmsg {
     const char *from; /* full JID as stamped by the server */
     const char *type; /* "chat", "normal", "error", ... or NULL */
     const char *id;   /* stanza id or NULL */
-    const char *body; /* NULL if the message has no <body/> */
+    const char *body; /* NULL if the message has no <body/>; for a
+                         XEP-0461 reply, the body with the XEP-0428
+                         fallback quote cut off */
+    const char *origin_id;   /* XEP-0359 <origin-id id=.../> */
+    const char *replace_id;  /* XEP-0308: id of the message corrected */
+    const char *retract_id;  /* XEP-0424 (either form): id retracted */
+    const char *reply_id;    /* XEP-0461 <reply id=.../> */
+    const char *reaction_id; /* XEP-0444 <reactions id=.../> */
+    const char *reactions[INMSG_REACTIONS_MAX]; /* the emoji, at most */
+    size_t n_reactions;
+    enum msg_crypto crypto;
+    bool receipt_request; /* XEP-0184 <request/> */
 };
 
 struct session_callbacks {
