@@ -148,8 +148,8 @@ void cmd_away(struct cmd_ctx *c, const struct cmd_args *a)
     c->user->away = a->flag;
     buf_append(c->reply, a->flag ? "Updates will reach you while you are away."
                                  : "Updates will wait while you are away.");
-    if (a->flag)
-        delivery_user_changed(c->bot->delivery, c->user->id);
+    /* What is queued in memory follows the new setting too. */
+    delivery_user_reset(c->bot->delivery, c->user->id);
 }
 
 struct lines {
@@ -269,11 +269,10 @@ void cmd_delete(struct cmd_ctx *c, const struct cmd_args *a)
         buf_append(c->reply, "You can only delete your own posts.");
         return;
     }
-    if (store_post_delete(c->bot->store, a->num) < 0) {
+    if (delivery_post_delete(c->bot->delivery, a->num, c->bot->now()) < 0) {
         cmd_failed(c);
         return;
     }
-    delivery_forget_post(c->bot->delivery, a->num);
     if (!own) {
         char detail[64];
 
@@ -477,6 +476,9 @@ void cmd_block(struct cmd_ctx *c, const struct cmd_args *a)
         return;
     }
     r = store_block(c->bot->store, c->user->id, t.id);
+    /* Updates from t already queued in memory go too. */
+    if (r >= 0)
+        delivery_user_reset(c->bot->delivery, c->user->id);
     if (r < 0)
         cmd_failed(c);
     else if (r == 1)

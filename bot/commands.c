@@ -428,8 +428,22 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
         buf_append(c->reply, " Nothing was posted.");
         return 0;
     }
+    p.author = c->user->id;
+    p.body = text;
+    p.created = c->bot->now();
+    p.reply_to = reply_to;
+    p.kind = kind;
+    p.to_user = to_user;
+    p.stanza_id = c->stanza_id;
+    p.origin_id = c->origin_id;
+    /* A resend (SPEC 4) gets its number again, even at the rate limit. */
+    if ((r = store_post_dup(c->bot->store, &p, &id)) != 0) {
+        if (r < 0)
+            cmd_failed(c);
+        return r < 0 ? 0 : id;
+    }
     if (kind != POST_BROADCAST) {
-        if (store_posts_since(c->bot->store, c->user->id, c->bot->now() - 60,
+        if (store_posts_since(c->bot->store, c->user->id, p.created - 60,
                               &recent) < 0) {
             cmd_failed(c);
             return 0;
@@ -448,13 +462,6 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
         match_mentions(text, MENTIONS_MAX, collect, &mentions);
         match_words(text, WORDS_MAX, collect, &words);
     }
-    p.author = c->user->id;
-    p.body = text;
-    p.created = c->bot->now();
-    p.reply_to = reply_to;
-    p.kind = kind;
-    p.to_user = to_user;
-    p.stanza_id = c->stanza_id;
     p.mentions = (const char *const *)mentions.v;
     p.n_mentions = mentions.n;
     p.words = (const char *const *)words.v;

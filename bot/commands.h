@@ -76,6 +76,7 @@ struct cmd_ctx {
     struct user *user; /* the sender, a registered user */
     bool admin;
     const char *stanza_id; /* for post de-duplication */
+    const char *origin_id; /* XEP-0359 origin-id of the message, or NULL */
     struct buf *reply;     /* the handler's answer */
 };
 

@@ -9,13 +9,21 @@
  * recipient's presence allows it again); sent when the session has room;
  * then part of a window closed by a barrier (a ping to the server).  Only
  * when the barrier's answer comes back are the window's rows confirmed;
- * confirmed rows are deleted together, in one transaction, once nothing
- * is in flight or FLUSH_MAX of them wait (a commit per window cost more
- * than the sends).  Until deleted they stay pending, so nothing can queue
- * them twice; a crash before the delete sends them again, with the same
- * ids.  A dropped stream forgets everything unconfirmed in memory: the rows
- * are still in the store and go out again once the recipient's presence
- * is seen anew.
+ * confirmed rows are marked delivered together, in one statement, once
+ * nothing is in flight or FLUSH_MAX of them wait (a write per window cost
+ * more than the sends).  Until then they stay pending, so nothing can
+ * queue them twice; a crash before the write sends them again, with the
+ * same ids.  A dropped stream forgets everything unconfirmed in memory:
+ * the rows are still in the store and go out again once the recipient's
+ * presence is seen anew.
+ *
+ * A delivered row stays for OUTBOX_COPY_SECONDS as the record of a copy
+ * the recipient has: a correction of the post (XEP-0308) or its deletion
+ * (a XEP-0424 retraction) becomes a row of its own for each such
+ * recipient, delivered by the same rules.  What is held for one user is
+ * bounded as rows arrive: beyond backlog_max ordinary updates (from
+ * people they follow, which "last" shows again) the oldest are dropped
+ * and counted for the summary; everything else is always handed over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +49,8 @@ struct item {
     int64_t user;
     time_t stamp; /* 0: fresh, no <delay/> */
     bool away;
+    enum outbox_what what;
+    int edits; /* the post's, for a correction's id */
     struct body *body;
     char jid[];
 };
@@ -51,12 +61,111 @@ struct window {
     size_t n;
 };
 
-/* A set of int64 (outbox ids queued or in flight), linear probing. */
-struct idset {
-    int64_t *v; /* 0 = empty */
+/* idmap ------------------------------------------------------------------ */
+
+/* An int64 -> int map with linear probing: outbox ids queued or in flight
+ * (the value unused), and the ordinary updates held per user. */
+struct idmap {
+    int64_t *k; /* 0 = empty */
+    int *v;
     size_t cap;
     size_t n;
 };
+
+static size_t slot_of(int64_t k, size_t cap)
+{
+    uint64_t h = (uint64_t)k * 0x9e3779b97f4a7c15ULL;
+
+    return (size_t)(h >> 7) & (cap - 1);
+}
+
+/* The value of k, or NULL. */
+static int *idmap_get(const struct idmap *m, int64_t k)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = slot_of(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->k[i] == 0)
+            return NULL;
+        if (m->k[i] == k)
+            return &m->v[i];
+    }
+}
+
+static bool idmap_has(const struct idmap *m, int64_t k)
+{
+    return idmap_get(m, k) != NULL;
+}
+
+static void idmap_put(struct idmap *m, int64_t k, int v);
+
+static void idmap_grow(struct idmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    struct idmap bigger = {xcalloc(cap, sizeof(int64_t)),
+                           xcalloc(cap, sizeof(int)), cap, 0};
+
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->k[i] != 0)
+            idmap_put(&bigger, m->k[i], m->v[i]);
+    free(m->k);
+    free(m->v);
+    *m = bigger;
+}
+
+static void idmap_put(struct idmap *m, int64_t k, int v)
+{
+    size_t i;
+
+    if ((m->n + 1) * 2 > m->cap)
+        idmap_grow(m);
+    for (i = slot_of(k, m->cap); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
+        if (m->k[i] == k) {
+            m->v[i] = v;
+            return;
+        }
+    m->k[i] = k;
+    m->v[i] = v;
+    m->n++;
+}
+
+static void idmap_del(struct idmap *m, int64_t k)
+{
+    size_t i, j;
+
+    if (m->cap == 0)
+        return;
+    for (i = slot_of(k, m->cap); m->k[i] != k; i = (i + 1) & (m->cap - 1))
+        if (m->k[i] == 0)
+            return;
+    /* Backward-shift deletion keeps probe chains intact. */
+    for (j = i;;) {
+        m->k[i] = 0;
+        for (;;) {
+            size_t h;
+
+            j = (j + 1) & (m->cap - 1);
+            if (m->k[j] == 0) {
+                m->n--;
+                return;
+            }
+            h = slot_of(m->k[j], m->cap);
+            if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+                continue;
+            break;
+        }
+        m->k[i] = m->k[j];
+        m->v[i] = m->v[j];
+        i = j;
+    }
+}
+
+static void idmap_clear(struct idmap *m)
+{
+    free(m->k);
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
 
 struct delivery {
     struct store *store;
@@ -66,7 +175,9 @@ struct delivery {
     int backlog_max;
     struct item *head, *tail;
     size_t queued;
-    struct idset pending;
+    struct idmap pending; /* outbox ids queued or in flight */
+    struct idmap held;    /* user -> ordinary updates held, when known */
+    int64_t prune_cursor;
     struct window windows[MAX_WINDOWS];
     size_t nwindows;
     struct window cur; /* sent, barrier not yet sent */
@@ -76,91 +187,12 @@ struct delivery {
     uint64_t summaries;
 };
 
-/* idset ------------------------------------------------------------------ */
-
-static size_t slot_of(int64_t v, size_t cap)
-{
-    uint64_t h = (uint64_t)v * 0x9e3779b97f4a7c15ULL;
-
-    return (size_t)(h >> 7) & (cap - 1);
-}
-
-static bool idset_has(const struct idset *s, int64_t v)
-{
-    if (s->cap == 0)
-        return false;
-    for (size_t i = slot_of(v, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        if (s->v[i] == 0)
-            return false;
-        if (s->v[i] == v)
-            return true;
-    }
-}
-
-static void idset_add(struct idset *s, int64_t v);
-
-static void idset_grow(struct idset *s)
-{
-    struct idset bigger = {xcalloc(s->cap ? s->cap * 2 : 256, sizeof(int64_t)),
-                           s->cap ? s->cap * 2 : 256, 0};
-
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->v[i] != 0)
-            idset_add(&bigger, s->v[i]);
-    free(s->v);
-    *s = bigger;
-}
-
-static void idset_add(struct idset *s, int64_t v)
-{
-    size_t i;
-
-    if ((s->n + 1) * 2 > s->cap)
-        idset_grow(s);
-    for (i = slot_of(v, s->cap); s->v[i] != 0; i = (i + 1) & (s->cap - 1))
-        if (s->v[i] == v)
-            return;
-    s->v[i] = v;
-    s->n++;
-}
-
-static void idset_del(struct idset *s, int64_t v)
-{
-    size_t i, j;
-
-    if (s->cap == 0)
-        return;
-    for (i = slot_of(v, s->cap); s->v[i] != v; i = (i + 1) & (s->cap - 1))
-        if (s->v[i] == 0)
-            return;
-    /* Backward-shift deletion keeps probe chains intact. */
-    for (j = i;;) {
-        s->v[i] = 0;
-        for (;;) {
-            size_t k;
-
-            j = (j + 1) & (s->cap - 1);
-            if (s->v[j] == 0) {
-                s->n--;
-                return;
-            }
-            k = slot_of(s->v[j], s->cap);
-            if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-                continue;
-            break;
-        }
-        s->v[i] = s->v[j];
-        i = j;
-    }
-}
-
-static void idset_clear(struct idset *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof(*s));
-}
-
 /* Bodies and items --------------------------------------------------------- */
+
+/* What a client without XEP-0424 shows for a retraction. */
+#define RETRACT_FALLBACK                                                       \
+    "This person attempted to retract a previous message, but it's "           \
+    "unsupported by your client."
 
 static struct body *body_new(const char *text)
 {
@@ -169,6 +201,20 @@ static struct body *body_new(const char *text)
 
     b->refs = 1;
     memcpy(b->text, text, len + 1);
+    return b;
+}
+
+/* The body every recipient of row r sees, formatted once and shared. */
+static struct body *body_of(const struct outbox_row *r)
+{
+    struct body *b;
+    char *text;
+
+    if (r->what == OUTBOX_RETRACTION)
+        return body_new(RETRACT_FALLBACK);
+    text = delivery_format(&r->post);
+    b = body_new(text);
+    free(text);
     return b;
 }
 
@@ -184,30 +230,38 @@ static void item_free(struct item *it)
     free(it);
 }
 
-static void enqueue(struct delivery *d, int64_t outbox_id, int64_t post,
-                    int64_t user, const char *jid, bool away, time_t stamp,
-                    struct body *body)
+/* A new item for outbox row r (or a summary: r NULL) to jid. */
+static struct item *item_new(const struct outbox_row *r, int64_t user,
+                             const char *jid, bool away, struct body *body)
 {
     size_t len = strlen(jid);
-    struct item *it = xmalloc(sizeof(*it) + len + 1);
+    struct item *it = xcalloc(1, sizeof(*it) + len + 1);
 
-    it->next = NULL;
-    it->outbox_id = outbox_id;
-    it->post = post;
+    if (r != NULL) {
+        it->outbox_id = r->id;
+        it->post = r->post.id;
+        it->what = r->what;
+        it->edits = r->post.edits;
+    }
     it->user = user;
-    it->stamp = stamp;
     it->away = away;
     it->body = body;
     body->refs++;
     memcpy(it->jid, jid, len + 1);
+    return it;
+}
+
+static void enqueue(struct delivery *d, struct item *it)
+{
+    it->next = NULL;
     if (d->tail != NULL)
         d->tail->next = it;
     else
         d->head = it;
     d->tail = it;
     d->queued++;
-    if (outbox_id != 0)
-        idset_add(&d->pending, outbox_id);
+    if (it->outbox_id != 0)
+        idmap_put(&d->pending, it->outbox_id, 0);
 }
 
 /* Remove queued items matching (post, user); 0 means any. */
@@ -222,7 +276,7 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
             (user == 0 || it->user == user)) {
             *pp = it->next;
             if (it->outbox_id != 0)
-                idset_del(&d->pending, it->outbox_id);
+                idmap_del(&d->pending, it->outbox_id);
             d->queued--;
             item_free(it);
         } else {
@@ -248,7 +302,7 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
     return d;
 }
 
-/* Delete the confirmed rows from the store. */
+/* Record the confirmed rows as delivered copies. */
 static void flush_done(struct delivery *d)
 {
     if (d->done.n == 0)
@@ -258,7 +312,7 @@ static void flush_done(struct delivery *d)
                   "will be sent again",
                   d->done.n);
     for (size_t j = 0; j < d->done.n; j++)
-        idset_del(&d->pending, d->done.ids[j]);
+        idmap_del(&d->pending, d->done.ids[j]);
     d->done.n = 0;
 }
 
@@ -278,7 +332,7 @@ void delivery_disconnected(struct delivery *d)
         free(d->windows[i].ids);
     d->nwindows = 0;
     d->cur.n = 0;
-    idset_clear(&d->pending);
+    idmap_clear(&d->pending);
 }
 
 void delivery_free(struct delivery *d)
@@ -286,6 +340,7 @@ void delivery_free(struct delivery *d)
     if (d == NULL)
         return;
     delivery_disconnected(d);
+    idmap_clear(&d->held);
     free(d->cur.ids);
     free(d->done.ids);
     free(d);
@@ -313,39 +368,155 @@ char *delivery_format(const struct post *p)
     }
 }
 
+#define ID_PREFIX "starling-"
+
 void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
 {
-    snprintf(out, len, "starling-%lld-%lld", (long long)post, (long long)user);
+    snprintf(out, len, ID_PREFIX "%lld-%lld", (long long)post, (long long)user);
 }
 
+int64_t delivery_post_of_id(const char *id)
+{
+    long long post, user;
+    int end = 0;
+
+    if (id == NULL || strncmp(id, ID_PREFIX, strlen(ID_PREFIX)) != 0 ||
+        sscanf(id + strlen(ID_PREFIX), "%lld-%lld%n", &post, &user, &end) !=
+            2 ||
+        id[strlen(ID_PREFIX) + (size_t)end] != '\0' || post <= 0 || user <= 0)
+        return 0;
+    return post;
+}
+
+/* Rows of one post for the recipients who may receive them now; the
+ * others stay held in the store, and ordinary ones are counted. */
 struct fanout {
     struct delivery *d;
     struct body *body; /* formatted once per post */
+    int64_t *held;     /* users who got an ordinary row held */
+    size_t nheld, cap;
 };
 
 static int fanout_row(void *ud, const struct outbox_row *r)
 {
     struct fanout *f = ud;
 
-    if (idset_has(&f->d->pending, r->id) ||
-        !presence_allows(f->d->presence, r->jid, r->away))
+    if (idmap_has(&f->d->pending, r->id))
+        return 0;
+    if (!presence_allows(f->d->presence, r->jid, r->away)) {
+        if (r->ordinary) {
+            if (f->nheld == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 64;
+                f->held = xrealloc(f->held, f->cap * sizeof(*f->held));
+            }
+            f->held[f->nheld++] = r->user;
+        }
         return 0; /* held: stays in the store */
-    if (f->body == NULL) {
-        char *text = delivery_format(&r->post);
-
-        f->body = body_new(text);
-        free(text);
     }
-    enqueue(f->d, r->id, r->post.id, r->user, r->jid, r->away, 0, f->body);
+    if (f->body == NULL)
+        f->body = body_of(r);
+    enqueue(f->d, item_new(r, r->user, r->jid, r->away, f->body));
     return 0;
+}
+
+/* What is held for user grew by one ordinary update: beyond backlog_max
+ * the oldest are dropped, and counted for the summary.  The count is
+ * kept in memory once read, so a fan-out costs a statement only for those
+ * over the bound. */
+static void held_grew(struct delivery *d, int64_t user)
+{
+    int *n = idmap_get(&d->held, user);
+    int64_t count;
+
+    if (n != NULL) {
+        (*n)++;
+    } else {
+        if (store_outbox_count_ordinary(d->store, user, &count) < 0)
+            return;
+        idmap_put(&d->held, user, (int)count);
+        n = idmap_get(&d->held, user);
+    }
+    if (*n > d->backlog_max &&
+        store_outbox_trim_user(d->store, user, d->backlog_max, NULL) == 0)
+        *n = d->backlog_max;
+}
+
+static void queue_rows(struct delivery *d, int64_t post, enum outbox_what what)
+{
+    struct fanout f = {d, NULL, NULL, 0, 0};
+
+    store_outbox_for_post(d->store, post, what, fanout_row, &f);
+    body_unref(f.body);
+    /* After the walk: no write to the outbox while it is being read. */
+    for (size_t i = 0; i < f.nheld; i++)
+        held_grew(d, f.held[i]);
+    free(f.held);
 }
 
 void delivery_post_committed(struct delivery *d, int64_t post)
 {
-    struct fanout f = {d, NULL};
+    queue_rows(d, post, OUTBOX_UPDATE);
+}
 
-    store_outbox_for_post(d->store, post, fanout_row, &f);
-    body_unref(f.body);
+/* Who has a copy of a post: rows delivered, or sent and not yet
+ * confirmed (queued rows were dropped before this is asked). */
+struct copies {
+    struct delivery *d;
+    int64_t *users;
+    size_t n, cap;
+};
+
+static void copy_row(void *ud, int64_t row, int64_t user, bool delivered,
+                     enum outbox_what what)
+{
+    struct copies *c = ud;
+
+    if (what != OUTBOX_UPDATE ||
+        (!delivered && !idmap_has(&c->d->pending, row)))
+        return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->users = xrealloc(c->users, c->cap * sizeof(*c->users));
+    }
+    c->users[c->n++] = user;
+}
+
+static int copies_of(struct delivery *d, int64_t post, struct copies *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->d = d;
+    /* Queued but not sent: nobody has those yet. */
+    drop_queued(d, post, 0);
+    return store_outbox_of_post(d->store, post, copy_row, c);
+}
+
+int delivery_post_edited(struct delivery *d, int64_t post, time_t now)
+{
+    struct copies c;
+    int r;
+
+    if ((r = copies_of(d, post, &c)) == 0)
+        r = store_outbox_corrections(d->store, post, c.users, c.n, now);
+    free(c.users);
+    if (r < 0)
+        return -1;
+    /* Not sent yet: goes out with the new text; sent: corrected. */
+    queue_rows(d, post, OUTBOX_UPDATE);
+    queue_rows(d, post, OUTBOX_CORRECTION);
+    return 0;
+}
+
+int delivery_post_delete(struct delivery *d, int64_t post, time_t now)
+{
+    struct copies c;
+    int r;
+
+    if ((r = copies_of(d, post, &c)) == 0)
+        r = store_post_delete(d->store, post, c.users, c.n, now);
+    free(c.users);
+    if (r == 0)
+        queue_rows(d, post, OUTBOX_RETRACTION);
+    return r;
 }
 
 /* Held rows of one user not yet queued, oldest first. */
@@ -358,29 +529,20 @@ struct held {
 static int held_row(void *ud, const struct outbox_row *r)
 {
     struct held *h = ud;
-    struct item *it;
-    char *text;
-    size_t len;
+    struct body *b;
 
-    if (idset_has(&h->d->pending, r->id))
+    if (idmap_has(&h->d->pending, r->id))
         return 0;
     if (h->n == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 32;
         h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
     }
-    len = strlen(r->jid);
-    it = xmalloc(sizeof(*it) + len + 1);
-    memset(it, 0, sizeof(*it));
-    it->outbox_id = r->id;
-    it->post = r->post.id;
-    it->user = r->user;
-    it->stamp = r->post.created;
-    it->away = r->away;
-    text = delivery_format(&r->post);
-    it->body = body_new(text);
-    free(text);
-    memcpy(it->jid, r->jid, len + 1);
-    h->v[h->n++] = it;
+    b = body_of(r);
+    h->v[h->n] = item_new(r, r->user, r->jid, r->away, b);
+    body_unref(b);
+    if (r->what == OUTBOX_UPDATE)
+        h->v[h->n]->stamp = r->post.created;
+    h->n++;
     return 0;
 }
 
@@ -392,60 +554,74 @@ void delivery_user_changed(struct delivery *d, int64_t user)
         delivery_user_seen(d, &u);
 }
 
+/* "While you were away, ..." for n dropped updates; caller frees. */
+static char *summary_text(int64_t n)
+{
+    return xasprintf("While you were away, %lld older update%s from people "
+                     "you follow %s left out; send \"last\" to read %s.",
+                     (long long)n, n == 1 ? "" : "s", n == 1 ? "was" : "were",
+                     n == 1 ? "it" : "them");
+}
+
 void delivery_user_seen(struct delivery *d, const struct user *u)
 {
     struct held h = {d, NULL, 0, 0};
-    int64_t user = u->id;
-    size_t first = 0;
+    int *known = idmap_get(&d->held, u->id);
+    int64_t dropped = 0;
 
     if (!u->active || !u->deliver || u->banned ||
         !presence_allows(d->presence, u->jid, u->away))
         return;
-    if (store_outbox_for_user(d->store, user, held_row, &h) < 0)
+    /* Held rows are bounded as they come (held_grew); a smaller
+     * backlog_max since, or rows from before the count was known, are
+     * trimmed here. */
+    if ((known == NULL || *known > d->backlog_max) &&
+        store_outbox_trim_user(d->store, u->id, d->backlog_max, NULL) < 0)
+        return;
+    idmap_del(&d->held, u->id);
+    if (store_user_take_dropped(d->store, u->id, &dropped) < 0 ||
+        store_outbox_for_user(d->store, u->id, held_row, &h) < 0)
         goto out;
-    if (h.n > (size_t)d->backlog_max) {
-        size_t drop = h.n - (size_t)d->backlog_max;
-        int64_t *ids = xcalloc(drop, sizeof(*ids));
-        char *text;
-        struct body *b;
+    if (dropped > 0) {
+        char *text = summary_text(dropped);
+        struct body *b = body_new(text);
 
-        for (size_t i = 0; i < drop; i++)
-            ids[i] = h.v[i]->outbox_id;
-        if (store_outbox_done(d->store, ids, drop) == 0) {
-            first = drop;
-            text = xasprintf("While you were away, %zu older update%s "
-                             "left out; send \"last\" to read %s.",
-                             drop, drop == 1 ? " was" : "s were",
-                             drop == 1 ? "it" : "them");
-            b = body_new(text);
-            enqueue(d, 0, 0, user, u->jid, u->away, 0, b);
-            body_unref(b);
-            free(text);
-        }
-        free(ids);
+        enqueue(d, item_new(NULL, u->id, u->jid, u->away, b));
+        body_unref(b);
+        free(text);
     }
-    for (size_t i = first; i < h.n; i++) {
-        struct item *it = h.v[i];
-
-        enqueue(d, it->outbox_id, it->post, it->user, it->jid, it->away,
-                it->stamp, it->body);
+    for (size_t i = 0; i < h.n; i++) {
+        enqueue(d, h.v[i]);
+        h.v[i] = NULL;
     }
 out:
     for (size_t i = 0; i < h.n; i++)
-        item_free(h.v[i]);
+        if (h.v[i] != NULL)
+            item_free(h.v[i]);
     free(h.v);
-}
-
-void delivery_forget_post(struct delivery *d, int64_t post)
-{
-    if (post != 0)
-        drop_queued(d, post, 0);
 }
 
 void delivery_forget_user(struct delivery *d, int64_t user)
 {
-    if (user != 0)
-        drop_queued(d, 0, user);
+    if (user == 0)
+        return;
+    drop_queued(d, 0, user);
+    idmap_del(&d->held, user);
+}
+
+void delivery_user_reset(struct delivery *d, int64_t user)
+{
+    delivery_forget_user(d, user);
+    delivery_user_changed(d, user);
+}
+
+void delivery_tick(struct delivery *d, time_t now)
+{
+    int n = store_outbox_prune(d->store, now - OUTBOX_COPY_SECONDS, 1000,
+                               &d->prune_cursor);
+
+    if (n > 0)
+        log_debug("delivery: forgot %d delivered copies", n);
 }
 
 /* Send a barrier behind the current window and remember it. */
@@ -466,10 +642,37 @@ static void close_window(struct delivery *d)
     d->cur_cap = 0;
 }
 
+/* Send one item; 0 sent, -1 not connected. */
+static int send_item(struct delivery *d, const struct item *it)
+{
+    char id[80], ref[64];
+    struct outmsg m = {.to = it->jid, .body = it->body->text, .id = id};
+
+    if (it->outbox_id == 0) {
+        snprintf(id, sizeof(id), ID_PREFIX "note-%lld-%llu",
+                 (long long)it->user, (unsigned long long)++d->summaries);
+        return d->ops->send(d->ud, &m);
+    }
+    delivery_stanza_id(it->post, it->user, ref, sizeof(ref));
+    switch (it->what) {
+    case OUTBOX_UPDATE:
+        snprintf(id, sizeof(id), "%s", ref);
+        m.stamp = it->stamp;
+        break;
+    case OUTBOX_CORRECTION:
+        snprintf(id, sizeof(id), "%s-e%d", ref, it->edits);
+        m.replace_id = ref;
+        break;
+    case OUTBOX_RETRACTION:
+        snprintf(id, sizeof(id), "%s-r", ref);
+        m.retract_id = ref;
+        break;
+    }
+    return d->ops->send(d->ud, &m);
+}
+
 void delivery_pump(struct delivery *d)
 {
-    char id[64];
-
     while (d->head != NULL && d->nwindows < MAX_WINDOWS &&
            d->ops->room(d->ud) > 0) {
         struct item *it = d->head;
@@ -481,16 +684,11 @@ void delivery_pump(struct delivery *d)
                 d->tail = NULL;
             d->queued--;
             if (it->outbox_id != 0)
-                idset_del(&d->pending, it->outbox_id);
+                idmap_del(&d->pending, it->outbox_id);
             item_free(it);
             continue;
         }
-        if (it->outbox_id != 0)
-            delivery_stanza_id(it->post, it->user, id, sizeof(id));
-        else
-            snprintf(id, sizeof(id), "starling-note-%lld-%llu",
-                     (long long)it->user, (unsigned long long)++d->summaries);
-        if (d->ops->send(d->ud, it->jid, it->body->text, id, it->stamp) < 0)
+        if (send_item(d, it) < 0)
             break; /* not connected: stays queued */
         d->head = it->next;
         if (d->head == NULL)

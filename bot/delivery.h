@@ -18,15 +18,15 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "outmsg.h"
 #include "presence.h"
 #include "../storage/store.h"
 
 struct delivery_ops {
     /* Room for how many more stanzas right now (0: stop sending). */
     size_t (*room)(void *ud);
-    /* Send a chat message to a bare JID; stamp 0 = no <delay/>. */
-    int (*send)(void *ud, const char *to, const char *body, const char *id,
-                time_t stamp);
+    /* Send one message; 0 queued, -1 not connected. */
+    int (*send)(void *ud, const struct outmsg *m);
     /* Send a barrier; its confirmation comes back through
      * delivery_barrier_done() with the same token. */
     int (*barrier)(void *ud, uint64_t *token);
@@ -39,16 +39,31 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
 void delivery_free(struct delivery *d);
 void delivery_set_backlog_max(struct delivery *d, int backlog_max);
 
-/* A post was committed: queue its rows for recipients present now. */
+/* A post was committed: queue its rows for recipients present now.  Rows
+ * held for someone who may not receive them now count against what may be
+ * held for them: beyond backlog_max ordinary updates, the oldest are
+ * dropped and counted for the summary (SPEC 6). */
 void delivery_post_committed(struct delivery *d, int64_t post);
+/* Post was corrected (store_post_edit() done, in the same transaction):
+ * every recipient with a copy gets a correction of it, held ones the new
+ * text.  -1 on a store error. */
+int delivery_post_edited(struct delivery *d, int64_t post, time_t now);
+/* Delete post: its held rows go, every recipient with a copy gets a
+ * retraction of it.  0 deleted, 1 no such post, -1 store error. */
+int delivery_post_delete(struct delivery *d, int64_t post, time_t now);
 /* A user's presence (or away setting, or on/off) changed: if updates may
  * go out now, queue the held ones (summary first beyond backlog_max). */
 void delivery_user_changed(struct delivery *d, int64_t user);
 /* The same, for a user just read from the store. */
 void delivery_user_seen(struct delivery *d, const struct user *u);
-/* Forget queued rows of a deleted post / a user who left or was banned. */
-void delivery_forget_post(struct delivery *d, int64_t post);
+/* Forget queued rows of a user who left or was banned. */
 void delivery_forget_user(struct delivery *d, int64_t user);
+/* A user's settings changed (away, a block): what is queued for them in
+ * memory is looked at again. */
+void delivery_user_reset(struct delivery *d, int64_t user);
+/* Housekeeping, about once a minute: forget delivered copies older than
+ * OUTBOX_COPY_SECONDS, a bounded number at a time. */
+void delivery_tick(struct delivery *d, time_t now);
 /* Send what the window allows; call after every loop iteration. */
 void delivery_pump(struct delivery *d);
 void delivery_barrier_done(struct delivery *d, uint64_t token);
@@ -62,5 +77,7 @@ size_t delivery_pending(const struct delivery *d);
 char *delivery_format(const struct post *p);
 /* Stable stanza id of a delivery: same (post, user) -> same id. */
 void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len);
+/* The post a delivered copy's stanza id names, or 0. */
+int64_t delivery_post_of_id(const char *id);
 
 #endif

@@ -194,6 +194,7 @@ static void handle_user_message(struct bot *b, struct user *u,
         .user = u,
         .admin = config_is_admin(b->cfg, u->jid),
         .stanza_id = m->id,
+        .origin_id = m->origin_id,
         .reply = &reply,
     };
     char *text = xstrdup(m->body);

@@ -83,11 +83,10 @@ static size_t ops_room(void *ud)
     return session_send_room();
 }
 
-static int ops_send(void *ud, const char *to, const char *body, const char *id,
-                    time_t stamp)
+static int ops_send(void *ud, const struct outmsg *m)
 {
     (void)ud;
-    return session_send_chat(to, body, id, stamp);
+    return session_send(m);
 }
 
 static int ops_barrier(void *ud, uint64_t *token)

@@ -729,31 +729,62 @@ size_t session_send_room(void)
     return q >= WINDOW ? 0 : (size_t)(WINDOW - q);
 }
 
-int session_send_chat(const char *to, const char *body, const char *id,
-                      time_t stamp)
+#define NS_CORRECT  "urn:xmpp:message-correct:0"
+#define NS_RETRACT  "urn:xmpp:message-retract:1"
+#define NS_RETRACT0 "urn:xmpp:message-retract:0"
+#define NS_FASTEN   "urn:xmpp:fasten:0"
+#define NS_FALLBACK "urn:xmpp:fallback:0"
+#define NS_HINTS    "urn:xmpp:hints"
+
+int session_send(const struct outmsg *o)
 {
-    xmpp_stanza_t *m;
+    xmpp_stanza_t *m, *c;
     char *own = NULL;
+    const char *id = o->id;
 
     if (!S.connected || S.conn == NULL)
         return -1;
     if (id == NULL)
         id = own = new_id("m");
-    m = xmpp_message_new(S.ctx, "chat", to, id);
-    xmpp_message_set_body(m, body);
-    if (stamp != 0) {
+    m = xmpp_message_new(S.ctx, "chat", o->to, id);
+    xmpp_message_set_body(m, o->body);
+    if (o->stamp != 0) {
         char ts[32];
         struct tm tm;
         xmpp_stanza_t *d = child(m, "delay", NS_DELAY);
 
-        gmtime_r(&stamp, &tm);
+        gmtime_r(&o->stamp, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
         xmpp_stanza_set_attribute(d, "stamp", ts);
         xmpp_stanza_set_attribute(d, "from", S.domain);
     }
+    if (o->replace_id != NULL) {
+        c = child(m, "replace", NS_CORRECT);
+        xmpp_stanza_set_attribute(c, "id", o->replace_id);
+    }
+    if (o->retract_id != NULL) {
+        /* XEP-0424 as clients speak it today, and the older fasten form;
+         * the body is a fallback for clients with neither. */
+        c = child(m, "retract", NS_RETRACT);
+        xmpp_stanza_set_attribute(c, "id", o->retract_id);
+        c = child(m, "apply-to", NS_FASTEN);
+        xmpp_stanza_set_attribute(c, "id", o->retract_id);
+        child(c, "retract", NS_RETRACT0);
+        c = child(m, "fallback", NS_FALLBACK);
+        xmpp_stanza_set_attribute(c, "for", NS_RETRACT);
+        child(m, "store", NS_HINTS);
+    }
     send_release(m);
     free(own);
     return 0;
+}
+
+int session_send_chat(const char *to, const char *body, const char *id,
+                      time_t stamp)
+{
+    struct outmsg m = {.to = to, .body = body, .id = id, .stamp = stamp};
+
+    return session_send(&m);
 }
 
 int session_send_subscription(const char *to, const char *type)

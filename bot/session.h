@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "outmsg.h"
 #include "presence.h"
 
 enum sub_kind {
@@ -39,12 +40,12 @@ enum msg_crypto {
 /* An incoming <message/>, before any filtering (see dispatch).  Every
  * extension field is NULL / 0 / false when the stanza lacks it. */
 struct inmsg {
-    const char *from; /* full JID as stamped by the server */
-    const char *type; /* "chat", "normal", "error", ... or NULL */
-    const char *id;   /* stanza id or NULL */
-    const char *body; /* NULL if the message has no <body/>; for a
-                         XEP-0461 reply, the body with the XEP-0428
-                         fallback quote cut off */
+    const char *from;        /* full JID as stamped by the server */
+    const char *type;        /* "chat", "normal", "error", ... or NULL */
+    const char *id;          /* stanza id or NULL */
+    const char *body;        /* NULL if the message has no <body/>; for a
+                                XEP-0461 reply, the body with the XEP-0428
+                                fallback quote cut off */
     const char *origin_id;   /* XEP-0359 <origin-id id=.../> */
     const char *replace_id;  /* XEP-0308: id of the message corrected */
     const char *retract_id;  /* XEP-0424 (either form): id retracted */
@@ -98,6 +99,9 @@ bool session_connected(void);
  * 0 while disconnected. */
 size_t session_send_room(void);
 
+/* One message as the delivery engine describes it (outmsg.h).  0 queued,
+ * -1 not connected (nothing sent). */
+int session_send(const struct outmsg *m);
 /*
  * A chat message to a bare JID.  id may be NULL (one is generated);
  * stamp != 0 adds a XEP-0203 <delay/> with that time.  0 queued, -1 not

@@ -137,12 +137,55 @@ static const char *const steps[] = {
      * times slower at 100,000 users). */
     "DROP INDEX posts_author;"
     "CREATE INDEX posts_author ON posts(author, kind, id);",
+
+    /* 5: the outbox keeps what was delivered (a copy the recipient has,
+     *    which a correction or a retraction must reach: state 1) and says
+     *    what a row is: the update itself, its correction or its
+     *    retraction ('what' 0, 1, 2), and whether it is an ordinary update
+     *    from someone the recipient follows, which may be summarised away
+     *    (class 0), or one that is always handed over (class 1).  Rows
+     *    written before this step are all kept.  One row per post, user
+     *    and kind of row.  users.dropped counts the ordinary updates
+     *    dropped while held, for the summary.  A stanza id identifies a
+     *    resend only within a few minutes (ids repeat across streams), so
+     *    it is no longer unique; posts remember the XEP-0359 origin-id of
+     *    the message that made them, and how often they were edited. */
+    "ALTER TABLE outbox ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outbox ADD COLUMN class INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE outbox ADD COLUMN what INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX outbox_user;"
+    "DROP INDEX outbox_post;"
+    "CREATE INDEX outbox_held ON outbox(user, class, id) WHERE state = 0;"
+    "CREATE UNIQUE INDEX outbox_post ON outbox(post, user, what);"
+    "ALTER TABLE users ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX posts_stanza;"
+    "CREATE INDEX posts_stanza ON posts(author, stanza_id)"
+    "  WHERE stanza_id IS NOT NULL;"
+    "ALTER TABLE posts ADD COLUMN origin_id TEXT;"
+    "CREATE INDEX posts_origin ON posts(author, origin_id)"
+    "  WHERE origin_id IS NOT NULL;"
+    "ALTER TABLE posts ADD COLUMN edits INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE reactions ("
+    "  post INTEGER NOT NULL,"
+    "  user INTEGER NOT NULL,"
+    "  emoji TEXT NOT NULL,"
+    "  PRIMARY KEY (post, user, emoji)) WITHOUT ROWID;",
 };
+
+int migrations_latest(void)
+{
+    return (int)(sizeof(steps) / sizeof(steps[0]));
+}
 
 int migrations_apply(sqlite3 *db)
 {
+    return migrations_apply_to(db, migrations_latest());
+}
+
+int migrations_apply_to(sqlite3 *db, int target)
+{
     sqlite3_stmt *st;
-    int version = 0, n = (int)(sizeof(steps) / sizeof(steps[0]));
+    int version = 0, n = migrations_latest();
     char *err = NULL, sql[64];
 
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
@@ -156,7 +199,7 @@ int migrations_apply(sqlite3 *db)
                   version, n);
         return -1;
     }
-    for (; version < n; version++) {
+    for (; version < n && version < target; version++) {
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
             goto fail;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);

@@ -20,7 +20,7 @@
 
 #define POST_COLS                                                              \
     "p.id, p.author, a.nick, p.body, p.created, ifnull(p.reply_to, 0), "       \
-    "p.kind, ifnull(p.to_user, 0)"
+    "p.kind, ifnull(p.to_user, 0), p.edits"
 #define USER_COLS                                                              \
     "id, jid, nick, bio, created, active, deliver, away, banned, ban_reason"
 
@@ -67,12 +67,23 @@ enum stmt_id {
     S_POST_DUP,
     S_POST_INSERT,
     S_MENTIONS_INSERT,
-    S_OUTBOX_PUBLIC,
+    S_OUTBOX_KEPT,
+    S_OUTBOX_FOLLOWERS,
     S_OUTBOX_DM,
     S_OUTBOX_BROADCAST,
     S_POST_GET,
     S_POST_DEL_MENTIONS,
-    S_POST_DEL_OUTBOX,
+    S_POST_DEL_REACTIONS,
+    S_POST_DEL_HELD,
+    S_POST_DEL_COPIES,
+    S_POST_RETRACTIONS,
+    S_POST_BY_STANZA,
+    S_POST_BY_ORIGIN,
+    S_POST_EDIT,
+    S_POST_BODY,
+    S_FTS_DELETE,
+    S_FTS_INSERT,
+    S_REACTION_ADD,
     S_POST_DEL,
     S_POSTS_SINCE,
     S_FOLLOWEE_IDS,
@@ -83,10 +94,18 @@ enum stmt_id {
     S_REPLIES,
     S_OUTBOX_FOR_POST,
     S_OUTBOX_FOR_USER,
+    S_OUTBOX_OF_POST,
     S_OUTBOX_COUNT_USER,
+    S_OUTBOX_COUNT_ORDINARY,
     S_OUTBOX_TRIM_USER,
+    S_USER_DROPPED_ADD,
+    S_USER_DROPPED,
+    S_USER_DROPPED_RESET,
     S_OUTBOX_CLEAR_USER,
     S_OUTBOX_DONE,
+    S_OUTBOX_CORRECTIONS,
+    S_OUTBOX_OLDEST,
+    S_OUTBOX_PRUNE,
     S_HELD_ADD,
     S_FTS_CATCH_UP,
     S_FTS_MARK,
@@ -140,8 +159,11 @@ static const char *const sql[S_COUNT] = {
         "INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?1, ?2)",
     [S_BLOCK_UNFOLLOW] =
         "DELETE FROM follows WHERE follower = ?2 AND followee = ?1",
-    [S_BLOCK_UNHOLD] = "DELETE FROM outbox WHERE user = ?1 AND post IN "
-                       "(SELECT id FROM posts WHERE author = ?2)",
+    /* Bounded by what is held for the blocker. */
+    [S_BLOCK_UNHOLD] =
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o "
+        "JOIN posts p ON p.id = o.post WHERE o.user = ?1 AND o.state = 0 "
+        "AND p.author = ?2)",
     [S_UNBLOCK] = "DELETE FROM blocks WHERE blocker = ?1 AND blocked = ?2",
     [S_IS_BLOCKED] = "SELECT 1 FROM blocks WHERE blocker = ?1 AND blocked = ?2",
     [S_TRACK_COUNT] = "SELECT count(*) FROM tracks WHERE user = ?1",
@@ -149,10 +171,13 @@ static const char *const sql[S_COUNT] = {
     [S_TRACK_ADD] = "INSERT OR IGNORE INTO tracks (user, word) VALUES (?1, ?2)",
     [S_TRACK_DEL] = "DELETE FROM tracks WHERE user = ?1 AND word = ?2",
     [S_TRACKING] = "SELECT word FROM tracks WHERE user = ?1 ORDER BY word",
-    [S_POST_DUP] = "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2",
+    /* SPEC 4: a resend is the same id and text, soon after. */
+    [S_POST_DUP] = "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2 "
+                   "AND body = ?3 AND kind = ?4 AND ifnull(to_user, 0) = ?5 "
+                   "AND created >= ?6 ORDER BY id DESC LIMIT 1",
     [S_POST_INSERT] = "INSERT INTO posts (author, body, created, reply_to, "
-                      "kind, to_user, stanza_id) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      "kind, to_user, stanza_id, origin_id) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* Mentioned users who do not block the author. */
     [S_MENTIONS_INSERT] =
         "INSERT OR IGNORE INTO mentions (user, post) "
@@ -160,19 +185,28 @@ static const char *const sql[S_COUNT] = {
         "WHERE u.nick IN (SELECT value FROM json_each(?2)) AND u.id != ?3 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?3)",
-    /* SPEC 6: followers + mentioned + trackers + the replied-to author,
-     * each once, minus the author, blockers, off, inactive, banned. */
-    [S_OUTBOX_PUBLIC] =
+    /* SPEC 6: mentioned users, trackers and the replied-to author get a
+     * row that is always handed over (class 1); the followers who are
+     * none of these an ordinary one (class 0, the column's default is 1).
+     * Each once (the unique index), never the author, blockers, off,
+     * inactive or banned users. */
+    [S_OUTBOX_KEPT] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
-        "  SELECT follower FROM follows WHERE followee = ?2"
-        "  UNION ALL SELECT user FROM mentions WHERE post = ?1"
+        "  SELECT user FROM mentions WHERE post = ?1"
         "  UNION ALL SELECT t.user FROM tracks t"
         "    WHERE t.word IN (SELECT value FROM json_each(?4))"
         "  UNION ALL SELECT author FROM posts WHERE id = ?5) "
         "AND u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY u.id",
+    [S_OUTBOX_FOLLOWERS] =
+        "INSERT OR IGNORE INTO outbox (post, user, created, class) "
+        "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
+        "ON u.id = f.follower WHERE f.followee = ?2 AND u.id != ?2 "
+        "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY f.follower",
     [S_OUTBOX_DM] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND u.id != ?2 "
@@ -188,7 +222,34 @@ static const char *const sql[S_COUNT] = {
     [S_POST_GET] = "SELECT " POST_COLS " FROM posts p "
                    "JOIN users a ON a.id = p.author WHERE p.id = ?1",
     [S_POST_DEL_MENTIONS] = "DELETE FROM mentions WHERE post = ?1",
-    [S_POST_DEL_OUTBOX] = "DELETE FROM outbox WHERE post = ?1",
+    [S_POST_DEL_REACTIONS] = "DELETE FROM reactions WHERE post = ?1",
+    [S_POST_DEL_HELD] = "DELETE FROM outbox WHERE post = ?1 AND state = 0",
+    [S_POST_DEL_COPIES] = "DELETE FROM outbox WHERE post = ?1 AND state = 1",
+    /* Rows that retract the copies of a deleted post (what 2). */
+    [S_POST_RETRACTIONS] =
+        "INSERT OR IGNORE INTO outbox (post, user, created, what) "
+        "SELECT ?1, u.id, ?3, 2 FROM users u "
+        "WHERE u.id IN (SELECT value FROM json_each(?2)) AND u.active = 1 "
+        "AND u.deliver = 1 AND u.banned = 0",
+    [S_POST_BY_STANZA] =
+        "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2 "
+        "ORDER BY id DESC LIMIT 1",
+    [S_POST_BY_ORIGIN] =
+        "SELECT id FROM posts WHERE author = ?1 AND origin_id = ?2 "
+        "ORDER BY id DESC LIMIT 1",
+    [S_POST_EDIT] =
+        "UPDATE posts SET body = ?2, edits = edits + 1 WHERE id = ?1",
+    [S_POST_BODY] = "SELECT body, kind FROM posts WHERE id = ?1",
+    [S_FTS_DELETE] = "INSERT INTO posts_fts(posts_fts, rowid, body) "
+                     "SELECT 'delete', ?1, ?2 WHERE ?1 <= "
+                     "(SELECT value FROM counters WHERE name = 'indexed')",
+    /* An edited post already indexed goes back in with its new text; one
+     * not yet indexed is taken by the next catch-up. */
+    [S_FTS_INSERT] = "INSERT INTO posts_fts(rowid, body) SELECT id, body "
+                     "FROM posts WHERE id = ?1 AND kind = 0 AND id <= "
+                     "(SELECT value FROM counters WHERE name = 'indexed')",
+    [S_REACTION_ADD] = "INSERT OR IGNORE INTO reactions (post, user, emoji) "
+                       "VALUES (?1, ?2, ?3)",
     [S_POST_DEL] = "DELETE FROM posts WHERE id = ?1",
     [S_POSTS_SINCE] =
         "SELECT count(*) FROM posts WHERE author = ?1 AND created >= ?2",
@@ -215,19 +276,50 @@ static const char *const sql[S_COUNT] = {
                   "ORDER BY p.id LIMIT ?2",
     /* The post itself is read once (S_POST_GET), not once a row. */
     [S_OUTBOX_FOR_POST] =
-        "SELECT o.id, o.user, u.jid, u.away FROM outbox o "
-        "JOIN users u ON u.id = o.user WHERE o.post = ?1 ORDER BY o.id",
+        "SELECT o.id, o.user, u.jid, u.away, o.class, o.what FROM outbox o "
+        "JOIN users u ON u.id = o.user WHERE o.post = ?1 AND o.what = ?2 "
+        "AND o.state = 0 ORDER BY o.user",
+    /* A retraction's post is gone: its columns are NULL (LEFT JOIN). */
     [S_OUTBOX_FOR_USER] =
-        "SELECT o.id, o.user, u.jid, u.away, " POST_COLS " FROM outbox o "
-        "JOIN users u ON u.id = o.user JOIN posts p ON p.id = o.post "
-        "JOIN users a ON a.id = p.author WHERE o.user = ?1 ORDER BY o.id",
-    [S_OUTBOX_COUNT_USER] = "SELECT count(*) FROM outbox WHERE user = ?1",
+        "SELECT o.id, o.user, u.jid, u.away, o.class, o.what, "
+        "o.post, " POST_COLS " FROM outbox o "
+        "JOIN users u ON u.id = o.user LEFT JOIN posts p ON p.id = o.post "
+        "LEFT JOIN users a ON a.id = p.author "
+        "WHERE o.user = ?1 AND o.state = 0 ORDER BY o.id",
+    /* Every row of a post, delivered or not: who has a copy. */
+    [S_OUTBOX_OF_POST] =
+        "SELECT id, user, state, what FROM outbox WHERE post = ?1",
+    [S_OUTBOX_COUNT_USER] =
+        "SELECT count(*) FROM outbox WHERE user = ?1 AND state = 0",
+    [S_OUTBOX_COUNT_ORDINARY] =
+        "SELECT count(*) FROM outbox WHERE user = ?1 AND state = 0 "
+        "AND class = 0",
+    /* All but the newest ?2 ordinary updates held for ?1. */
     [S_OUTBOX_TRIM_USER] =
-        "DELETE FROM outbox WHERE user = ?1 AND id NOT IN "
-        "(SELECT id FROM outbox WHERE user = ?1 ORDER BY id DESC LIMIT ?2)",
-    [S_OUTBOX_CLEAR_USER] = "DELETE FROM outbox WHERE user = ?1",
-    [S_OUTBOX_DONE] =
-        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+        "WHERE user = ?1 AND state = 0 AND class = 0 "
+        "ORDER BY id DESC LIMIT -1 OFFSET ?2)",
+    [S_USER_DROPPED_ADD] =
+        "UPDATE users SET dropped = dropped + ?2 WHERE id = ?1",
+    [S_USER_DROPPED] = "SELECT dropped FROM users WHERE id = ?1",
+    [S_USER_DROPPED_RESET] = "UPDATE users SET dropped = 0 WHERE id = ?1",
+    [S_OUTBOX_CLEAR_USER] = "DELETE FROM outbox WHERE user = ?1 AND state = 0",
+    [S_OUTBOX_DONE] = "UPDATE outbox SET state = 1 "
+                      "WHERE id IN (SELECT value FROM json_each(?1)) "
+                      "AND state = 0",
+    /* A correction row per user of ?2; one delivered before is armed
+     * again (a post edited twice). */
+    [S_OUTBOX_CORRECTIONS] =
+        "INSERT INTO outbox (post, user, created, what) "
+        "SELECT ?1, value, ?3, 1 FROM json_each(?2) WHERE true "
+        "ON CONFLICT (post, user, what) DO UPDATE SET state = 0, "
+        "created = excluded.created WHERE state = 1",
+    /* The oldest rows after ?1, in the table's own order. */
+    [S_OUTBOX_OLDEST] = "SELECT id, state, created FROM outbox WHERE id > ?1 "
+                        "ORDER BY id LIMIT ?2",
+    [S_OUTBOX_PRUNE] =
+        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?1)) "
+        "AND state = 1",
     [S_HELD_ADD] = "UPDATE counters SET value = value + ?1 WHERE name = 'held'",
     [S_FTS_CATCH_UP] =
         "INSERT INTO posts_fts(rowid, body) SELECT id, body FROM posts "
@@ -881,19 +973,49 @@ static char *json_array(const char *const *v, size_t n)
     return b.s;
 }
 
+/* Mentioned users of a post who do not block its author. */
+static int insert_mentions(struct store *s, int64_t post, int64_t author,
+                           const char *const *mentions, size_t n)
+{
+    sqlite3_stmt *st;
+    char *nicks;
+    int r;
+
+    if (n == 0)
+        return 0;
+    nicks = json_array(mentions, n);
+    st = stmt(s, S_MENTIONS_INSERT);
+    sqlite3_bind_int64(st, 1, post);
+    bind_text(st, 2, nicks);
+    sqlite3_bind_int64(st, 3, author);
+    r = exec(s, st);
+    sqlite3_clear_bindings(st);
+    free(nicks);
+    return r;
+}
+
 static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
                          size_t *n)
 {
     sqlite3_stmt *st;
     char *words = NULL;
-    int64_t added;
+    int64_t added, kept = 0;
 
     switch (p->kind) {
     case POST_PUBLIC:
         words = json_array(p->words, p->n_words);
-        st = stmt(s, S_OUTBOX_PUBLIC);
+        st = stmt(s, S_OUTBOX_KEPT);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, p->author);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
         bind_text(st, 4, words);
         sqlite3_bind_int64(st, 5, p->reply_to);
+        added = outbox_exec(s, st, 1);
+        free(words);
+        if (added < 0)
+            return -1;
+        kept = added;
+        st = stmt(s, S_OUTBOX_FOLLOWERS);
         break;
     case POST_DM:
         st = stmt(s, S_OUTBOX_DM);
@@ -908,32 +1030,42 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     sqlite3_bind_int64(st, 2, p->author);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
     added = outbox_exec(s, st, 1);
-    free(words);
     if (added >= 0 && n != NULL)
-        *n = (size_t)added;
+        *n = (size_t)(added + kept);
     return added < 0 ? -1 : 0;
+}
+
+int store_post_dup(struct store *s, const struct post_new *p, int64_t *id)
+{
+    sqlite3_stmt *st;
+
+    *id = 0;
+    if (p->stanza_id == NULL || p->stanza_id[0] == '\0')
+        return 0;
+    st = stmt(s, S_POST_DUP);
+    sqlite3_bind_int64(st, 1, p->author);
+    bind_text(st, 2, p->stanza_id);
+    bind_text(st, 3, p->body);
+    sqlite3_bind_int(st, 4, (int)p->kind);
+    sqlite3_bind_int64(st, 5, p->kind == POST_DM ? p->to_user : 0);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)(p->created - POST_DEDUP_SECONDS));
+    if (scalar(s, st, id) < 0)
+        return -1;
+    return *id != 0;
 }
 
 int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
                    size_t *n_recipients)
 {
     sqlite3_stmt *st;
+    int r;
 
     if (n_recipients != NULL)
         *n_recipients = 0;
+    if ((r = store_post_dup(s, p, id)) != 0)
+        return r;
     if (begin(s) < 0)
         return -1;
-    if (p->stanza_id != NULL && p->stanza_id[0] != '\0') {
-        st = stmt(s, S_POST_DUP);
-        sqlite3_bind_int64(st, 1, p->author);
-        bind_text(st, 2, p->stanza_id);
-        if (scalar(s, st, id) < 0)
-            return rollback(s);
-        if (*id != 0) {
-            rollback(s);
-            return 1;
-        }
-    }
     st = stmt(s, S_POST_INSERT);
     sqlite3_bind_int64(st, 1, p->author);
     bind_text(st, 2, p->body);
@@ -945,23 +1077,15 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
         sqlite3_bind_int64(st, 6, p->to_user);
     if (p->stanza_id != NULL && p->stanza_id[0] != '\0')
         bind_text(st, 7, p->stanza_id);
+    if (p->origin_id != NULL && p->origin_id[0] != '\0')
+        bind_text(st, 8, p->origin_id);
     if (exec(s, st) < 0)
         return rollback(s);
     *id = sqlite3_last_insert_rowid(s->db);
 
-    if (p->kind == POST_PUBLIC && p->n_mentions > 0) {
-        char *nicks = json_array(p->mentions, p->n_mentions);
-        int r;
-
-        st = stmt(s, S_MENTIONS_INSERT);
-        sqlite3_bind_int64(st, 1, *id);
-        bind_text(st, 2, nicks);
-        sqlite3_bind_int64(st, 3, p->author);
-        r = exec(s, st);
-        free(nicks);
-        if (r < 0)
-            return rollback(s);
-    }
+    if (p->kind == POST_PUBLIC &&
+        insert_mentions(s, *id, p->author, p->mentions, p->n_mentions) < 0)
+        return rollback(s);
     if (insert_outbox(s, p, *id, n_recipients) < 0)
         return rollback(s);
     /* In a batch, the index is brought up to date once, before COMMIT. */
@@ -981,6 +1105,7 @@ static void read_post(sqlite3_stmt *st, int col, struct post *p)
     p->reply_to = sqlite3_column_int64(st, col + 5);
     p->kind = (enum post_kind)sqlite3_column_int(st, col + 6);
     p->to_user = sqlite3_column_int64(st, col + 7);
+    p->edits = sqlite3_column_int(st, col + 8);
     if (p->author_nick == NULL)
         p->author_nick = "";
     if (p->body == NULL)
@@ -1016,8 +1141,39 @@ int store_post_get(struct store *s, int64_t id, store_post_cb cb, void *ud)
     return n < 0 ? -1 : n > 0;
 }
 
-int store_post_delete(struct store *s, int64_t id)
+/* ids as a JSON array, [1,2], for json_each().  Caller frees. */
+static char *json_ids(const int64_t *ids, size_t n)
 {
+    struct buf b = {0};
+
+    buf_append(&b, "[");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&b, i > 0 ? ",%lld" : "%lld", (long long)ids[i]);
+    buf_append(&b, "]");
+    return b.s;
+}
+
+/* Run st (its ?1 bound to a post) with ids bound as a JSON array to ?2
+ * and now to ?3; rows added count as held.  -1 on error. */
+static int64_t outbox_for_users(struct store *s, sqlite3_stmt *st,
+                                const int64_t *users, size_t n, time_t now)
+{
+    char *ids = json_ids(users, n);
+    int64_t r;
+
+    bind_text(st, 2, ids);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    r = outbox_exec(s, st, 1);
+    sqlite3_clear_bindings(st);
+    free(ids);
+    return r;
+}
+
+int store_post_delete(struct store *s, int64_t id, const int64_t *retract,
+                      size_t n_retract, time_t now)
+{
+    static const enum stmt_id cleanup[] = {
+        S_POST_DEL_MENTIONS, S_POST_DEL_REACTIONS, S_POST_DEL_COPIES};
     sqlite3_stmt *st;
     int changed;
 
@@ -1026,11 +1182,13 @@ int store_post_delete(struct store *s, int64_t id)
     /* The delete trigger takes the post out of the index: it must be in. */
     if (s->unindexed && index_posts(s) < 0)
         return rollback(s);
-    st = stmt(s, S_POST_DEL_MENTIONS);
-    sqlite3_bind_int64(st, 1, id);
-    if (exec(s, st) < 0)
-        return rollback(s);
-    st = stmt(s, S_POST_DEL_OUTBOX);
+    for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
+        st = stmt(s, cleanup[i]);
+        sqlite3_bind_int64(st, 1, id);
+        if (exec(s, st) < 0)
+            return rollback(s);
+    }
+    st = stmt(s, S_POST_DEL_HELD);
     sqlite3_bind_int64(st, 1, id);
     if (outbox_exec(s, st, -1) < 0)
         return rollback(s);
@@ -1039,9 +1197,103 @@ int store_post_delete(struct store *s, int64_t id)
     if (exec(s, st) < 0)
         return rollback(s);
     changed = sqlite3_changes(s->db);
+    if (changed > 0 && n_retract > 0) {
+        st = stmt(s, S_POST_RETRACTIONS);
+        sqlite3_bind_int64(st, 1, id);
+        if (outbox_for_users(s, st, retract, n_retract, now) < 0)
+            return rollback(s);
+    }
     if (commit(s) < 0)
         return -1;
     return changed > 0 ? 0 : 1;
+}
+
+int store_post_by_msgid(struct store *s, int64_t author, const char *msgid,
+                        int64_t *id)
+{
+    static const enum stmt_id ids[] = {S_POST_BY_ORIGIN, S_POST_BY_STANZA};
+
+    *id = 0;
+    if (msgid == NULL || msgid[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        sqlite3_stmt *st = stmt(s, ids[i]);
+
+        sqlite3_bind_int64(st, 1, author);
+        bind_text(st, 2, msgid);
+        if (scalar(s, st, id) < 0)
+            return -1;
+        if (*id != 0)
+            return 1;
+    }
+    return 0;
+}
+
+int store_post_edit(struct store *s, int64_t id, const char *body,
+                    const char *const *mentions, size_t n_mentions,
+                    int64_t author)
+{
+    sqlite3_stmt *st;
+    char *old = NULL;
+    int rc;
+
+    if (begin(s) < 0)
+        return -1;
+    st = stmt(s, S_POST_BODY);
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_int(st, 1) == (int)POST_PUBLIC)
+        old = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_error(s, "edit");
+        return rollback(s);
+    }
+    if (rc == SQLITE_DONE) {
+        rollback(s);
+        return 1;
+    }
+    /* Out of the search index with the old text (if it was in), back in
+     * with the new one at the next catch-up. */
+    if (old != NULL) {
+        st = stmt(s, S_FTS_DELETE);
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, old);
+        rc = exec(s, st);
+        sqlite3_clear_bindings(st);
+        free(old);
+        if (rc < 0)
+            return rollback(s);
+    }
+    st = stmt(s, S_POST_EDIT);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, body);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    st = stmt(s, S_POST_DEL_MENTIONS);
+    sqlite3_bind_int64(st, 1, id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    if (insert_mentions(s, id, author, mentions, n_mentions) < 0)
+        return rollback(s);
+    st = stmt(s, S_FTS_INSERT);
+    sqlite3_bind_int64(st, 1, id);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    return commit(s) < 0 ? -1 : 0;
+}
+
+int store_reaction_add(struct store *s, int64_t post, int64_t user,
+                       const char *emoji)
+{
+    sqlite3_stmt *st = stmt(s, S_REACTION_ADD);
+
+    sqlite3_bind_int64(st, 1, post);
+    sqlite3_bind_int64(st, 2, user);
+    bind_text(st, 3, emoji);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
 int store_posts_since(struct store *s, int64_t author, time_t since,
@@ -1191,14 +1443,16 @@ int store_search(struct store *s, const char *words, int limit,
 
 /* Outbox ---------------------------------------------------------------- */
 
-/* Call cb for each row of st: (id, user, jid, away) then, unless every
- * row is of the one post given, the post's columns. */
+/* Call cb for each row of st: (id, user, jid, away, class, what), then
+ * either the one post given for every row, or (post id, the post's
+ * columns) read from the row itself. */
 static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
                     store_outbox_cb cb, void *ud)
 {
     struct outbox_row r;
     int rc;
 
+    memset(&r, 0, sizeof(r));
     if (post != NULL)
         r.post = *post;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1206,8 +1460,12 @@ static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
         r.user = sqlite3_column_int64(st, 1);
         r.jid = (const char *)sqlite3_column_text(st, 2);
         r.away = sqlite3_column_int(st, 3) != 0;
-        if (post == NULL)
-            read_post(st, 4, &r.post);
+        r.ordinary = sqlite3_column_int(st, 4) == 0;
+        r.what = (enum outbox_what)sqlite3_column_int(st, 5);
+        if (post == NULL) {
+            read_post(st, 7, &r.post);
+            r.post.id = sqlite3_column_int64(st, 6);
+        }
         if (cb(ud, &r) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -1217,23 +1475,29 @@ static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
     return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
 }
 
-int store_outbox_for_post(struct store *s, int64_t post, store_outbox_cb cb,
-                          void *ud)
+int store_outbox_for_post(struct store *s, int64_t post, enum outbox_what what,
+                          store_outbox_cb cb, void *ud)
 {
-    sqlite3_stmt *pst = stmt(s, S_POST_GET), *st;
-    struct post p;
+    sqlite3_stmt *pst = NULL, *st;
+    struct post p = {.id = post, .author_nick = "", .body = ""};
     int rc;
 
-    sqlite3_bind_int64(pst, 1, post);
-    if ((rc = sqlite3_step(pst)) != SQLITE_ROW) {
-        sqlite3_reset(pst);
-        return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+    /* The post is read once, not once a row; a retracted one is gone. */
+    if (what != OUTBOX_RETRACTION) {
+        pst = stmt(s, S_POST_GET);
+        sqlite3_bind_int64(pst, 1, post);
+        if ((rc = sqlite3_step(pst)) != SQLITE_ROW) {
+            sqlite3_reset(pst);
+            return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+        }
+        read_post(pst, 0, &p); /* valid until pst is reset */
     }
-    read_post(pst, 0, &p); /* valid until pst is reset */
     st = stmt(s, S_OUTBOX_FOR_POST);
     sqlite3_bind_int64(st, 1, post);
+    sqlite3_bind_int(st, 2, (int)what);
     rc = each_row(s, st, &p, cb, ud);
-    sqlite3_reset(pst);
+    if (pst != NULL)
+        sqlite3_reset(pst);
     return rc;
 }
 
@@ -1246,24 +1510,71 @@ int store_outbox_for_user(struct store *s, int64_t user, store_outbox_cb cb,
     return each_row(s, st, NULL, cb, ud);
 }
 
+int store_outbox_of_post(struct store *s, int64_t post, store_copy_cb cb,
+                         void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_OF_POST);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, post);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ud, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+           sqlite3_column_int(st, 2) != 0,
+           (enum outbox_what)sqlite3_column_int(st, 3));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+}
+
 int store_outbox_count_user(struct store *s, int64_t user, int64_t *count)
 {
     return count_of(s, S_OUTBOX_COUNT_USER, user, count);
 }
 
+int store_outbox_count_ordinary(struct store *s, int64_t user, int64_t *count)
+{
+    return count_of(s, S_OUTBOX_COUNT_ORDINARY, user, count);
+}
+
 int store_outbox_trim_user(struct store *s, int64_t user, int64_t keep,
                            int64_t *dropped)
 {
-    sqlite3_stmt *st = stmt(s, S_OUTBOX_TRIM_USER);
+    sqlite3_stmt *st;
     int64_t n;
 
+    if (dropped != NULL)
+        *dropped = 0;
+    if (begin(s) < 0)
+        return -1;
+    st = stmt(s, S_OUTBOX_TRIM_USER);
     sqlite3_bind_int64(st, 1, user);
     sqlite3_bind_int64(st, 2, keep);
-    if ((n = outbox_remove(s, st)) < 0)
+    if ((n = outbox_exec(s, st, -1)) < 0)
+        return rollback(s);
+    if (n > 0) {
+        st = stmt(s, S_USER_DROPPED_ADD);
+        sqlite3_bind_int64(st, 1, user);
+        sqlite3_bind_int64(st, 2, n);
+        if (exec(s, st) < 0)
+            return rollback(s);
+    }
+    if (commit(s) < 0)
         return -1;
     if (dropped != NULL)
         *dropped = n;
     return 0;
+}
+
+int store_user_take_dropped(struct store *s, int64_t user, int64_t *n)
+{
+    sqlite3_stmt *st;
+
+    if (count_of(s, S_USER_DROPPED, user, n) < 0)
+        return -1;
+    if (*n == 0)
+        return 0;
+    st = stmt(s, S_USER_DROPPED_RESET);
+    sqlite3_bind_int64(st, 1, user);
+    return exec(s, st);
 }
 
 int store_outbox_clear_user(struct store *s, int64_t user)
@@ -1277,21 +1588,74 @@ int store_outbox_clear_user(struct store *s, int64_t user)
 int store_outbox_done(struct store *s, const int64_t *ids, size_t n)
 {
     sqlite3_stmt *st = stmt(s, S_OUTBOX_DONE);
-    struct buf b = {0};
+    char *json;
     int rc;
 
     if (n == 0)
         return 0;
     /* One statement for the lot: a statement per row cost more. */
-    buf_append(&b, "[");
-    for (size_t i = 0; i < n; i++)
-        buf_printf(&b, i > 0 ? ",%lld" : "%lld", (long long)ids[i]);
-    buf_append(&b, "]");
-    bind_text(st, 1, b.s);
+    json = json_ids(ids, n);
+    bind_text(st, 1, json);
     rc = outbox_remove(s, st) < 0 ? -1 : 0;
     sqlite3_clear_bindings(st);
-    buf_free(&b);
+    free(json);
     return rc;
+}
+
+int store_outbox_corrections(struct store *s, int64_t post,
+                             const int64_t *users, size_t n, time_t now)
+{
+    sqlite3_stmt *st;
+
+    if (n == 0)
+        return 0;
+    if (begin(s) < 0)
+        return -1;
+    st = stmt(s, S_OUTBOX_CORRECTIONS);
+    sqlite3_bind_int64(st, 1, post);
+    if (outbox_for_users(s, st, users, n, now) < 0)
+        return rollback(s);
+    return commit(s);
+}
+
+int store_outbox_prune(struct store *s, time_t before, int max, int64_t *cursor)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_OLDEST);
+    int64_t *ids = xcalloc((size_t)max, sizeof(*ids)), last = *cursor;
+    size_t n = 0;
+    char *json;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, *cursor);
+    sqlite3_bind_int(st, 2, max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((time_t)sqlite3_column_int64(st, 2) >= before) {
+            rc = SQLITE_DONE; /* rows are in time order: the rest is new */
+            break;
+        }
+        last = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int(st, 1) == 1)
+            ids[n++] = last;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(ids);
+        return db_error(s, "outbox prune");
+    }
+    rc = 0;
+    if (n > 0) {
+        json = json_ids(ids, n);
+        st = stmt(s, S_OUTBOX_PRUNE);
+        bind_text(st, 1, json);
+        rc = exec(s, st);
+        sqlite3_clear_bindings(st);
+        free(json);
+    }
+    free(ids);
+    if (rc < 0)
+        return -1;
+    *cursor = last;
+    return (int)n;
 }
 
 /* Audit ------------------------------------------------------------------ */

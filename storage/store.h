@@ -52,6 +52,7 @@ struct post {
     int64_t reply_to; /* 0: not a reply */
     enum post_kind kind;
     int64_t to_user; /* POST_DM only */
+    int edits;       /* times corrected (XEP-0308) */
 };
 
 typedef int (*store_user_cb)(void *ud, const struct user *u);
@@ -143,6 +144,10 @@ int store_tracking(struct store *st, int64_t user, store_word_cb cb, void *ud);
 
 /* Posts ----------------------------------------------------------------- */
 
+/* A resend: the same stanza id and text from the same author within this
+ * many seconds is stored once (SPEC 4). */
+#define POST_DEDUP_SECONDS 300
+
 struct post_new {
     int64_t author;
     const char *body;
@@ -151,6 +156,7 @@ struct post_new {
     enum post_kind kind;
     int64_t to_user;             /* POST_DM */
     const char *stanza_id;       /* for de-duplication; may be NULL */
+    const char *origin_id;       /* XEP-0359 origin-id; may be NULL */
     const char *const *mentions; /* nicks, lower-case, no '@' */
     size_t n_mentions;
     const char *const *words; /* lower-cased words, for track */
@@ -163,16 +169,37 @@ struct post_new {
  * of words + the author of reply_to (PUBLIC); to_user (DM); every active
  * user (BROADCAST).  Each once, never the author (except BROADCAST), never
  * a user who blocks the author, nor one who is off, inactive or banned.
+ * Rows of followers who are none of the others are ordinary (may be
+ * summarised away while held); all others are always handed over.
  * 0: stored, *id set, *n_recipients set (may be NULL).
- * 1: (author, stanza_id) was stored before; *id is that post, no change.
+ * 1: a resend (store_post_dup()); *id is that post, no change.
  */
 int store_post_add(struct store *st, const struct post_new *p, int64_t *id,
                    size_t *n_recipients);
+/* Is p a resend of a stored post: the same author, stanza id, kind,
+ * addressee and text, created at most POST_DEDUP_SECONDS before
+ * p->created?  1 and *id, 0 (also without a stanza id), -1. */
+int store_post_dup(struct store *st, const struct post_new *p, int64_t *id);
+/* The newest post of author made by the message with this origin-id or
+ * stanza id.  1 and *id, 0 if none. */
+int store_post_by_msgid(struct store *st, int64_t author, const char *msgid,
+                        int64_t *id);
+/* Replace a public post's text and mentions (XEP-0308); the search index
+ * follows.  Outbox rows are not touched (see store_outbox_corrections).
+ * 0 done, 1 no such post. */
+int store_post_edit(struct store *st, int64_t id, const char *body,
+                    const char *const *mentions, size_t n_mentions,
+                    int64_t author);
+/* Record a reaction (XEP-0444): 0 new, 1 recorded before. */
+int store_reaction_add(struct store *st, int64_t post, int64_t user,
+                       const char *emoji);
 /* 1 and cb called once if post id exists, 0 if not. */
 int store_post_get(struct store *st, int64_t id, store_post_cb cb, void *ud);
-/* Delete a post, its mentions, its search entry and undelivered outbox
- * rows.  0 deleted, 1 no such post. */
-int store_post_delete(struct store *st, int64_t id);
+/* Delete a post, its mentions, reactions, search entry and outbox rows,
+ * and add a row retracting the copy of each of the n users in retract
+ * (those who have it), in one transaction.  0 deleted, 1 no such post. */
+int store_post_delete(struct store *st, int64_t id, const int64_t *retract,
+                      size_t n_retract, time_t now);
 /* Number of posts (public and DM) by author created at or after since. */
 int store_posts_since(struct store *st, int64_t author, time_t since,
                       int64_t *count);
@@ -194,30 +221,62 @@ int store_replies(struct store *st, int64_t id, int limit, store_post_cb cb,
 
 /* Outbox ---------------------------------------------------------------- */
 
-/* One undelivered (post, recipient) pair, with what is needed to send. */
+/* What an outbox row sends: the update, a correction of the copy the
+ * recipient has (XEP-0308), or its retraction (XEP-0424). */
+enum outbox_what { OUTBOX_UPDATE = 0, OUTBOX_CORRECTION, OUTBOX_RETRACTION };
+
+/* How long a delivered copy is remembered, so that a correction or a
+ * retraction can reach it. */
+#define OUTBOX_COPY_SECONDS (7 * 86400)
+
+/* One undelivered row, with what is needed to send it. */
 struct outbox_row {
     int64_t id;      /* outbox row id */
     int64_t user;    /* recipient */
     const char *jid; /* recipient's bare JID */
     bool away;       /* recipient wants updates when away */
-    struct post post;
+    bool ordinary;   /* may be summarised away while held */
+    enum outbox_what what;
+    struct post post; /* a retraction's post is gone: only post.id */
 };
 typedef int (*store_outbox_cb)(void *ud, const struct outbox_row *r);
+/* One row of a post, delivered (a copy the user has) or not. */
+typedef void (*store_copy_cb)(void *ud, int64_t row, int64_t user,
+                              bool delivered, enum outbox_what what);
 
-/* Undelivered rows of one post, for the fan-out right after commit. */
-int store_outbox_for_post(struct store *st, int64_t post, store_outbox_cb cb,
-                          void *ud);
+/* Undelivered rows of one post of one kind, in recipient order: the
+ * updates for the fan-out right after commit, corrections after an edit,
+ * retractions after a delete. */
+int store_outbox_for_post(struct store *st, int64_t post, enum outbox_what what,
+                          store_outbox_cb cb, void *ud);
 /* Undelivered rows of one recipient, oldest first. */
 int store_outbox_for_user(struct store *st, int64_t user, store_outbox_cb cb,
                           void *ud);
+/* Every row of a post, delivered or not. */
+int store_outbox_of_post(struct store *st, int64_t post, store_copy_cb cb,
+                         void *ud);
+/* Undelivered rows of user: all, or only the ordinary ones. */
 int store_outbox_count_user(struct store *st, int64_t user, int64_t *count);
-/* Delete all but the newest keep rows of user; *dropped may be NULL. */
+int store_outbox_count_ordinary(struct store *st, int64_t user, int64_t *count);
+/* Delete all but the newest keep ordinary rows held for user and count
+ * them as dropped for the summary; *dropped may be NULL. */
 int store_outbox_trim_user(struct store *st, int64_t user, int64_t keep,
                            int64_t *dropped);
-/* Delete every row of user (off, unsubscribed, banned). */
+/* The number of ordinary updates dropped for user since the last call. */
+int store_user_take_dropped(struct store *st, int64_t user, int64_t *n);
+/* Delete every undelivered row of user (off, unsubscribed, banned); the
+ * record of copies is left to age. */
 int store_outbox_clear_user(struct store *st, int64_t user);
-/* Mark rows delivered (delete them), all in one transaction. */
+/* Mark rows delivered (copies the recipients have), in one statement. */
 int store_outbox_done(struct store *st, const int64_t *ids, size_t n);
+/* A correction row for each of users (who have a copy of post). */
+int store_outbox_corrections(struct store *st, int64_t post,
+                             const int64_t *users, size_t n, time_t now);
+/* Forget delivered copies older than before: at most max rows examined
+ * from *cursor on (an outbox id, 0 at first), *cursor advanced.  Returns
+ * the number forgotten, or -1. */
+int store_outbox_prune(struct store *st, time_t before, int max,
+                       int64_t *cursor);
 
 /* Audit ----------------------------------------------------------------- */
 

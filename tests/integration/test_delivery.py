@@ -72,12 +72,44 @@ def test_offline_follower_gets_backlog_with_summary(prosody, tmp_path, clients):
         bob = harness.Client(prosody, "bob", create=False).connect()
         clients.append(bob)
         first = bob.wait(lambda m: harness.is_update(m) or "left out" in (m["body"] or ""))
-        assert "2 older updates were left out" in first["body"]
+        assert "2 older updates from people you follow were left out" in first["body"]
         got = [bob.wait("held %d" % i) for i in (2, 3, 4)]
         assert all(m["delay"] is not None for m in got)
         assert no_update(bob, "held 0") and no_update(bob, "held 1", 0.2)
         # The dropped ones stay readable.
         assert "held 0" in bob.ask("last alice 5")
+    finally:
+        assert b.stop() == 0
+
+
+def test_backlog_never_drops_dms_mentions_or_replies(prosody, tmp_path, clients):
+    """Issue 12, item 2: beyond backlog_max only ordinary updates from
+    people one follows are summarised away; a DM, a mention and a reply to
+    you are handed over whatever else was held."""
+    b = harness.Bot(prosody, tmp_path, delivery="backlog_max = 2;",
+                    bot_section="posts_per_minute = 100;").start()
+    try:
+        alice = harness.join(prosody, "alice")
+        bob = harness.join(prosody, "bob")
+        clients.extend([alice, bob])
+        bob.ask("follow alice")
+        alice.ask("follow bob")
+        mine = bob.ask("my own thoughts").split("#")[1].rstrip(".")
+        bob.disconnect()
+        time.sleep(0.5)
+        post_and_confirm(alice, "chatter 0")
+        assert alice.ask("d bob a private word").startswith("Sent")
+        post_and_confirm(alice, "hey @bob, look")
+        assert alice.ask("#%s I disagree" % mine).startswith("Replied")
+        for i in range(1, 6):
+            post_and_confirm(alice, "chatter %d" % i)
+        bob = harness.Client(prosody, "bob", create=False).connect()
+        clients.append(bob)
+        first = bob.wait(lambda m: harness.is_update(m))
+        assert "4 older updates from people you follow were left out" in first["body"]
+        for text in ("a private word", "hey @bob", "I disagree", "chatter 4", "chatter 5"):
+            bob.wait(text)
+        assert no_update(bob, "chatter 3", 0.5)
     finally:
         assert b.stop() == 0
 

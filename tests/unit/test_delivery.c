@@ -4,6 +4,7 @@
  * SPEC 6, the barrier that confirms rows, and re-sending after a drop.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -16,7 +17,7 @@
 #include "util.h"
 
 struct sent {
-    char to[64], body[256], id[64];
+    char to[64], body[256], id[64], replace[64], retract[64];
     time_t stamp;
 };
 
@@ -38,16 +39,19 @@ static size_t op_room(void *ud)
     return T.room;
 }
 
-static int op_send(void *ud, const char *to, const char *body, const char *id,
-                   time_t stamp)
+static int op_send(void *ud, const struct outmsg *m)
 {
     struct sent *s = &T.sent[T.nsent++];
 
     (void)ud;
-    snprintf(s->to, sizeof(s->to), "%s", to);
-    snprintf(s->body, sizeof(s->body), "%s", body);
-    snprintf(s->id, sizeof(s->id), "%s", id);
-    s->stamp = stamp;
+    snprintf(s->to, sizeof(s->to), "%s", m->to);
+    snprintf(s->body, sizeof(s->body), "%s", m->body);
+    snprintf(s->id, sizeof(s->id), "%s", m->id);
+    snprintf(s->replace, sizeof(s->replace), "%s",
+             m->replace_id ? m->replace_id : "");
+    snprintf(s->retract, sizeof(s->retract), "%s",
+             m->retract_id ? m->retract_id : "");
+    s->stamp = m->stamp;
     return 0;
 }
 
@@ -223,7 +227,8 @@ static void test_backlog_over_max_summary_then_newest(void **state)
     }
     fan_presence("chat");
     assert_int_equal(T.nsent, 4);
-    assert_non_null(strstr(T.sent[0].body, "1 older update was left out"));
+    assert_non_null(strstr(
+        T.sent[0].body, "1 older update from people you follow was left out"));
     assert_non_null(strstr(T.sent[1].body, "p2"));
     assert_non_null(strstr(T.sent[3].body, "p4"));
     confirm_all();
@@ -275,8 +280,7 @@ static void test_forget_post(void **state)
     fan_presence("chat");
     T.room = 0;
     id = post("oops", 100);
-    assert_int_equal(store_post_delete(T.st, id), 0);
-    delivery_forget_post(T.d, id);
+    assert_int_equal(delivery_post_delete(T.d, id, 150), 0);
     T.room = 1000;
     delivery_pump(T.d);
     assert_int_equal(T.nsent, 0);
@@ -290,16 +294,19 @@ static void test_deleted_in_flight_does_not_swallow_next(void **state)
     fan_presence("chat");
     id = post("first", 100);
     assert_int_equal(T.nsent, 1);
-    /* Deleted while its delivery waits for the barrier... */
-    assert_int_equal(store_post_delete(T.st, id), 0);
-    delivery_forget_post(T.d, id);
+    /* Deleted while its delivery waits for the barrier: the copy sent is
+     * retracted... */
+    assert_int_equal(delivery_post_delete(T.d, id, 150), 0);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 2);
+    assert_non_null(strstr(T.sent[1].retract, "starling-"));
     /* ...then a new post: its row must not take the old row's place. */
     post("second", 200);
-    assert_int_equal(T.nsent, 2);
-    assert_non_null(strstr(T.sent[1].body, "second"));
-    assert_int_equal(held(), 1);
+    assert_int_equal(T.nsent, 3);
+    assert_non_null(strstr(T.sent[2].body, "second"));
+    assert_int_equal(held(), 2);
     delivery_barrier_done(T.d, T.tokens[0]); /* the old window */
-    assert_int_equal(held(), 1);             /* "second" still owed */
+    assert_int_equal(held(), 2); /* the retraction and "second" owed */
     confirm_all();
     assert_int_equal(held(), 0);
 }
@@ -373,6 +380,94 @@ static void test_formats_and_ids(void **state)
     assert_string_not_equal(id1, id2);
 }
 
+/* Store one post of any kind by author and let the engine at it. */
+static int64_t post_as(int64_t author, const char *body, enum post_kind kind,
+                       int64_t to_user, int64_t reply_to, const char *mention)
+{
+    const char *m[1] = {mention};
+    struct post_new p = {.author = author,
+                         .body = body,
+                         .created = 500,
+                         .kind = kind,
+                         .to_user = to_user,
+                         .reply_to = reply_to,
+                         .mentions = m,
+                         .n_mentions = mention != NULL ? 1 : 0};
+    int64_t id;
+
+    assert_int_equal(store_post_add(T.st, &p, &id, NULL), 0);
+    delivery_post_committed(T.d, id);
+    delivery_pump(T.d);
+    return id;
+}
+
+static bool sent_containing(const char *text)
+{
+    for (size_t i = 0; i < T.nsent; i++)
+        if (strstr(T.sent[i].body, text) != NULL)
+            return true;
+    return false;
+}
+
+/* Issue 12, item 2: only ordinary updates from people one follows are
+ * ever summarised away; DMs, broadcasts, mentions and replies to you are
+ * always handed over. */
+static void test_backlog_never_drops_dms_mentions_replies(void **state)
+{
+    struct user pal;
+    int64_t mine;
+    char body[16];
+
+    (void)state;
+    store_user_create(T.st, "pal@x", "pal", false, 1, &pal);
+    store_follow(T.st, T.fan, pal.id, 1); /* pal may DM fan */
+    fan_presence("chat");
+    mine = post_as(T.fan, "my own post", POST_PUBLIC, 0, 0, NULL);
+    fan_presence(NULL);
+    for (int i = 1; i <= 4; i++) {
+        snprintf(body, sizeof(body), "old%d", i);
+        post(body, 100 + i);
+    }
+    post_as(pal.id, "a secret", POST_DM, T.fan, 0, NULL);
+    post_as(T.author, "hey @fan", POST_PUBLIC, 0, 0, "fan");
+    post_as(T.author, "answering you", POST_PUBLIC, 0, mine, NULL);
+    post_as(T.author, "for everyone", POST_BROADCAST, 0, 0, NULL);
+    for (int i = 1; i <= 3; i++) {
+        snprintf(body, sizeof(body), "new%d", i);
+        post(body, 200 + i);
+    }
+    T.nsent = 0;
+    fan_presence("chat");
+    assert_true(sent_containing("a secret"));
+    assert_true(sent_containing("hey @fan"));
+    assert_true(sent_containing("answering you"));
+    assert_true(sent_containing("for everyone"));
+    assert_true(sent_containing("new1"));
+    assert_true(sent_containing("new3"));
+    assert_false(sent_containing("old4"));
+    /* The summary comes first and says what it counts. */
+    assert_non_null(strstr(T.sent[0].body, "4 older updates from people you "
+                                           "follow were left out"));
+    assert_int_equal(T.nsent, 1 + 4 + 3);
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
+/* Issue 12, item 3: what is held for one user is bounded when rows are
+ * inserted, not when the user returns. */
+static void test_held_bounded_while_away(void **state)
+{
+    (void)state;
+    fan_presence(NULL);
+    for (int i = 0; i < 50; i++)
+        post("chatter", 100 + i);
+    assert_true(held() <= 3);
+    fan_presence("chat");
+    assert_non_null(strstr(T.sent[0].body, "47 older updates from people "
+                                           "you follow were left out"));
+    assert_int_equal(T.nsent, 4);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -391,6 +486,8 @@ int main(void)
         T_(test_forget_post),
         T_(test_deleted_in_flight_does_not_swallow_next),
         T_(test_formats_and_ids),
+        T_(test_backlog_never_drops_dms_mentions_replies),
+        T_(test_held_bounded_while_away),
     };
 
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
