@@ -240,6 +240,7 @@ static int run(struct config *cfg)
     static struct daemon d;
     uint64_t wd_usec = notify_watchdog_usec();
     struct timespec last_wd = {0}, now;
+    time_t next_tick = 0;
 
     d.bot.cfg = cfg;
     d.bot.now = clock_now;
@@ -294,6 +295,10 @@ static int run(struct config *cfg)
         if (got_reload) {
             got_reload = 0;
             reload(&d);
+        }
+        if (time(NULL) >= next_tick) {
+            delivery_tick(d.bot.delivery, time(NULL));
+            next_tick = time(NULL) + 60;
         }
         if (wd_usec > 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);

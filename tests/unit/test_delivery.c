@@ -468,6 +468,35 @@ static void test_held_bounded_while_away(void **state)
     assert_int_equal(T.nsent, 4);
 }
 
+/* Issue 12, item 10: "away off" and "block" also reach what is already
+ * queued in memory, not only what is held in the store. */
+static void test_away_off_and_block_reach_the_queue(void **state)
+{
+    (void)state;
+    store_user_set_flag(T.st, T.fan, USER_AWAY, true);
+    fan_presence("away");
+    T.room = 0; /* the window is full: the update waits in memory */
+    post("queued while away", 100);
+    store_user_set_flag(T.st, T.fan, USER_AWAY, false);
+    delivery_user_reset(T.d, T.fan);
+    T.room = 1000;
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 0);
+    assert_int_equal(held(), 1); /* held, handed over when back */
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 1);
+    confirm_all();
+
+    T.room = 0;
+    post("queued, then blocked", 200);
+    assert_int_equal(store_block(T.st, T.fan, T.author), 0);
+    delivery_user_reset(T.d, T.fan);
+    T.room = 1000;
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 1);
+    assert_int_equal(held(), 0);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -488,6 +517,7 @@ int main(void)
         T_(test_formats_and_ids),
         T_(test_backlog_never_drops_dms_mentions_replies),
         T_(test_held_bounded_while_away),
+        T_(test_away_off_and_block_reach_the_queue),
     };
 
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
