@@ -374,6 +374,34 @@ static void test_outbox(void **state)
     assert_int_equal(s.held, 0);
 }
 
+/* Delivered copies are remembered for a while, then forgotten in order;
+ * held rows are never touched by that. */
+static void test_copies_age_out(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b"), n, cursor = 0;
+    int64_t ids[2] = {1, 2};
+    struct store_stats s;
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    for (int i = 0; i < 3; i++)
+        post(a, "p", NULL, 0, NULL, 0, NULL); /* rows 1-3, created 2000 */
+    assert_int_equal(store_outbox_done(st, ids, 2), 0);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.held, 1);
+    /* Not old enough yet. */
+    assert_int_equal(store_outbox_prune(st, 2000, 100, &cursor), 0);
+    assert_int_equal(cursor, 0);
+    /* Old: the two copies go, the held row stays. */
+    assert_int_equal(store_outbox_prune(st, 2001, 100, &cursor), 2);
+    assert_int_equal(cursor, 3);
+    assert_int_equal(store_outbox_count_user(st, b, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_outbox_prune(st, 2001, 100, &cursor), 0);
+    assert_int_equal(store_stats(st, &s), 0);
+    assert_int_equal(s.held, 1);
+}
+
 /* Plans: every statement served by an index.  Allowed walks: the
  * counters table (five rows), json_each lists, the FTS index, a constant
  * row, and users_reachable for broadcast / the active users list, which
@@ -424,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listings_search_and_delete, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copies_age_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_query_uses_an_index, setup,
                                         teardown),
