@@ -20,6 +20,8 @@
 #include "../common/util.h"
 #include "../storage/store.h"
 
+#define BOT_RECENT_CMDS 1024
+
 struct bot {
     struct config *cfg;
     struct store *store;
@@ -29,6 +31,14 @@ struct bot {
     struct budget *budget;   /* per-JID message budget */
     char self[JID_MAX + 1];  /* the bot's own bare JID */
     time_t started;
+    /* The ids of the last commands users sent, so that correcting one
+     * (XEP-0308) runs the corrected command: a ring, oldest overwritten. */
+    struct recent_cmd {
+        int64_t user;
+        time_t at;
+        char id[64];
+    } recent[BOT_RECENT_CMDS];
+    size_t recent_next;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);
     /* Send a one-off chat reply (not an update) to a bare JID. */

@@ -38,6 +38,30 @@ void cmd_ban(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_unban(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_broadcast(struct cmd_ctx *c, const struct cmd_args *a);
 
+/* Gestures of today's clients (cmd_gesture.c), called by cmd_handle()
+ * and dispatch. */
+void cmd_remember(struct cmd_ctx *c);
+int cmd_quoted_reply(const char *msg, int64_t *post, const char **rest);
+
+/* A post fetched with its text copied: free body. */
+struct got {
+    struct post p;
+    char *body;
+    char nick[NICK_MAX + 1];
+};
+/* Fetch post id into *g; replies "No post #N." and returns false when
+ * there is none (or it is not public and public_only). */
+bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct got *g,
+                  bool public_only);
+
+/* Nicks mentioned in a text (lower-case, no '@'), at most MENTIONS_MAX. */
+struct collected {
+    char **v;
+    size_t n;
+};
+void cmd_collect_mentions(const char *text, struct collected *out);
+void cmd_collected_free(struct collected *c);
+
 /* "Sorry, something went wrong..." for a store failure. */
 void cmd_failed(struct cmd_ctx *c);
 /* Look up a nick for a command; replies "No user NICK." and returns

@@ -192,53 +192,12 @@ void cmd_last(struct cmd_ctx *c, const struct cmd_args *a)
     reply_posts(c, &l, r, "Nothing yet.");
 }
 
-/* Fetch a public post into *out (body copied); replies and returns false
- * when there is none. */
-struct got {
-    struct post p;
-    char *body;
-    char nick[NICK_MAX + 1];
-};
-
-static int got_post(void *ud, const struct post *p)
-{
-    struct got *g = ud;
-
-    g->p = *p;
-    g->body = xstrdup(p->body);
-    snprintf(g->nick, sizeof(g->nick), "%s", p->author_nick);
-    g->p.body = g->body;
-    g->p.author_nick = g->nick;
-    return 0;
-}
-
-static bool get_post(struct cmd_ctx *c, int64_t id, struct got *g,
-                     bool public_only)
-{
-    int r;
-
-    memset(g, 0, sizeof(*g));
-    r = store_post_get(c->bot->store, id, got_post, g);
-    if (r < 0) {
-        cmd_failed(c);
-        return false;
-    }
-    if (r == 0 || g->body == NULL ||
-        (public_only && g->p.kind != POST_PUBLIC)) {
-        free(g->body);
-        g->body = NULL;
-        buf_printf(c->reply, "No post #%lld.", (long long)id);
-        return false;
-    }
-    return true;
-}
-
 void cmd_show(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct lines l = {c->reply, 0};
     struct got g;
 
-    if (!get_post(c, a->num, &g, true))
+    if (!cmd_get_post(c, a->num, &g, true))
         return;
     cmd_format_post(c->reply, &g.p);
     free(g.body);
@@ -250,7 +209,7 @@ void cmd_reply(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct got g;
 
-    if (!get_post(c, a->num, &g, true))
+    if (!cmd_get_post(c, a->num, &g, true))
         return;
     free(g.body);
     cmd_post_text(c, a->text, a->num);
@@ -261,7 +220,7 @@ void cmd_delete(struct cmd_ctx *c, const struct cmd_args *a)
     struct got g;
     bool own;
 
-    if (!get_post(c, a->num, &g, false))
+    if (!cmd_get_post(c, a->num, &g, false))
         return;
     own = g.p.author == c->user->id;
     free(g.body);

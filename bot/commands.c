@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -330,9 +331,20 @@ void cmd_parse(const char *msg, struct cmd_parsed *p)
 void cmd_handle(struct cmd_ctx *c, char *msg)
 {
     struct cmd_parsed p;
+    const char *rest;
+    int64_t quoted;
 
     text_trim(msg);
+    /* A client that quotes instead of replying (XEP-0461): a reply. */
+    if (cmd_quoted_reply(msg, &quoted, &rest)) {
+        struct cmd_args a = {.num = quoted, .text = rest};
+
+        cmd_reply(c, &a);
+        return;
+    }
     cmd_parse(msg, &p);
+    if (p.result != CMD_POST)
+        cmd_remember(c);
     if (p.result != CMD_POST && p.cmd->admin && !c->admin) {
         buf_append(c->reply, "Not permitted.");
         return;
@@ -385,13 +397,65 @@ void cmd_audit(struct cmd_ctx *c, const char *action, const char *detail)
 
 static int collect(void *ud, const char *item)
 {
-    struct {
-        char **v;
-        size_t n;
-    } *list = ud;
+    struct collected *list = ud;
 
     list->v[list->n++] = xstrdup(item);
     return 0;
+}
+
+void cmd_collect_mentions(const char *text, struct collected *out)
+{
+    out->v = xcalloc(MENTIONS_MAX, sizeof(char *));
+    out->n = 0;
+    match_mentions(text, MENTIONS_MAX, collect, out);
+}
+
+static void collect_words(const char *text, struct collected *out)
+{
+    out->v = xcalloc(WORDS_MAX, sizeof(char *));
+    out->n = 0;
+    match_words(text, WORDS_MAX, collect, out);
+}
+
+void cmd_collected_free(struct collected *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i]);
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+static int got_post(void *ud, const struct post *p)
+{
+    struct got *g = ud;
+
+    g->p = *p;
+    g->body = xstrdup(p->body);
+    snprintf(g->nick, sizeof(g->nick), "%s", p->author_nick);
+    g->p.body = g->body;
+    g->p.author_nick = g->nick;
+    return 0;
+}
+
+bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct got *g,
+                  bool public_only)
+{
+    int r;
+
+    memset(g, 0, sizeof(*g));
+    r = store_post_get(c->bot->store, id, got_post, g);
+    if (r < 0) {
+        cmd_failed(c);
+        return false;
+    }
+    if (r == 0 || g->body == NULL ||
+        (public_only && g->p.kind != POST_PUBLIC)) {
+        free(g->body);
+        g->body = NULL;
+        buf_printf(c->reply, "No post #%lld.", (long long)id);
+        return false;
+    }
+    return true;
 }
 
 bool cmd_refuse_banned(struct cmd_ctx *c)
@@ -410,10 +474,7 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
     const struct config *cfg = c->bot->cfg;
     enum post_check check;
     struct post_new p = {0};
-    struct {
-        char **v;
-        size_t n;
-    } mentions = {NULL, 0}, words = {NULL, 0};
+    struct collected mentions = {NULL, 0}, words = {NULL, 0};
     int64_t id = 0, recent;
     int r;
 
@@ -457,22 +518,16 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
         }
     }
     if (kind == POST_PUBLIC) {
-        mentions.v = xcalloc(MENTIONS_MAX, sizeof(char *));
-        words.v = xcalloc(WORDS_MAX, sizeof(char *));
-        match_mentions(text, MENTIONS_MAX, collect, &mentions);
-        match_words(text, WORDS_MAX, collect, &words);
+        cmd_collect_mentions(text, &mentions);
+        collect_words(text, &words);
     }
     p.mentions = (const char *const *)mentions.v;
     p.n_mentions = mentions.n;
     p.words = (const char *const *)words.v;
     p.n_words = words.n;
     r = store_post_add(c->bot->store, &p, &id, NULL);
-    for (size_t i = 0; i < mentions.n; i++)
-        free(mentions.v[i]);
-    for (size_t i = 0; i < words.n; i++)
-        free(words.v[i]);
-    free(mentions.v);
-    free(words.v);
+    cmd_collected_free(&mentions);
+    cmd_collected_free(&words);
     if (r < 0) {
         cmd_failed(c);
         return 0;

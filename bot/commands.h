@@ -86,6 +86,22 @@ struct cmd_ctx {
  */
 void cmd_handle(struct cmd_ctx *ctx, char *msg);
 
+/*
+ * The gestures of SPEC 9, for dispatch: a correction of the message with
+ * id replace_id to text (edits the post it made, or runs a corrected
+ * command); a retraction of the message retract_id (deletes the post it
+ * made); a reply to the message reply_id (false when that id names no
+ * post: then text is an ordinary message); reactions to the message
+ * reaction_id, passed on to the post's author.  Each writes its answer
+ * into ctx->reply (cmd_react answers nothing).  text is modified.
+ */
+void cmd_correct(struct cmd_ctx *ctx, const char *replace_id, char *text);
+void cmd_retract(struct cmd_ctx *ctx, const char *retract_id);
+bool cmd_reply_to_message(struct cmd_ctx *ctx, const char *reply_id,
+                          char *text);
+void cmd_react(struct cmd_ctx *ctx, const char *reaction_id,
+               const char *const *emoji, size_t n);
+
 /* Post text (already trimmed) as ctx->user; used by post/reply/handler.
  * reply_to 0 for none.  Writes "Posted #N." or the refusal. */
 void cmd_post_text(struct cmd_ctx *ctx, const char *text, int64_t reply_to);

@@ -438,6 +438,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
     out->bot.subscription = SUB_OPEN;
     out->bot.post_max_chars = 500;
     out->bot.posts_per_minute = 10;
+    out->bot.edit_minutes = 15;
     out->delivery.backlog_max = 20;
     out->log.level = LOG_LEVEL_INFO;
     out->path = xstrdup(path);

@@ -38,6 +38,7 @@ struct config {
         size_t n_allow;
         int post_max_chars;   /* default 500 */
         int posts_per_minute; /* default 10 */
+        int edit_minutes;     /* default 15: XEP-0308 corrections */
     } bot;
     struct {
         bool deliver_when_away; /* default false */

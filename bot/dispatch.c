@@ -197,9 +197,18 @@ static void handle_user_message(struct bot *b, struct user *u,
         .origin_id = m->origin_id,
         .reply = &reply,
     };
-    char *text = xstrdup(m->body);
+    char *text = xstrdup(m->body != NULL ? m->body : "");
 
-    cmd_handle(&ctx, text);
+    /* SPEC 9: what a client wraps around a gesture is never posted. */
+    if (m->retract_id != NULL)
+        cmd_retract(&ctx, m->retract_id);
+    else if (m->replace_id != NULL)
+        cmd_correct(&ctx, m->replace_id, text);
+    else if (m->reaction_id != NULL)
+        cmd_react(&ctx, m->reaction_id, m->reactions, m->n_reactions);
+    else if (m->reply_id == NULL ||
+             !cmd_reply_to_message(&ctx, m->reply_id, text))
+        cmd_handle(&ctx, text);
     if (reply.len > 0)
         b->reply(b, u->jid, buf_str(&reply));
     buf_free(&reply);
@@ -212,7 +221,12 @@ void dispatch_message(struct bot *b, const struct inmsg *m)
     struct user u;
     int found;
 
-    if (dispatch_classify(m->type, m->body) != MSG_HANDLE)
+    enum msg_class cls = dispatch_classify(m->type, m->body);
+
+    /* A retraction or a reaction may come without a body. */
+    if (cls != MSG_HANDLE &&
+        !(cls == MSG_IGNORE_NOBODY &&
+          (m->retract_id != NULL || m->reaction_id != NULL)))
         return;
     if (m->from == NULL || jid_bare(m->from, bare, sizeof(bare)) < 0 ||
         strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
@@ -246,12 +260,12 @@ void dispatch_message(struct bot *b, const struct inmsg *m)
         free(text);
         return;
     }
-    if (strlen(m->body) > BODY_MAX_BYTES) {
+    if (m->body != NULL && strlen(m->body) > BODY_MAX_BYTES) {
         b->reply(b, u.jid,
                  "That message is far too long; nothing was "
                  "posted.");
         return;
     }
-    log_debug("message from %s: %s", u.nick, m->body);
+    log_debug("message from %s: %s", u.nick, m->body != NULL ? m->body : "");
     handle_user_message(b, &u, m);
 }

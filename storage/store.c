@@ -84,6 +84,7 @@ enum stmt_id {
     S_FTS_DELETE,
     S_FTS_INSERT,
     S_REACTION_ADD,
+    S_REACTION_COUNT,
     S_POST_DEL,
     S_POSTS_SINCE,
     S_FOLLOWEE_IDS,
@@ -248,6 +249,8 @@ static const char *const sql[S_COUNT] = {
     [S_FTS_INSERT] = "INSERT INTO posts_fts(rowid, body) SELECT id, body "
                      "FROM posts WHERE id = ?1 AND kind = 0 AND id <= "
                      "(SELECT value FROM counters WHERE name = 'indexed')",
+    [S_REACTION_COUNT] =
+        "SELECT count(*) FROM reactions WHERE post = ?1 AND user = ?2",
     [S_REACTION_ADD] = "INSERT OR IGNORE INTO reactions (post, user, emoji) "
                        "VALUES (?1, ?2, ?3)",
     [S_POST_DEL] = "DELETE FROM posts WHERE id = ?1",
@@ -1281,6 +1284,16 @@ int store_post_edit(struct store *s, int64_t id, const char *body,
     if (exec(s, st) < 0)
         return rollback(s);
     return commit(s) < 0 ? -1 : 0;
+}
+
+int store_reactions_count(struct store *s, int64_t post, int64_t user,
+                          int64_t *n)
+{
+    sqlite3_stmt *st = stmt(s, S_REACTION_COUNT);
+
+    sqlite3_bind_int64(st, 1, post);
+    sqlite3_bind_int64(st, 2, user);
+    return scalar(s, st, n);
 }
 
 int store_reaction_add(struct store *s, int64_t post, int64_t user,

@@ -193,6 +193,9 @@ int store_post_edit(struct store *st, int64_t id, const char *body,
 /* Record a reaction (XEP-0444): 0 new, 1 recorded before. */
 int store_reaction_add(struct store *st, int64_t post, int64_t user,
                        const char *emoji);
+/* How many distinct reactions user gave post. */
+int store_reactions_count(struct store *st, int64_t post, int64_t user,
+                          int64_t *n);
 /* 1 and cb called once if post id exists, 0 if not. */
 int store_post_get(struct store *st, int64_t id, store_post_cb cb, void *ud);
 /* Delete a post, its mentions, reactions, search entry and outbox rows,

@@ -47,9 +47,10 @@ static size_t op_room(void *ud)
 static int op_send(void *ud, const struct outmsg *m)
 {
     (void)ud;
-    buf_printf(&T.out, "%s <- %s [%s%s%s]\n", m->to, m->body, m->id,
-               m->replace_id ? " replaces " : "",
-               m->replace_id ? m->replace_id : "");
+    buf_printf(
+        &T.out, "%s <- %s [%s%s%s%s%s]\n", m->to, m->body, m->id,
+        m->replace_id ? " replaces " : "", m->replace_id ? m->replace_id : "",
+        m->retract_id ? " retracts " : "", m->retract_id ? m->retract_id : "");
     return 0;
 }
 
@@ -70,6 +71,7 @@ static int setup(void **state)
     T.now = 100000;
     T.cfg.bot.post_max_chars = 500;
     T.cfg.bot.posts_per_minute = 3;
+    T.cfg.bot.edit_minutes = 15;
     T.cfg.delivery.backlog_max = 20;
     T.bot.cfg = &T.cfg;
     T.bot.store = store_open(":memory:");
@@ -98,15 +100,37 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run one message from u with stanza id id; the reply, to be freed. */
-static char *say(struct user *u, const char *id, const char *text)
+enum gesture { PLAIN, CORRECT, RETRACT, REPLY, REACT };
+
+/* Run one message from u with stanza id id, a gesture pointing at ref;
+ * the reply, to be freed. */
+static char *act(struct user *u, const char *id, enum gesture g,
+                 const char *ref, const char *text)
 {
     struct buf reply = {0};
     struct cmd_ctx c = {
         .bot = &T.bot, .user = u, .stanza_id = id, .reply = &reply};
     char *msg = xstrdup(text);
+    const char *emoji[1] = {text};
 
-    cmd_handle(&c, msg);
+    switch (g) {
+    case PLAIN:
+        cmd_handle(&c, msg);
+        break;
+    case CORRECT:
+        cmd_correct(&c, ref, msg);
+        break;
+    case RETRACT:
+        cmd_retract(&c, ref);
+        break;
+    case REPLY:
+        if (!cmd_reply_to_message(&c, ref, msg))
+            cmd_handle(&c, msg);
+        break;
+    case REACT:
+        cmd_react(&c, ref, emoji, 1);
+        break;
+    }
     delivery_pump(T.bot.delivery);
     /* The server takes everything at once. */
     for (size_t i = 0; i < T.ntokens; i++)
@@ -114,6 +138,20 @@ static char *say(struct user *u, const char *id, const char *text)
     T.ntokens = 0;
     free(msg);
     return reply.s != NULL ? reply.s : xstrdup("");
+}
+
+static char *say(struct user *u, const char *id, const char *text)
+{
+    return act(u, id, PLAIN, NULL, text);
+}
+
+static void expect_act(struct user *u, const char *id, enum gesture g,
+                       const char *ref, const char *text, const char *reply)
+{
+    char *got = act(u, id, g, ref, text);
+
+    assert_string_equal(got, reply);
+    free(got);
 }
 
 static void expect(struct user *u, const char *id, const char *text,
@@ -170,6 +208,137 @@ static void test_resend_at_the_rate_limit_gets_its_number(void **state)
     assert_int_equal(count_of(T.out.s, "bob@x <- "), 3);
 }
 
+/* A third user, carol, offline, following alice. */
+static struct user carol(void)
+{
+    struct user u;
+
+    store_user_create(T.bot.store, "carol@x", "carol", false, 1, &u);
+    store_follow(T.bot.store, u.id, T.alice.id, 1);
+    return u;
+}
+
+static bool has(const char *text)
+{
+    return T.out.s != NULL && strstr(T.out.s, text) != NULL;
+}
+
+/* XEP-0308: the corrected message edits its post, every copy delivered
+ * is corrected in place, a held one goes out with the new text. */
+static void test_correction_edits_the_post_and_every_copy(void **state)
+{
+    struct user c = carol();
+    char *got;
+
+    (void)state;
+    expect(&T.alice, "m1", "helo world", "Posted #1.");
+    assert_true(has("bob@x <- alice: helo world (#1) [starling-1-2]"));
+    expect_act(&T.alice, "m2", CORRECT, "m1", "hello world", "Edited #1.");
+    assert_true(has("bob@x <- alice: hello world (#1) [starling-1-2-e1 "
+                    "replaces starling-1-2]"));
+    /* Carol was offline: she gets the new text, not a correction. */
+    presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
+    delivery_user_seen(T.bot.delivery, &c);
+    delivery_pump(T.bot.delivery);
+    assert_true(has("carol@x <- alice: hello world (#1) [starling-1-3]"));
+    assert_false(has("starling-1-3-e"));
+    got = say(&T.alice, "m3", "show #1");
+    assert_non_null(strstr(got, "hello world"));
+    free(got);
+    /* Nothing new was posted. */
+    expect(&T.alice, "m4", "next", "Posted #2.");
+}
+
+static void test_late_or_unknown_correction_is_answered(void **state)
+{
+    (void)state;
+    expect(&T.alice, "m1", "first", "Posted #1.");
+    T.now += 15 * 60 + 1;
+    expect_act(&T.alice, "m2", CORRECT, "m1", "changed",
+               "Too late to correct #1: posts can be corrected for 15 "
+               "minutes. Nothing was changed.");
+    expect_act(&T.alice, "m3", CORRECT, "nope", "changed",
+               "I can't find the message you corrected, so nothing was "
+               "changed.");
+    /* Someone else's message is not found either. */
+    expect_act(&T.bob, "b1", CORRECT, "m1", "hijack",
+               "I can't find the message you corrected, so nothing was "
+               "changed.");
+    assert_false(has("changed"));
+    assert_false(has("hijack"));
+    expect(&T.alice, "m4", "second", "Posted #2.");
+}
+
+static void test_correcting_a_command_runs_the_corrected_one(void **state)
+{
+    struct user c = carol();
+
+    (void)state;
+    (void)c;
+    expect(&T.bob, "b1", "follow carl", "No user carl.");
+    expect_act(&T.bob, "b2", CORRECT, "b1", "follow carol",
+               "You now follow carol.");
+    assert_int_equal(store_is_following(T.bot.store, T.bob.id, c.id), 1);
+}
+
+/* XEP-0424: retracting the message deletes the post; copies are
+ * retracted, held ones dropped; nobody else can retract it. */
+static void test_retraction_deletes_and_retracts_copies(void **state)
+{
+    struct user c = carol();
+    int64_t n;
+
+    (void)state;
+    expect(&T.alice, "m1", "regrettable", "Posted #1.");
+    expect_act(&T.bob, "b1", RETRACT, "starling-1-2", "",
+               "That message was not a post of yours, so nothing was "
+               "deleted.");
+    expect_act(&T.alice, "m2", RETRACT, "m1", "", "Deleted #1.");
+    assert_true(has("bob@x <- This person attempted to retract a previous "
+                    "message, but it's unsupported by your client. "
+                    "[starling-1-2-r retracts starling-1-2]"));
+    assert_int_equal(store_outbox_count_user(T.bot.store, c.id, &n), 0);
+    assert_int_equal(n, 0);
+    expect(&T.alice, "m3", "show #1", "No post #1.");
+}
+
+/* XEP-0461 and quoting clients: a reply to a delivered update. */
+static void test_replies_to_delivered_updates(void **state)
+{
+    (void)state;
+    store_follow(T.bot.store, T.alice.id, T.bob.id, 1);
+    presence_update(T.bot.presence, "alice@x/r", SHOW_AVAILABLE, 0);
+    expect(&T.alice, "m1", "what do you think?", "Posted #1.");
+    expect_act(&T.bob, "b1", REPLY, "starling-1-2", "I agree",
+               "Replied to #1 as #2.");
+    assert_true(has("alice@x <- bob (re #1): I agree (#2)"));
+    expect(&T.bob, "b2", "> alice: what do you think? (#1)\nstill agree",
+           "Replied to #1 as #3.");
+    /* A reply to a post since deleted is not posted. */
+    expect(&T.alice, "m2", "delete #1", "Deleted #1.");
+    expect_act(&T.bob, "b3", REPLY, "starling-1-2", "too late",
+               "No post #1. Nothing was posted.");
+    assert_false(has("too late"));
+    /* A reply to something that is not an update is a message. */
+    expect_act(&T.bob, "b4", REPLY, "m-77", "just a post", "Posted #4.");
+}
+
+/* XEP-0444: the author hears of a reaction once per user and emoji. */
+static void test_reactions_reach_the_author_once(void **state)
+{
+    char *got;
+
+    (void)state;
+    expect(&T.alice, "m1", "cake!", "Posted #1.");
+    got = act(&T.bob, "b1", REACT, "starling-1-2", "\xf0\x9f\x91\x8d");
+    assert_string_equal(got, "");
+    free(got);
+    free(act(&T.bob, "b2", REACT, "starling-1-2", "\xf0\x9f\x91\x8d"));
+    free(act(&T.bob, "b3", REACT, "starling-1-2", "not an emoji at all"));
+    assert_string_equal(T.notes.s,
+                        "alice@x <- bob reacted \xf0\x9f\x91\x8d to #1\n");
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -177,6 +346,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T_(test_reused_ids_are_new_messages),
         T_(test_resend_at_the_rate_limit_gets_its_number),
+        T_(test_correction_edits_the_post_and_every_copy),
+        T_(test_late_or_unknown_correction_is_answered),
+        T_(test_correcting_a_command_runs_the_corrected_one),
+        T_(test_retraction_deletes_and_retracts_copies),
+        T_(test_replies_to_delivered_updates),
+        T_(test_reactions_reach_the_author_once),
     };
 
     return cmocka_run_group_tests_name("cmd_user", tests, NULL, NULL);
