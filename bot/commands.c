@@ -532,7 +532,8 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
         cmd_failed(c);
         return 0;
     }
-    /* Committed (or committed before, r == 1): now it may be confirmed. */
+    /* Stored (r == 1: stored before).  Inside the loop's batch nothing
+     * this queues leaves before the batch commits (main.c). */
     if (r == 0)
         delivery_post_committed(c->bot->delivery, id);
     return id;

@@ -39,7 +39,8 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
 void delivery_free(struct delivery *d);
 void delivery_set_backlog_max(struct delivery *d, int backlog_max);
 
-/* A post was committed: queue its rows for recipients present now.  Rows
+/* A post was stored (in the loop's batch: nothing queued leaves before
+ * the commit): queue its rows for recipients present now.  Rows
  * held for someone who may not receive them now count against what may be
  * held for them: beyond backlog_max ordinary updates, the oldest are
  * dropped and counted for the summary (SPEC 6). */

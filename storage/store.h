@@ -1,11 +1,14 @@
 /*
  * store.h - the only user of <sqlite3.h>: users, posts, follows, blocks,
- * tracked words, mentions, the delivery outbox and the audit log.
+ * tracked words, mentions, reactions, the delivery outbox (with the record
+ * of delivered copies) and the audit log.
  *
  * Every statement is prepared once at store_open() with bound parameters.
- * The database runs in WAL mode with synchronous=FULL, so a function that
- * returned success has committed durably.  Schema changes are numbered
- * migrations keyed on PRAGMA user_version (storage/migrations.c).
+ * The database runs in WAL mode with synchronous=FULL.  Outside a batch a
+ * function that returned success has committed durably; inside one
+ * (store_batch_begin(), how the daemon's loop always runs) its change is
+ * durable only once store_batch_end() returned 0.  Schema changes are
+ * numbered migrations keyed on PRAGMA user_version (storage/migrations.c).
  *
  * Conventions: functions return -1 on a database error (logged once,
  * here), 0 on success or "not found", 1 for "found"/"already" where noted.
