@@ -358,6 +358,10 @@ char *delivery_format(const struct post *p)
         return xasprintf("DM from %s: %s", p->author_nick, p->body);
     case POST_BROADCAST:
         return xasprintf("Announcement: %s", p->body);
+    case POST_REPEAT:
+        /* The body is the original as "nick: text". */
+        return xasprintf("%s repeated %s (#%lld)", p->author_nick, p->body,
+                         (long long)p->repeat_of);
     case POST_PUBLIC:
     default:
         if (p->reply_to > 0)
@@ -509,8 +513,19 @@ int delivery_post_edited(struct delivery *d, int64_t post, time_t now)
 int delivery_post_delete(struct delivery *d, int64_t post, time_t now)
 {
     struct copies c;
+    int64_t *repeats = NULL;
+    size_t n = 0;
     int r;
 
+    /* Its repeats go with it. */
+    if (store_repeats(d->store, post, &repeats, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (delivery_post_delete(d, repeats[i], now) < 0) {
+            free(repeats);
+            return -1;
+        }
+    free(repeats);
     if ((r = copies_of(d, post, &c)) == 0)
         r = store_post_delete(d->store, post, c.users, c.n, now);
     free(c.users);

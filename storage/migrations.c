@@ -170,6 +170,27 @@ static const char *const steps[] = {
     "  user INTEGER NOT NULL,"
     "  emoji TEXT NOT NULL,"
     "  PRIMARY KEY (post, user, emoji)) WITHOUT ROWID;",
+
+    /* 6: threads and repeats.  A reply belongs to the thread of the post
+     *    it answers (its first post's id), so that it reaches everyone who
+     *    took part; a user may mute a thread.  A repeat (kind 3) passes a
+     *    post on to the repeater's followers, once per post and user. */
+    "ALTER TABLE posts ADD COLUMN thread INTEGER;"
+    "ALTER TABLE posts ADD COLUMN repeat_of INTEGER;"
+    "WITH RECURSIVE chain(id, root) AS ("
+    "  SELECT id, id FROM posts WHERE reply_to IS NULL"
+    "  UNION ALL SELECT p.id, c.root FROM posts p JOIN chain c"
+    "    ON p.reply_to = c.id)"
+    "UPDATE posts SET thread = ifnull((SELECT root FROM chain"
+    "  WHERE chain.id = posts.id), reply_to) WHERE reply_to IS NOT NULL;"
+    "CREATE INDEX posts_thread ON posts(thread, author)"
+    "  WHERE thread IS NOT NULL;"
+    "CREATE UNIQUE INDEX posts_repeat ON posts(repeat_of, author)"
+    "  WHERE repeat_of IS NOT NULL;"
+    "CREATE TABLE mutes ("
+    "  user INTEGER NOT NULL,"
+    "  thread INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, thread)) WITHOUT ROWID;",
 };
 
 int migrations_latest(void)

@@ -20,7 +20,8 @@
 
 #define POST_COLS                                                              \
     "p.id, p.author, a.nick, p.body, p.created, ifnull(p.reply_to, 0), "       \
-    "p.kind, ifnull(p.to_user, 0), p.edits"
+    "p.kind, ifnull(p.to_user, 0), p.edits, ifnull(p.thread, 0), "             \
+    "ifnull(p.repeat_of, 0)"
 #define USER_COLS                                                              \
     "id, jid, nick, bio, created, active, deliver, away, banned, ban_reason"
 
@@ -66,9 +67,15 @@ enum stmt_id {
     S_TRACKING,
     S_POST_DUP,
     S_POST_INSERT,
+    S_THREAD_OF,
+    S_REPEAT_OF,
+    S_REPEATS,
+    S_MUTE,
+    S_UNMUTE,
     S_MENTIONS_INSERT,
     S_OUTBOX_KEPT,
     S_OUTBOX_FOLLOWERS,
+    S_OUTBOX_REPEAT,
     S_OUTBOX_DM,
     S_OUTBOX_BROADCAST,
     S_POST_GET,
@@ -177,8 +184,14 @@ static const char *const sql[S_COUNT] = {
                    "AND body = ?3 AND kind = ?4 AND ifnull(to_user, 0) = ?5 "
                    "AND created >= ?6 ORDER BY id DESC LIMIT 1",
     [S_POST_INSERT] = "INSERT INTO posts (author, body, created, reply_to, "
-                      "kind, to_user, stanza_id, origin_id) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      "kind, to_user, stanza_id, origin_id, thread, "
+                      "repeat_of) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_THREAD_OF] = "SELECT ifnull(thread, id) FROM posts WHERE id = ?1",
+    [S_REPEAT_OF] = "SELECT id FROM posts WHERE repeat_of = ?1 AND author = ?2",
+    [S_REPEATS] = "SELECT id FROM posts WHERE repeat_of = ?1",
+    [S_MUTE] = "INSERT OR IGNORE INTO mutes (user, thread) VALUES (?1, ?2)",
+    [S_UNMUTE] = "DELETE FROM mutes WHERE user = ?1 AND thread = ?2",
     /* Mentioned users who do not block the author. */
     [S_MENTIONS_INSERT] =
         "INSERT OR IGNORE INTO mentions (user, post) "
@@ -186,18 +199,23 @@ static const char *const sql[S_COUNT] = {
         "WHERE u.nick IN (SELECT value FROM json_each(?2)) AND u.id != ?3 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?3)",
-    /* SPEC 6: mentioned users, trackers and the replied-to author get a
-     * row that is always handed over (class 1); the followers who are
-     * none of these an ordinary one (class 0, the column's default is 1).
-     * Each once (the unique index), never the author, blockers, off,
-     * inactive or banned users. */
+    /* SPEC 6: mentioned users, trackers, the replied-to author and, for
+     * a reply, everyone in its thread ?6 (who did not mute it) get a row
+     * that is always handed over (class 1); the followers who are none of
+     * these an ordinary one (class 0; the column's default is 1).  Each
+     * once (the unique index), never the author, blockers, off, inactive
+     * or banned users; a muted thread does not reach a follower either. */
     [S_OUTBOX_KEPT] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
         "  SELECT user FROM mentions WHERE post = ?1"
         "  UNION ALL SELECT t.user FROM tracks t"
         "    WHERE t.word IN (SELECT value FROM json_each(?4))"
-        "  UNION ALL SELECT author FROM posts WHERE id = ?5) "
+        "  UNION ALL SELECT x.a FROM (SELECT author AS a FROM posts"
+        "    WHERE id = ?5 UNION ALL SELECT author FROM posts WHERE id = ?6"
+        "    UNION ALL SELECT author FROM posts WHERE thread = ?6) x"
+        "    WHERE NOT EXISTS (SELECT 1 FROM mutes m"
+        "    WHERE m.user = x.a AND m.thread = ?6)) "
         "AND u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY u.id",
@@ -207,7 +225,20 @@ static const char *const sql[S_COUNT] = {
         "ON u.id = f.follower WHERE f.followee = ?2 AND u.id != ?2 "
         "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
-        "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY f.follower",
+        "WHERE b.blocker = u.id AND b.blocked = ?2) "
+        "AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM mutes m "
+        "WHERE m.user = u.id AND m.thread = ?4)) ORDER BY f.follower",
+    /* A repeat of post ?5 by ?4: the repeater's followers, but not those
+     * who block either, nor the author, nor who got ?5 already. */
+    [S_OUTBOX_REPEAT] =
+        "INSERT OR IGNORE INTO outbox (post, user, created, class) "
+        "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
+        "ON u.id = f.follower WHERE f.followee = ?2 AND u.id != ?2 "
+        "AND u.id != ?4 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked IN (?2, ?4)) "
+        "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.post = ?5 "
+        "AND o.user = u.id AND o.what = 0) ORDER BY f.follower",
     [S_OUTBOX_DM] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND u.id != ?2 "
@@ -998,7 +1029,7 @@ static int insert_mentions(struct store *s, int64_t post, int64_t author,
 }
 
 static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
-                         size_t *n)
+                         int64_t thread, size_t *n)
 {
     sqlite3_stmt *st;
     char *words = NULL;
@@ -1013,12 +1044,19 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
         sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
         bind_text(st, 4, words);
         sqlite3_bind_int64(st, 5, p->reply_to);
+        sqlite3_bind_int64(st, 6, thread);
         added = outbox_exec(s, st, 1);
         free(words);
         if (added < 0)
             return -1;
         kept = added;
         st = stmt(s, S_OUTBOX_FOLLOWERS);
+        sqlite3_bind_int64(st, 4, thread);
+        break;
+    case POST_REPEAT:
+        st = stmt(s, S_OUTBOX_REPEAT);
+        sqlite3_bind_int64(st, 4, p->repeat_author);
+        sqlite3_bind_int64(st, 5, p->repeat_of);
         break;
     case POST_DM:
         st = stmt(s, S_OUTBOX_DM);
@@ -1061,6 +1099,7 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
                    size_t *n_recipients)
 {
     sqlite3_stmt *st;
+    int64_t thread = 0;
     int r;
 
     if (n_recipients != NULL)
@@ -1069,6 +1108,13 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
         return r;
     if (begin(s) < 0)
         return -1;
+    /* A reply belongs to the thread of the post it answers. */
+    if (p->reply_to > 0) {
+        st = stmt(s, S_THREAD_OF);
+        sqlite3_bind_int64(st, 1, p->reply_to);
+        if (scalar(s, st, &thread) < 0)
+            return rollback(s);
+    }
     st = stmt(s, S_POST_INSERT);
     sqlite3_bind_int64(st, 1, p->author);
     bind_text(st, 2, p->body);
@@ -1082,6 +1128,10 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
         bind_text(st, 7, p->stanza_id);
     if (p->origin_id != NULL && p->origin_id[0] != '\0')
         bind_text(st, 8, p->origin_id);
+    if (thread != 0)
+        sqlite3_bind_int64(st, 9, thread);
+    if (p->repeat_of != 0)
+        sqlite3_bind_int64(st, 10, p->repeat_of);
     if (exec(s, st) < 0)
         return rollback(s);
     *id = sqlite3_last_insert_rowid(s->db);
@@ -1089,7 +1139,7 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
     if (p->kind == POST_PUBLIC &&
         insert_mentions(s, *id, p->author, p->mentions, p->n_mentions) < 0)
         return rollback(s);
-    if (insert_outbox(s, p, *id, n_recipients) < 0)
+    if (insert_outbox(s, p, *id, thread, n_recipients) < 0)
         return rollback(s);
     /* In a batch, the index is brought up to date once, before COMMIT. */
     s->unindexed = true;
@@ -1109,6 +1159,8 @@ static void read_post(sqlite3_stmt *st, int col, struct post *p)
     p->kind = (enum post_kind)sqlite3_column_int(st, col + 6);
     p->to_user = sqlite3_column_int64(st, col + 7);
     p->edits = sqlite3_column_int(st, col + 8);
+    p->thread = sqlite3_column_int64(st, col + 9);
+    p->repeat_of = sqlite3_column_int64(st, col + 10);
     if (p->author_nick == NULL)
         p->author_nick = "";
     if (p->body == NULL)
@@ -1284,6 +1336,50 @@ int store_post_edit(struct store *s, int64_t id, const char *body,
     if (exec(s, st) < 0)
         return rollback(s);
     return commit(s) < 0 ? -1 : 0;
+}
+
+int store_mute(struct store *s, int64_t user, int64_t post, bool mute)
+{
+    sqlite3_stmt *st = stmt(s, S_THREAD_OF);
+    int64_t thread;
+
+    sqlite3_bind_int64(st, 1, post);
+    if (scalar(s, st, &thread) < 0)
+        return -1;
+    if (thread == 0)
+        return 2;
+    return pair_change(s, mute ? S_MUTE : S_UNMUTE, user, thread);
+}
+
+int store_repeat_of(struct store *s, int64_t post, int64_t author, int64_t *id)
+{
+    sqlite3_stmt *st = stmt(s, S_REPEAT_OF);
+
+    sqlite3_bind_int64(st, 1, post);
+    sqlite3_bind_int64(st, 2, author);
+    if (scalar(s, st, id) < 0)
+        return -1;
+    return *id != 0;
+}
+
+int store_repeats(struct store *s, int64_t post, int64_t **ids, size_t *n)
+{
+    sqlite3_stmt *st = stmt(s, S_REPEATS);
+    size_t cap = 0;
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, post);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *ids = xrealloc(*ids, cap * sizeof(**ids));
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "repeats");
 }
 
 int store_reactions_count(struct store *s, int64_t post, int64_t user,

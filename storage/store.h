@@ -44,6 +44,7 @@ enum post_kind {
     POST_PUBLIC = 0,    /* a status update: timeline, search... */
     POST_DM = 1,        /* private message to to_user */
     POST_BROADCAST = 2, /* admin announcement to every active user */
+    POST_REPEAT = 3,    /* repeat_of passed on to the author's followers */
 };
 
 struct post {
@@ -54,8 +55,10 @@ struct post {
     time_t created;
     int64_t reply_to; /* 0: not a reply */
     enum post_kind kind;
-    int64_t to_user; /* POST_DM only */
-    int edits;       /* times corrected (XEP-0308) */
+    int64_t to_user;   /* POST_DM only */
+    int edits;         /* times corrected (XEP-0308) */
+    int64_t thread;    /* a reply's thread (its first post), or 0 */
+    int64_t repeat_of; /* POST_REPEAT only */
 };
 
 typedef int (*store_user_cb)(void *ud, const struct user *u);
@@ -157,10 +160,11 @@ struct post_new {
     time_t created;
     int64_t reply_to; /* 0 if none */
     enum post_kind kind;
-    int64_t to_user;             /* POST_DM */
-    const char *stanza_id;       /* for de-duplication; may be NULL */
-    const char *origin_id;       /* XEP-0359 origin-id; may be NULL */
-    const char *const *mentions; /* nicks, lower-case, no '@' */
+    int64_t to_user;                  /* POST_DM */
+    const char *stanza_id;            /* for de-duplication; may be NULL */
+    const char *origin_id;            /* XEP-0359 origin-id; may be NULL */
+    int64_t repeat_of, repeat_author; /* POST_REPEAT: the post and its author */
+    const char *const *mentions;      /* nicks, lower-case, no '@' */
     size_t n_mentions;
     const char *const *words; /* lower-cased words, for track */
     size_t n_words;
@@ -193,6 +197,14 @@ int store_post_by_msgid(struct store *st, int64_t author, const char *msgid,
 int store_post_edit(struct store *st, int64_t id, const char *body,
                     const char *const *mentions, size_t n_mentions,
                     int64_t author);
+/* Mute (or unmute) for user the thread post belongs to (a post that is
+ * no reply starts its own): 0 changed, 1 already so, 2 no such post. */
+int store_mute(struct store *st, int64_t user, int64_t post, bool mute);
+/* user's repeat of post: 1 and *id, 0 if none. */
+int store_repeat_of(struct store *st, int64_t post, int64_t author,
+                    int64_t *id);
+/* Every repeat of post; *ids freed by the caller. */
+int store_repeats(struct store *st, int64_t post, int64_t **ids, size_t *n);
 /* Record a reaction (XEP-0444): 0 new, 1 recorded before. */
 int store_reaction_add(struct store *st, int64_t post, int64_t user,
                        const char *emoji);

@@ -339,6 +339,75 @@ static void test_reactions_reach_the_author_once(void **state)
                         "alice@x <- bob reacted \xf0\x9f\x91\x8d to #1\n");
 }
 
+/* Issue 15: a reply reaches everyone who took part in the thread, unless
+ * they muted it. */
+static void test_threads_reach_everyone_in_them(void **state)
+{
+    struct user c = carol(), dave;
+
+    (void)state;
+    store_user_create(T.bot.store, "dave@x", "dave", false, 1, &dave);
+    presence_update(T.bot.presence, "alice@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "dave@x/r", SHOW_AVAILABLE, 0);
+    expect(&T.alice, "a1", "a question", "Posted #1.");
+    expect(&c, "c1", "#1 carol answers", "Replied to #1 as #2.");
+    /* dave follows nobody: a reply to carol's reply still reaches alice,
+     * who started the thread, and carol. */
+    expect(&dave, "d1", "#2 dave joins in", "Replied to #2 as #3.");
+    assert_true(has("alice@x <- dave (re #2): dave joins in (#3)"));
+    assert_true(has("carol@x <- dave (re #2): dave joins in (#3)"));
+    expect(&c, "c2", "mute #3",
+           "Muted the thread of #3: its replies no "
+           "longer reach you.");
+    expect(&T.alice, "a2", "#1 alice again", "Replied to #1 as #4.");
+    assert_true(has("dave@x <- alice (re #1): alice again (#4)"));
+    assert_false(has("carol@x <- alice (re #1)"));
+    expect(&c, "c3", "unmute #1", "Unmuted the thread of #1.");
+    expect(&dave, "d2", "#4 last word", "Replied to #4 as #5.");
+    assert_true(has("carol@x <- dave (re #4): last word (#5)"));
+    expect(&c, "c4", "mute #99", "No post #99.");
+}
+
+/* Issue 15: rt #N passes a post on once, never to those who blocked its
+ * author or got it already; the author is told; deleting it takes the
+ * repeats along. */
+static void test_repeat(void **state)
+{
+    struct user c = carol(), dave, erin;
+
+    (void)state;
+    store_user_create(T.bot.store, "dave@x", "dave", false, 1, &dave);
+    store_user_create(T.bot.store, "erin@x", "erin", false, 1, &erin);
+    presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "dave@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "erin@x/r", SHOW_AVAILABLE, 0);
+    /* carol follows alice and bob; dave follows bob but blocks alice;
+     * erin follows bob only. */
+    store_follow(T.bot.store, c.id, T.bob.id, 1);
+    store_follow(T.bot.store, dave.id, T.bob.id, 1);
+    store_follow(T.bot.store, erin.id, T.bob.id, 1);
+    store_block(T.bot.store, dave.id, T.alice.id);
+    expect(&T.alice, "a1", "worth reading", "Posted #1.");
+    expect(&T.bob, "b1", "rt #1", "Repeated #1 to your followers.");
+    expect(&T.bob, "b2", "repeat #1", "You already repeated #1.");
+    expect(&T.alice, "a2", "rt #1", "You can't repeat your own post.");
+    store_block(T.bot.store, T.alice.id, erin.id);
+    expect(&erin, "e1", "rt #1", "You can't repeat alice's posts.");
+    store_unblock(T.bot.store, T.alice.id, erin.id);
+    assert_true(has("erin@x <- bob repeated alice: worth reading (#1) "
+                    "[starling-2-5]"));
+    assert_int_equal(count_of(T.out.s, "carol@x <- "), 1); /* had it */
+    assert_false(has("dave@x <- "));
+    assert_string_equal(T.notes.s, "alice@x <- bob repeated your #1.\n");
+    /* Deleting the post takes the repeat along, copies retracted. */
+    expect(&T.alice, "a3", "delete #1", "Deleted #1.");
+    assert_true(has("erin@x <- This person attempted to retract a previous "
+                    "message, but it's unsupported by your client. "
+                    "[starling-2-5-r retracts starling-2-5]"));
+    expect(&T.bob, "b3", "rt #1", "No post #1.");
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -352,6 +421,8 @@ int main(void)
         T_(test_retraction_deletes_and_retracts_copies),
         T_(test_replies_to_delivered_updates),
         T_(test_reactions_reach_the_author_once),
+        T_(test_threads_reach_everyone_in_them),
+        T_(test_repeat),
     };
 
     return cmocka_run_group_tests_name("cmd_user", tests, NULL, NULL);
