@@ -481,11 +481,13 @@ int store_explain(struct store *s,
 
 /* Users ----------------------------------------------------------------- */
 
+/* A text column into a fixed field, cut on a code-point boundary when it
+ * does not fit (a ban reason can be longer than its field). */
 static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
     const char *v = (const char *)sqlite3_column_text(st, col);
 
-    snprintf(dst, size, "%s", v != NULL ? v : "");
+    utf8_copy(dst, size, v != NULL ? v : "");
 }
 
 static void read_user(sqlite3_stmt *st, struct user *u)
