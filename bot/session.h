@@ -39,12 +39,12 @@ enum msg_crypto {
 /* An incoming <message/>, before any filtering (see dispatch).  Every
  * extension field is NULL / 0 / false when the stanza lacks it. */
 struct inmsg {
-    const char *from; /* full JID as stamped by the server */
-    const char *type; /* "chat", "normal", "error", ... or NULL */
-    const char *id;   /* stanza id or NULL */
-    const char *body; /* NULL if the message has no <body/>; for a
-                         XEP-0461 reply, the body with the XEP-0428
-                         fallback quote cut off */
+    const char *from;        /* full JID as stamped by the server */
+    const char *type;        /* "chat", "normal", "error", ... or NULL */
+    const char *id;          /* stanza id or NULL */
+    const char *body;        /* NULL if the message has no <body/>; for a
+                                XEP-0461 reply, the body with the XEP-0428
+                                fallback quote cut off */
     const char *origin_id;   /* XEP-0359 <origin-id id=.../> */
     const char *replace_id;  /* XEP-0308: id of the message corrected */
     const char *retract_id;  /* XEP-0424 (either form): id retracted */
@@ -65,7 +65,9 @@ struct session_callbacks {
     void (*auth_failed)(void *ud);
     void (*message)(void *ud, const struct inmsg *m);
     /* Available (unavailable=false) or unavailable presence of a
-     * contact's resource; not called for our own JID. */
+     * contact's resource; not called for our own JID.  from_full is the
+     * bare JID for an unavailable that came from it and for a presence
+     * error: every resource of that contact is gone. */
     void (*presence)(void *ud, const char *from_full, enum show show,
                      int priority, bool unavailable);
     void (*subscription)(void *ud, const char *from_bare, enum sub_kind kind);
