@@ -33,7 +33,7 @@ void cmd_ban(struct cmd_ctx *c, const struct cmd_args *a)
 {
     const char *reason = a->text != NULL ? a->text : "";
     struct user t;
-    char *note, detail[320];
+    char *note, *detail;
 
     if (!cmd_user_arg(c, a->nick, &t))
         return;
@@ -47,8 +47,9 @@ void cmd_ban(struct cmd_ctx *c, const struct cmd_args *a)
         return;
     }
     delivery_forget_user(c->bot->delivery, t.id);
-    snprintf(detail, sizeof(detail), "%s %s", t.nick, reason);
+    detail = xasprintf("%s %s", t.nick, reason);
     cmd_audit(c, "ban", detail);
+    free(detail);
     note = xasprintf("You have been banned from posting%s%s.",
                      reason[0] ? ": " : "", reason);
     c->bot->reply(c->bot, t.jid, note);

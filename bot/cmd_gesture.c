@@ -162,9 +162,9 @@ bool cmd_reply_to_message(struct cmd_ctx *c, const char *reply_id, char *text)
                 cmd_failed(c);
                 return true;
             }
-            snprintf(a.nick, sizeof(a.nick), "%s", to.nick);
+            utf8_copy(a.nick, sizeof(a.nick), to.nick);
         } else {
-            snprintf(a.nick, sizeof(a.nick), "%s", g.nick);
+            utf8_copy(a.nick, sizeof(a.nick), g.nick);
         }
         a.text = text;
         cmd_dm(c, &a);

@@ -3,7 +3,6 @@
  * private messages, profile and tracking.  Replies are short, one line
  * where possible, and show nicks, never JIDs (admins see JIDs in whois).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -233,11 +232,10 @@ void cmd_delete(struct cmd_ctx *c, const struct cmd_args *a)
         return;
     }
     if (!own) {
-        char detail[64];
+        char *detail = xasprintf("#%lld by %s", (long long)a->num, g.nick);
 
-        snprintf(detail, sizeof(detail), "#%lld by %s", (long long)a->num,
-                 g.nick);
         cmd_audit(c, "delete", detail);
+        free(detail);
     }
     buf_printf(c->reply, "Deleted #%lld.", (long long)a->num);
 }
@@ -301,14 +299,23 @@ void cmd_nick(struct cmd_ctx *c, const struct cmd_args *a)
     else if (r == 1)
         buf_printf(c->reply, "The nick %s is taken.", a->nick);
     else {
-        snprintf(c->user->nick, sizeof(c->user->nick), "%s", a->nick);
+        utf8_copy(c->user->nick, sizeof(c->user->nick), a->nick);
         buf_printf(c->reply, "You are now %s.", a->nick);
     }
 }
 
+/* "bio TEXT" sets the bio, "bio -" clears it. */
 void cmd_bio(struct cmd_ctx *c, const struct cmd_args *a)
 {
     enum post_check check = text_check_post(a->text, BIO_MAX_CHARS);
+
+    if (strcmp(a->text, "-") == 0) {
+        if (store_user_set_bio(c->bot->store, c->user->id, "") < 0)
+            cmd_failed(c);
+        else
+            buf_append(c->reply, "Bio cleared.");
+        return;
+    }
 
     if (check == POST_TOO_LONG) {
         buf_printf(c->reply, "Your bio is too long (at most %d characters).",
@@ -338,28 +345,29 @@ void cmd_mentions(struct cmd_ctx *c, const struct cmd_args *a)
 
 static int first_word(void *ud, const char *w)
 {
-    snprintf(ud, 64, "%s", w);
+    *(char **)ud = xstrdup(w);
     return 1;
 }
 
-/* The word as posts are indexed: Unicode lower case. */
-static bool track_word(struct cmd_ctx *c, const char *arg, char *out)
+/* The word as posts are indexed: Unicode lower case, which can be longer
+ * than what was typed (U+023A is 2 bytes, its lower case 3), so it is
+ * never cut.  The caller frees it; NULL (and the usage line) if none. */
+static char *track_word(struct cmd_ctx *c, const char *arg)
 {
-    out[0] = '\0';
-    match_words(arg, 1, first_word, out);
-    if (out[0] == '\0') {
+    char *w = NULL;
+
+    match_words(arg, 1, first_word, &w);
+    if (w == NULL)
         buf_append(c->reply, "Usage: track WORD");
-        return false;
-    }
-    return true;
+    return w;
 }
 
 void cmd_track(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    char w[64];
+    char *w = track_word(c, a->word);
     int r;
 
-    if (!track_word(c, a->word, w))
+    if (w == NULL)
         return;
     r = store_track_add(c->bot->store, c->user->id, w);
     if (r < 0)
@@ -373,14 +381,15 @@ void cmd_track(struct cmd_ctx *c, const struct cmd_args *a)
                    "Tracking %s: posts containing it will reach "
                    "you.",
                    w);
+    free(w);
 }
 
 void cmd_untrack(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    char w[64];
+    char *w = track_word(c, a->word);
     int r;
 
-    if (!track_word(c, a->word, w))
+    if (w == NULL)
         return;
     r = store_track_del(c->bot->store, c->user->id, w);
     if (r < 0)
@@ -389,6 +398,7 @@ void cmd_untrack(struct cmd_ctx *c, const struct cmd_args *a)
         buf_printf(c->reply, "You don't track %s.", w);
     else
         buf_printf(c->reply, "No longer tracking %s.", w);
+    free(w);
 }
 
 static int add_word(void *ud, const char *w)

@@ -7,6 +7,10 @@
  * the command can take ("on my way", "follow me on twitter"), it reads as
  * a post; when it has the right number of words but one is malformed, or
  * a required one is missing, the sender gets the usage line instead.
+ * An accidental public post is the worst outcome of a typo, so a keyword
+ * that takes a post number (show, reply, delete) or an admin keyword never
+ * reads as a post: whatever follows it that does not fit gets the usage
+ * line with the hint to send "post TEXT" ("delete #5 please").
  */
 #include <ctype.h>
 #include <errno.h>
@@ -67,8 +71,8 @@ static const struct cmd_entry table[] = {
      "Who NICK is: bio, joined, posts, followers, following.", cmd_whois},
     {"nick", NULL, ARGS_NICK, false, "nick NEW",
      "Change your nick (a-z, 0-9 and _, at most 32).", cmd_nick},
-    {"bio", NULL, ARGS_TEXT, false, "bio TEXT",
-     "Set your bio (at most 160 characters).", cmd_bio},
+    {"bio", NULL, ARGS_TEXT, false, "bio TEXT, or bio - to clear it",
+     "Set your bio (at most 160 characters); \"bio -\" clears it.", cmd_bio},
     {"mentions", NULL, ARGS_NONE, false, "mentions",
      "The last posts that mention you.", cmd_mentions},
     {"track", NULL, ARGS_WORD, false, "track WORD",
@@ -301,6 +305,20 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
     return CMD_POST;
 }
 
+bool cmd_guarded(const struct cmd_entry *e)
+{
+    return e->admin || e->shape == ARGS_POSTNUM ||
+           e->shape == ARGS_POSTNUM_TEXT;
+}
+
+/* The command a first word names; "?" and "help?" are help too. */
+static const struct cmd_entry *keyword(const char *s, size_t n)
+{
+    if ((n == 1 && s[0] == '?') || (n == 5 && strncasecmp(s, "help?", 5) == 0))
+        return cmd_find("help");
+    return find_n(s, n);
+}
+
 void cmd_parse(const char *msg, struct cmd_parsed *p)
 {
     struct span w[4];
@@ -322,11 +340,13 @@ void cmd_parse(const char *msg, struct cmd_parsed *p)
         p->result = p->args.num > 0 ? CMD_OK : CMD_USAGE;
         return;
     }
-    if ((p->cmd = find_n(w[0].s, w[0].n)) == NULL)
+    if ((p->cmd = keyword(w[0].s, w[0].n)) == NULL)
         return;
     rest = skip_sep(w[0].s + w[0].n);
     /* fit() looks at no more than the first three words. */
     p->result = fit(p->cmd, w, nw, rest, &p->args);
+    if (p->result == CMD_POST && cmd_guarded(p->cmd))
+        p->result = CMD_USAGE;
     if (p->result == CMD_POST) {
         p->cmd = NULL;
         memset(&p->args, 0, sizeof(p->args));
@@ -362,6 +382,8 @@ void cmd_handle(struct cmd_ctx *c, char *msg)
         break;
     case CMD_USAGE:
         buf_printf(c->reply, "Usage: %s", p.cmd->usage);
+        if (cmd_guarded(p.cmd))
+            buf_append(c->reply, " (to post this text, send: post TEXT)");
         break;
     case CMD_OK:
         p.cmd->fn(c, &p.args);
@@ -438,7 +460,7 @@ static int got_post(void *ud, const struct post *p)
 
     g->p = *p;
     g->body = xstrdup(p->body);
-    snprintf(g->nick, sizeof(g->nick), "%s", p->author_nick);
+    utf8_copy(g->nick, sizeof(g->nick), p->author_nick);
     g->p.body = g->body;
     g->p.author_nick = g->nick;
     return 0;

@@ -66,6 +66,9 @@ struct cmd_parsed {
 
 /* Parse a trimmed message.  Pure; msg must outlive parsed->args.text. */
 void cmd_parse(const char *msg, struct cmd_parsed *parsed);
+/* true for a command whose near misses are never posted (SPEC 5): one
+ * that takes a post number (show, reply, delete) or an admin command. */
+bool cmd_guarded(const struct cmd_entry *e);
 /* The table, terminated by an entry with name NULL. */
 const struct cmd_entry *cmd_table(void);
 const struct cmd_entry *cmd_find(const char *name);

@@ -195,6 +195,14 @@ static int compile_allow(const struct config *cfg, struct allowlist **out)
     return 0;
 }
 
+/* A reload is over: READY=1 again, but only if the service had been
+ * ready; before the first login READY=1 still means "logged in". */
+static void reload_done(const struct daemon *d)
+{
+    if (d->ready_once)
+        notify_send("READY=1");
+}
+
 /* SIGHUP: take the bot, delivery and log sections of a valid file; keep
  * everything running as it is when the file is invalid. */
 static void reload(struct daemon *d)
@@ -206,12 +214,12 @@ static void reload(struct daemon *d)
     notify_send("RELOADING=1");
     if (config_load(cur->path, &fresh, err, sizeof(err)) < 0) {
         log_error("reload refused, keeping the running configuration: %s", err);
-        notify_send("READY=1");
+        reload_done(d);
         return;
     }
     if (compile_allow(&fresh, &allow) < 0) {
         config_free(&fresh);
-        notify_send("READY=1");
+        reload_done(d);
         return;
     }
     /* Swap sections: fresh ends up holding the old ones and is freed. */
@@ -232,7 +240,15 @@ static void reload(struct daemon *d)
     delivery_set_backlog_max(d->bot.delivery, cur->delivery.backlog_max);
     session_reconfigure(cur);
     log_info("configuration reloaded from %s", cur->path);
-    notify_send("READY=1");
+    reload_done(d);
+}
+
+/* Microseconds from a to b (b later), signed: the nanoseconds of b may be
+ * fewer than a's. */
+static int64_t usec_between(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000 +
+           (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
 static int run(struct config *cfg)
@@ -302,9 +318,7 @@ static int run(struct config *cfg)
         }
         if (wd_usec > 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);
-            if ((uint64_t)(now.tv_sec - last_wd.tv_sec) * 1000000u +
-                    (uint64_t)(now.tv_nsec - last_wd.tv_nsec) / 1000 >=
-                wd_usec / 2) {
+            if (usec_between(&last_wd, &now) >= (int64_t)(wd_usec / 2)) {
                 notify_send("WATCHDOG=1");
                 last_wd = now;
             }

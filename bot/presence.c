@@ -3,9 +3,10 @@
  * bare JID (SPEC 6).
  *
  * An open-addressing hash table keyed by bare JID; each entry keeps its
- * resources in a small array.  The number of bare JIDs with a counting
- * resource (priority >= 0) is kept up to date on every change, so that
- * stats never walks the table.
+ * resources in a small array, at most PRESENCE_RESOURCES_MAX of them, so
+ * that a contact opening resources without end costs bounded memory.  The
+ * number of bare JIDs with a counting resource (priority >= 0) is kept up
+ * to date on every change, so that stats never walks the table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct resource {
     char *name;
     enum show show;
     int priority;
+    unsigned long seen; /* entry's clock at its last presence */
 };
 
 struct entry {
@@ -25,6 +27,7 @@ struct entry {
     struct resource *res;
     size_t nres;
     enum show best;
+    unsigned long clock; /* counts this JID's presences */
 };
 
 struct presence {
@@ -205,6 +208,23 @@ static int split(const char *full, char *bare, const char **res)
     return 0;
 }
 
+/* The resource a new one replaces when e is full: the lowest priority,
+ * the worst show among equals, the one heard of longest ago among those. */
+static size_t weakest(const struct entry *e)
+{
+    size_t w = 0;
+
+    for (size_t i = 1; i < e->nres; i++) {
+        const struct resource *r = &e->res[i], *b = &e->res[w];
+
+        if (r->priority != b->priority ? r->priority < b->priority
+            : r->show != b->show       ? r->show < b->show
+                                       : r->seen < b->seen)
+            w = i;
+    }
+    return w;
+}
+
 bool presence_update(struct presence *p, const char *full_jid, enum show show,
                      int priority)
 {
@@ -220,13 +240,20 @@ bool presence_update(struct presence *p, const char *full_jid, enum show show,
     for (i = 0; i < e->nres; i++)
         if (strcmp(e->res[i].name, name) == 0)
             break;
-    if (i == e->nres) {
+    if (i == e->nres && e->nres == PRESENCE_RESOURCES_MAX) {
+        i = weakest(e);
+        if (priority < e->res[i].priority)
+            return false; /* weaker than all it would replace */
+        free(e->res[i].name);
+        e->res[i].name = xstrdup(name);
+    } else if (i == e->nres) {
         e->res = xrealloc(e->res, (e->nres + 1) * sizeof(*e->res));
         e->res[i].name = xstrdup(name);
         e->nres++;
     }
     e->res[i].show = show;
     e->res[i].priority = priority;
+    e->res[i].seen = ++e->clock;
     return settle(p, e);
 }
 
@@ -238,6 +265,13 @@ bool presence_remove(struct presence *p, const char *full_jid)
 
     if (split(full_jid, bare, &name) < 0 || (e = find(p, bare)) == NULL)
         return false;
+    if (jid_resource(full_jid) == NULL) {
+        /* From the bare JID: all of them.  settle() drops the entry. */
+        for (size_t i = 0; i < e->nres; i++)
+            free(e->res[i].name);
+        e->nres = 0;
+        return settle(p, e);
+    }
     for (size_t i = 0; i < e->nres; i++) {
         if (strcmp(e->res[i].name, name) == 0) {
             free(e->res[i].name);

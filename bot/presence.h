@@ -29,14 +29,22 @@ struct presence;
 struct presence *presence_new(void);
 void presence_free(struct presence *p);
 
+/* Resources kept per bare JID, at most. */
+#define PRESENCE_RESOURCES_MAX 16
+
 /*
  * Record an available presence of full_jid ("user@host/res"; a bare JID
- * counts as the empty resource).  Returns true if the best presence of
- * its bare JID changed.
+ * counts as the empty resource).  A bare JID keeps at most
+ * PRESENCE_RESOURCES_MAX resources: a new one beyond that takes the place
+ * of the one with the lowest priority (among equals the worst show, then
+ * the one heard of longest ago), or is ignored when its own priority is
+ * lower still.  Returns true if the
+ * best presence of its bare JID changed.
  */
 bool presence_update(struct presence *p, const char *full_jid, enum show show,
                      int priority);
-/* Resource gone (unavailable).  true if the best presence changed. */
+/* Resource gone (unavailable); a bare JID means every resource of it is
+ * gone.  true if the best presence changed. */
 bool presence_remove(struct presence *p, const char *full_jid);
 /* Forget everyone (our own stream went down). */
 void presence_clear(struct presence *p);

@@ -174,13 +174,32 @@ static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
     return c;
 }
 
+/*
+ * Every text that goes into a stanza passes here: text the server would
+ * refuse (invalid UTF-8, a character XML 1.0 forbids) would close the
+ * stream and send every delivery in flight again, so it goes out repaired
+ * (text_xml_repair(): U+FFFD where it was wrong), with a warning that
+ * names the element and the recipient, never the text.
+ */
 static void text_child(xmpp_stanza_t *parent, const char *name,
                        const char *text)
 {
     xmpp_stanza_t *c = child(parent, name, NULL), *t = xmpp_stanza_new(S.ctx);
+    size_t len = strlen(text);
+    char *fixed = NULL;
 
-    xmpp_stanza_set_text(t, text);
+    if (!text_xml_valid(text, len)) {
+        const char *to = xmpp_stanza_get_to(parent);
+
+        fixed = xmalloc(TEXT_XML_REPAIR_SIZE(len));
+        text_xml_repair(text, len, fixed);
+        log_warnx("text of <%s>%s%s was not valid UTF-8 or XML; sent "
+                  "repaired",
+                  name, to != NULL ? " to " : "", to != NULL ? to : "");
+    }
+    xmpp_stanza_set_text(t, fixed != NULL ? fixed : text);
     xmpp_stanza_add_child_ex(c, t, 0);
+    free(fixed);
 }
 
 static void send_ping(const char *id)
@@ -409,9 +428,13 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             xmpp_free(S.ctx, prio_text);
         return 1;
     }
-    if (strcmp(type, "unavailable") == 0) {
+    /* An error (the contact's server or account is gone, or refused
+     * us) says nothing about a resource: the contact counts as offline,
+     * every resource of it, as after an unavailable from its bare JID. */
+    if (strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0) {
         if (S.cb->presence != NULL)
-            S.cb->presence(S.ud, from, SHOW_OFFLINE, 0, true);
+            S.cb->presence(S.ud, type[0] == 'e' ? bare : from, SHOW_OFFLINE, 0,
+                           true);
         return 1;
     }
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -421,7 +444,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             return 1;
         }
     }
-    return 1; /* error, probe */
+    return 1; /* probe */
 }
 
 /*
@@ -747,7 +770,7 @@ int session_send(const struct outmsg *o)
     if (id == NULL)
         id = own = new_id("m");
     m = xmpp_message_new(S.ctx, "chat", o->to, id);
-    xmpp_message_set_body(m, o->body);
+    text_child(m, "body", o->body);
     if (o->stamp != 0) {
         char ts[32];
         struct tm tm;
@@ -756,7 +779,7 @@ int session_send(const struct outmsg *o)
         gmtime_r(&o->stamp, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
         xmpp_stanza_set_attribute(d, "stamp", ts);
-        xmpp_stanza_set_attribute(d, "from", S.domain);
+        xmpp_stanza_set_attribute(d, "from", S.bare); /* who held it */
     }
     if (o->replace_id != NULL) {
         c = child(m, "replace", NS_CORRECT);

@@ -66,7 +66,9 @@ struct session_callbacks {
     void (*auth_failed)(void *ud);
     void (*message)(void *ud, const struct inmsg *m);
     /* Available (unavailable=false) or unavailable presence of a
-     * contact's resource; not called for our own JID. */
+     * contact's resource; not called for our own JID.  from_full is the
+     * bare JID for an unavailable that came from it and for a presence
+     * error: every resource of that contact is gone. */
     void (*presence)(void *ud, const char *from_full, enum show show,
                      int priority, bool unavailable);
     void (*subscription)(void *ud, const char *from_bare, enum sub_kind kind);

@@ -72,6 +72,119 @@ size_t utf8_count(const char *s, size_t len)
     return count;
 }
 
+size_t utf8_cut(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0;
+    unsigned cp;
+
+    if (len <= max)
+        return len;
+    while (i < max) {
+        size_t n = utf8_decode(p + i, len - i, &cp);
+
+        if (n == 0)
+            n = 1;
+        if (i + n > max)
+            break;
+        i += n;
+    }
+    return i;
+}
+
+size_t utf8_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = utf8_cut(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
+/* A code point XML 1.0 allows (surrogates never decode, see above). */
+static bool xml_char(unsigned cp)
+{
+    if (cp < 0x20)
+        return cp == '\t' || cp == '\n' || cp == '\r';
+    return cp != 0xfffe && cp != 0xffff;
+}
+
+bool text_xml_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    unsigned cp;
+
+    while (i < len) {
+        size_t n = utf8_decode(p + i, len - i, &cp);
+
+        if (n == 0 || !xml_char(cp))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/*
+ * At an invalid sequence: how many bytes form its maximal subpart, the
+ * longest start of a well-formed sequence (at least the one byte).  The
+ * second byte's range depends on the first (no overlongs, surrogates or
+ * code points beyond U+10FFFF).
+ */
+static size_t invalid_span(const unsigned char *s, size_t len)
+{
+    unsigned c = s[0], lo = 0x80, hi = 0xbf;
+    size_t n, k = 1;
+
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 1;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (k < len && k < n && s[k] >= lo && s[k] <= hi)
+        k++;
+    else
+        return k;
+    while (k < len && k < n && (s[k] & 0xc0) == 0x80)
+        k++;
+    return k;
+}
+
+size_t text_xml_repair(const char *s, size_t len, char *out)
+{
+    static const char fffd[] = "\xef\xbf\xbd";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    unsigned cp;
+
+    while (i < len) {
+        size_t n = utf8_decode(p + i, len - i, &cp);
+
+        if (n > 0 && xml_char(cp)) {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
+        memcpy(out + o, fffd, 3);
+        o += 3;
+        i += n > 0 ? n : invalid_span(p + i, len - i);
+    }
+    out[o] = '\0';
+    return o;
+}
+
 static bool is_space_cp(unsigned cp)
 {
     return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xa0 ||

@@ -18,6 +18,39 @@
 bool utf8_valid(const char *s, size_t len);
 /* Number of code points in valid UTF-8. */
 size_t utf8_count(const char *s, size_t len);
+/*
+ * Length of the longest prefix of the string s that is at most max bytes
+ * and does not end inside a character: cutting s there never splits a
+ * UTF-8 sequence.  Bytes that are not valid UTF-8 count as one character
+ * each (they are repaired where text leaves the bot, see below).
+ */
+size_t utf8_cut(const char *s, size_t max);
+/*
+ * Copy as much of src as fits into dst (size > 0 bytes, NUL included),
+ * cut with utf8_cut(): what fits of valid UTF-8 stays valid.  Returns the
+ * number of bytes copied (without the NUL).
+ */
+size_t utf8_copy(char *dst, size_t size, const char *src);
+
+/*
+ * true if s[0..len) is valid UTF-8 made only of XML 1.0 characters
+ * (no C0 control other than tab, newline and carriage return, no U+FFFE
+ * or U+FFFF): text that can go into a stanza as it is.
+ */
+bool text_xml_valid(const char *s, size_t len);
+/* Room text_xml_repair() needs for len bytes of input, NUL included. */
+#define TEXT_XML_REPAIR_SIZE(len) ((len)*3 + 1)
+/*
+ * Write s[0..len) into out as text that passes text_xml_valid(): every
+ * invalid UTF-8 sequence (stray or missing continuation bytes, overlong
+ * forms, encoded surrogates, beyond U+10FFFF; one U+FFFD per maximal
+ * invalid subpart, as Unicode recommends) and every character XML 1.0
+ * forbids becomes U+FFFD, so that the reader sees that something was
+ * there.  Everything else is copied unchanged.  out must hold
+ * TEXT_XML_REPAIR_SIZE(len) bytes; returns the length written (without
+ * the NUL).
+ */
+size_t text_xml_repair(const char *s, size_t len, char *out);
 
 /* Trim ASCII/Unicode white space at both ends in place; returns s. */
 char *text_trim(char *s);

@@ -607,11 +607,13 @@ int store_explain(struct store *s,
 
 /* Users ----------------------------------------------------------------- */
 
+/* A text column into a fixed field, cut on a code-point boundary when it
+ * does not fit (a ban reason can be longer than its field). */
 static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
     const char *v = (const char *)sqlite3_column_text(st, col);
 
-    snprintf(dst, size, "%s", v != NULL ? v : "");
+    utf8_copy(dst, size, v != NULL ? v : "");
 }
 
 static void read_user(sqlite3_stmt *st, struct user *u)
@@ -1476,7 +1478,8 @@ int store_timeline(struct store *s, int64_t user, int limit, store_post_cb cb,
     for (size_t i = 0; r == 0 && i < na; i++)
         r = author_ids(s, authors[i], limit, &ids, &n, &cap);
     if (r == 0) {
-        qsort(ids, n, sizeof(*ids), cmp_desc);
+        if (n > 0)
+            qsort(ids, n, sizeof(*ids), cmp_desc);
         for (size_t i = 0; i < n && i < (size_t)limit; i++) {
             int got = store_post_get(s, ids[i], cb, ud);
 

@@ -175,3 +175,35 @@ def test_changes_during_a_fanout(prosody, bot, user, clients):
         f.wait("second one", timeout=30)
     alive(alice)
     alive(followers[0])
+
+
+# Issue 12, item 1: text the server would refuse closes the stream and
+# sends every delivery in flight again.  Lower-casing "A" + U+023A x 31
+# (63 bytes) gives 94 bytes; a cut at 64 ended inside a character.
+def test_track_word_longer_in_lower_case(user, bot):
+    alice = user("alice")
+    lower = "a" + "\u2c65" * 31
+    assert alice.ask("track A" + "\u023a" * 31) == \
+        "Tracking %s: posts containing it will reach you." % lower
+    assert alice.ask("tracking") == "Tracking: " + lower
+    alive(alice)
+    assert "disconnected" not in bot.read_log()
+
+
+# Text stored broken (by an older version, or by hand) goes out repaired
+# by the one place that builds stanzas: U+FFFD, a warning without the
+# text, and the stream stays up.
+def test_broken_stored_text_goes_out_repaired(user, bot):
+    alice = user("alice")
+    assert alice.ask("track abc").startswith("Tracking abc")
+    con = sqlite3.connect(bot.db, timeout=30)
+    with con:
+        con.execute("UPDATE tracks SET word = CAST(? AS TEXT)",
+                    (b"ab\xe2\xb1 \x01 \xef\xbf\xbe",))
+    con.close()
+    assert alice.ask("tracking") == "Tracking: ab\ufffd \ufffd \ufffd"
+    alive(alice)
+    log = bot.read_log()
+    assert "text of <body> to alice@localhost was not valid UTF-8 or XML; " \
+        "sent repaired" in log
+    assert "disconnected" not in log

@@ -1,5 +1,6 @@
 """Posting (SPEC 4): confirmation after commit, refusals that store
-nothing, rate limit, de-duplication by stanza id."""
+nothing, rate limit, de-duplication by stanza id, near-miss commands that
+are never posted (SPEC 5)."""
 import pytest
 
 import harness
@@ -51,3 +52,24 @@ def test_same_stanza_id_is_stored_once(user):
     alice.send("a new message", id="fixed-id-2")
     assert alice.wait("Posted")["body"] == "Posted #2."
     assert alice.ask("last").count("resent after") == 1
+
+
+def test_near_miss_commands_are_never_posted(user):
+    alice, bob = user("alice"), user("bob")
+    assert bob.ask("follow alice") == "You now follow alice."
+    assert alice.ask("first") == "Posted #1."
+    bob.wait("first")
+    hint = " (to post this text, send: post TEXT)"
+    assert alice.ask("delete #1 please") == "Usage: delete #N" + hint
+    assert alice.ask("show #1 now") == "Usage: show #N" + hint
+    assert alice.ask("reply to everyone") == "Usage: reply #N TEXT" + hint
+    assert alice.ask("stats please") == "Not permitted."
+    assert alice.ask("?").startswith("Send any text to post it.")
+    assert alice.ask("help?").startswith("Send any text to post it.")
+    # Nothing reached the follower, nothing was stored or deleted.
+    assert not [m for m in bob.drain(1.5) if harness.is_update(m)]
+    assert alice.ask("last") == "#1 alice: first"
+    # The hint works; other keywords still read as posts.
+    assert alice.ask("post delete #1 please") == "Posted #2."
+    assert alice.ask("on my way") == "Posted #3."
+    assert "delete #1 please" in bob.wait("delete #1 please")["body"]

@@ -19,13 +19,13 @@ def test_last_show_reply_delete(user):
     assert bob.ask("show #1") == "#1 alice: first\n#4 bob (re #1): nice\n#5 bob (re #1): again"
     assert bob.ask("#2") == "#2 alice: second"
     assert bob.ask("#99") == "No post #99."
-    assert bob.ask("show #0") == "Usage: show #N"
+    assert bob.ask("show #0") == "Usage: show #N (to post this text, send: post TEXT)"
     assert bob.ask("reply #99 hm") == "No post #99."
     # Deleting: only your own.
     assert bob.ask("delete #1") == "You can only delete your own posts."
     assert alice.ask("delete #2") == "Deleted #2."
     assert alice.ask("#2") == "No post #2."
-    assert alice.ask("delete #abc") == "Usage: delete #N"
+    assert alice.ask("delete #abc") == "Usage: delete #N (to post this text, send: post TEXT)"
     assert "second" not in bob.ask("last")
 
 
@@ -43,6 +43,10 @@ def test_profile_nick_bio_whois(user):
     assert bob.ask("whois ally_1").startswith("ally_1 - Gardener")
     assert alice.ask("nick b-a-d") == "Usage: nick NEW"
     assert alice.ask("whois") == "Usage: whois NICK"
+    # "bio -" clears the bio.
+    assert alice.ask("bio -") == "Bio cleared."
+    assert bob.ask("whois ally_1").startswith("ally_1, joined ")
+    assert alice.ask("bio") == "Usage: bio TEXT, or bio - to clear it"
 
 
 def test_track_and_search(user):

@@ -30,12 +30,15 @@ static const struct row rows[] = {
     {"follow me on twitter", CMD_POST, NULL, NULL, 0, 0, NULL},
     {"help me please", CMD_POST, NULL, NULL, 0, 0, NULL},
     {"last night was great fun", CMD_POST, NULL, NULL, 0, 0, NULL},
-    {"stats are boring", CMD_POST, NULL, NULL, 0, 0, NULL},
-    {"delete my account now", CMD_POST, NULL, NULL, 0, 0, NULL},
     {"#12abc", CMD_POST, NULL, NULL, 0, 0, NULL},
     /* help */
     {"help", CMD_OK, "help", NULL, 0, 0, NULL},
     {"HELP Follow", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"help?", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"?", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"Help? follow", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"? what is this", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"why?", CMD_POST, NULL, NULL, 0, 0, NULL},
     /* post forces a post */
     {"post help", CMD_OK, "post", NULL, 0, 0, "help"},
     {"Post   follow alice", CMD_OK, "post", NULL, 0, 0, "follow alice"},
@@ -84,6 +87,14 @@ static const struct row rows[] = {
     {"reply", CMD_USAGE, "reply", NULL, 0, 0, NULL},
     {"delete #3", CMD_OK, "delete", NULL, 3, 0, NULL},
     {"delete everything", CMD_USAGE, "delete", NULL, 0, 0, NULL},
+    /* Near misses of a keyword that takes a post number: never a post
+     * (SPEC 5), whatever follows. */
+    {"delete #5 please", CMD_USAGE, "delete", NULL, 0, 0, NULL},
+    {"delete my account now", CMD_USAGE, "delete", NULL, 0, 0, NULL},
+    {"show #5 now", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"show me the money", CMD_USAGE, "show", NULL, 0, 0, NULL},
+    {"reply to all of you", CMD_USAGE, "reply", NULL, 0, 0, NULL},
+    {"#5 please", CMD_OK, "reply", NULL, 5, 0, "please"},
     /* d / dm */
     {"d alice hi there", CMD_OK, "d", "alice", 0, 0, "hi there"},
     {"DM @alice hi", CMD_OK, "d", "alice", 0, 0, "hi"},
@@ -115,6 +126,14 @@ static const struct row rows[] = {
     {"unban eve", CMD_OK, "unban", "eve", 0, 0, NULL},
     {"broadcast maintenance at 10", CMD_OK, "broadcast", NULL, 0, 0,
      "maintenance at 10"},
+    /* Near misses of an admin keyword: never a post either. */
+    {"stats please", CMD_USAGE, "stats", NULL, 0, 0, NULL},
+    {"stats are boring", CMD_USAGE, "stats", NULL, 0, 0, NULL},
+    {"unban eve now", CMD_USAGE, "unban", NULL, 0, 0, NULL},
+    {"ban the-bomb now", CMD_USAGE, "ban", NULL, 0, 0, NULL},
+    /* (From a non-admin this is "Not permitted.", not a post.) */
+    {"ban the bomb!", CMD_OK, "ban", "the", 0, 0, "bomb!"},
+    {"broadcast", CMD_USAGE, "broadcast", NULL, 0, 0, NULL},
 };
 
 static void test_table_of_forms(void **state)
@@ -189,12 +208,30 @@ static void test_table_entries(void **state)
     assert_null(cmd_find("frobnicate"));
 }
 
+/* Which keywords are never posted when their arguments do not fit. */
+static void test_guarded(void **state)
+{
+    const char *guarded[] = {"show",   "reply", "delete", "rt",    "mute",
+                             "unmute", "stats", "ban",    "unban", "broadcast"};
+
+    (void)state;
+    for (const struct cmd_entry *e = cmd_table(); e->name != NULL; e++) {
+        bool want = false;
+
+        for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++)
+            want = want || strcmp(e->name, guarded[i]) == 0;
+        if (cmd_guarded(e) != want)
+            fail_msg("%s: guarded %d", e->name, cmd_guarded(e));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_of_forms),
         cmocka_unit_test(test_flags_and_words),
         cmocka_unit_test(test_table_entries),
+        cmocka_unit_test(test_guarded),
     };
 
     return cmocka_run_group_tests_name("commands", tests, NULL, NULL);

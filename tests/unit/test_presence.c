@@ -85,12 +85,74 @@ static void test_bare_jid_and_clear(void **state)
     presence_free(p);
 }
 
+/* An unavailable from the bare JID, as a presence error is passed on:
+ * every resource is gone. */
+static void test_bare_unavailable_removes_all(void **state)
+{
+    struct presence *p = presence_new();
+
+    (void)state;
+    presence_update(p, "a@x/phone", SHOW_AWAY, 0);
+    presence_update(p, "a@x/desk", SHOW_AVAILABLE, 1);
+    presence_update(p, "b@x/r", SHOW_AVAILABLE, 0);
+    assert_int_equal(presence_online_count(p), 2);
+    assert_true(presence_remove(p, "A@X"));
+    assert_int_equal(presence_best(p, "a@x"), SHOW_OFFLINE);
+    assert_int_equal(presence_online_count(p), 1);
+    assert_true(presence_allows(p, "b@x", false));
+    assert_false(presence_remove(p, "a@x")); /* nothing left to remove */
+    /* The JID comes back like a new one. */
+    assert_true(presence_update(p, "a@x/phone", SHOW_CHAT, 0));
+    assert_int_equal(presence_online_count(p), 2);
+    presence_free(p);
+}
+
+/* At most PRESENCE_RESOURCES_MAX resources per JID: the newest ones are
+ * kept, a lower priority than all kept is ignored. */
+static void test_resources_bounded(void **state)
+{
+    struct presence *p = presence_new();
+    char jid[32];
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(jid, sizeof(jid), "a@x/r%d", i);
+        presence_update(p, jid, SHOW_AVAILABLE, 0);
+    }
+    /* Only the last 16 are still there: removing them leaves nothing. */
+    for (int i = 1000 - PRESENCE_RESOURCES_MAX; i < 1000; i++) {
+        assert_true(presence_best(p, "a@x") == SHOW_AVAILABLE);
+        snprintf(jid, sizeof(jid), "a@x/r%d", i);
+        presence_remove(p, jid);
+    }
+    assert_int_equal(presence_best(p, "a@x"), SHOW_OFFLINE);
+    assert_int_equal(presence_online_count(p), 0);
+
+    /* Full of priority 5: a priority 0 newcomer is ignored, a priority 5
+     * one replaces the worst show. */
+    for (int i = 0; i < PRESENCE_RESOURCES_MAX; i++) {
+        snprintf(jid, sizeof(jid), "b@x/r%d", i);
+        presence_update(p, jid, i == 3 ? SHOW_XA : SHOW_DND, 5);
+    }
+    assert_int_equal(presence_best(p, "b@x"), SHOW_XA);
+    assert_false(presence_update(p, "b@x/low", SHOW_CHAT, 0));
+    assert_int_equal(presence_best(p, "b@x"), SHOW_XA);
+    assert_true(presence_update(p, "b@x/new", SHOW_AWAY, 5));
+    assert_int_equal(presence_best(p, "b@x"), SHOW_AWAY);
+    /* It took a dnd one's place, not r3's: xa is still there. */
+    assert_true(presence_remove(p, "b@x/new"));
+    assert_int_equal(presence_best(p, "b@x"), SHOW_XA);
+    presence_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_show_values),
         cmocka_unit_test(test_priorities_and_resources),
         cmocka_unit_test(test_bare_jid_and_clear),
+        cmocka_unit_test(test_bare_unavailable_removes_all),
+        cmocka_unit_test(test_resources_bounded),
     };
 
     return cmocka_run_group_tests_name("presence", tests, NULL, NULL);
