@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "adhoc.h"
 #include "budget.h"
 #include "config.h"
 #include "delivery.h"
@@ -39,6 +40,8 @@ struct bot {
         char id[64];
     } recent[BOT_RECENT_CMDS];
     size_t recent_next;
+    /* Open XEP-0050 command sessions (forms shown, not yet submitted). */
+    struct adhoc_sessions adhoc;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);
     /* Send a one-off chat reply (not an update) to a bare JID. */

@@ -269,3 +269,133 @@ void dispatch_message(struct bot *b, const struct inmsg *m)
     log_debug("message from %s: %s", u.nick, m->body != NULL ? m->body : "");
     handle_user_message(b, &u, m);
 }
+
+/* XEP-0050 ad-hoc commands --------------------------------------------- */
+
+/* The registered active user behind a full JID: 1 and *u, 0 if there is
+ * none, -1 on a store error.  A user's JID is also charged to the message
+ * budget when charge is set: -2 if it is over. */
+static int command_user(struct bot *b, const char *from, bool charge,
+                        struct user *u)
+{
+    char bare[JID_MAX + 1];
+    int found;
+
+    if (from == NULL || jid_bare(from, bare, sizeof(bare)) < 0 ||
+        strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
+        return 0;
+    /* A command costs what a chat message costs. */
+    if (charge && budget_charge(b->budget, bare, b->now()) != BUDGET_OK)
+        return -2;
+    found = store_user_by_jid(b->store, bare, u);
+    return found == 1 && !u->active ? 0 : found;
+}
+
+size_t dispatch_command_list(struct bot *b, const char *from,
+                             const struct adhoc_command **out, size_t max)
+{
+    struct user u;
+
+    if (command_user(b, from, false, &u) != 1)
+        return 0;
+    return adhoc_list(config_is_admin(b->cfg, u.jid), out, max);
+}
+
+static int add_line(void *ud, const char *word)
+{
+    struct buf *lines = ud;
+
+    buf_printf(lines, "%s%s", lines->len > 0 ? "\n" : "", word);
+    return 0;
+}
+
+/* What the forms show as current: the user's settings (adhoc.c's field
+ * vars).  0, or -1 on a store error. */
+static int form_values(struct bot *b, const struct user *u,
+                       struct adhoc_values *v)
+{
+    struct buf words = {0};
+    int r = store_tracking(b->store, u->id, add_line, &words);
+
+    adhoc_values_set(v, "deliver", u->deliver ? "1" : "0");
+    adhoc_values_set(v, "away", u->away ? "1" : "0");
+    adhoc_values_set(v, "nick", u->nick);
+    adhoc_values_set(v, "bio", u->bio);
+    adhoc_values_set(v, "words", buf_str(&words));
+    buf_free(&words);
+    return r < 0 ? -1 : 0;
+}
+
+/* Run chat texts as u typed them; their replies, one per line, in note. */
+static void run_texts(struct bot *b, struct user *u,
+                      const struct adhoc_texts *t, struct buf *note)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct buf reply = {0};
+        struct cmd_ctx ctx = {
+            .bot = b,
+            .user = u,
+            .admin = config_is_admin(b->cfg, u->jid),
+            .reply = &reply,
+        };
+        char *text = xstrdup(t->v[i]);
+
+        log_debug("command from %s: %s", u->nick, text);
+        cmd_handle(&ctx, text);
+        if (reply.len > 0)
+            buf_printf(note, "%s%s", note->len > 0 ? "\n" : "",
+                       buf_str(&reply));
+        buf_free(&reply);
+        free(text);
+    }
+}
+
+void dispatch_command(struct bot *b, const struct adhoc_request *req,
+                      struct adhoc_response *resp)
+{
+    struct adhoc_values current = {0};
+    struct adhoc_texts texts;
+    struct user u;
+    enum adhoc_step step;
+    int found = command_user(b, req->from, true, &u);
+
+    if (found == -2) {
+        adhoc_fail(resp, ADHOC_ERR_BUSY,
+                   "You are sending too many requests; try again in a few "
+                   "minutes.");
+        return;
+    }
+    if (found < 0) {
+        adhoc_fail(resp, ADHOC_ERR_INTERNAL,
+                   "Sorry, something went wrong; please try again.");
+        return;
+    }
+    if (found == 0) {
+        char *text = xasprintf("Add me (%s) to your contacts first.", b->self);
+
+        adhoc_fail(resp, ADHOC_ERR_FORBIDDEN, text);
+        free(text);
+        return;
+    }
+    step = adhoc_begin(&b->adhoc, req, u.jid, config_is_admin(b->cfg, u.jid),
+                       b->now(), resp);
+    if (step == ADHOC_STEP_DONE)
+        return;
+    if (form_values(b, &u, &current) < 0) {
+        adhoc_values_free(&current);
+        adhoc_fail(resp, ADHOC_ERR_INTERNAL,
+                   "Sorry, something went wrong; please try again.");
+        return;
+    }
+    if (step == ADHOC_STEP_FORM) {
+        resp->values = current;
+        return;
+    }
+    if (adhoc_texts(resp->cmd, &req->fields, &current, &texts, &resp->note) < 0)
+        resp->note_type = ADHOC_NOTE_ERROR;
+    else if (texts.n == 0)
+        buf_append(&resp->note, "Nothing changed.");
+    run_texts(b, &u, &texts, &resp->note);
+    adhoc_texts_free(&texts);
+    adhoc_values_free(&current);
+}

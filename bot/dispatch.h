@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "adhoc.h"
 #include "bot.h"
 #include "session.h"
 
@@ -28,5 +29,18 @@ void dispatch_subscription(struct bot *b, const char *from_bare,
                            enum sub_kind kind);
 void dispatch_roster_item(struct bot *b, const char *bare,
                           const char *subscription);
+
+/*
+ * XEP-0050 ad-hoc commands (SPEC 9), for registered active users only: a
+ * request from req->from answered in *resp (zero-initialised by the
+ * caller, freed with adhoc_response_free()).  A submitted form runs as
+ * the chat commands it stands for, their replies the note.
+ */
+void dispatch_command(struct bot *b, const struct adhoc_request *req,
+                      struct adhoc_response *resp);
+/* The commands from (a full JID) may run, for disco#items: none for a
+ * non-user, every one for an admin.  At most max into out; how many. */
+size_t dispatch_command_list(struct bot *b, const char *from,
+                             const struct adhoc_command **out, size_t max);
 
 #endif

@@ -167,6 +167,22 @@ static void cb_barrier(void *ud, uint64_t token)
     delivery_barrier_done(d->bot.delivery, token);
 }
 
+static void cb_command(void *ud, const struct adhoc_request *req,
+                       struct adhoc_response *resp)
+{
+    struct daemon *d = ud;
+
+    dispatch_command(&d->bot, req, resp);
+}
+
+static size_t cb_command_list(void *ud, const char *from,
+                              const struct adhoc_command **out, size_t max)
+{
+    struct daemon *d = ud;
+
+    return dispatch_command_list(&d->bot, from, out, max);
+}
+
 static const struct session_callbacks session_cbs = {
     .ready = cb_ready,
     .disconnected = cb_disconnected,
@@ -176,6 +192,8 @@ static const struct session_callbacks session_cbs = {
     .subscription = cb_subscription,
     .roster_item = cb_roster_item,
     .barrier = cb_barrier,
+    .command = cb_command,
+    .command_list = cb_command_list,
 };
 
 /* Compile bot.allow of cfg; NULL when there are no patterns. */

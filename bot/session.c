@@ -43,6 +43,8 @@
 #define NS_ROSTER     "jabber:iq:roster"
 #define NS_DELAY      "urn:xmpp:delay"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_COMMANDS   "http://jabber.org/protocol/commands"
+#define NS_DATA       "jabber:x:data"
 
 static struct {
     xmpp_ctx_t *ctx;
@@ -238,8 +240,9 @@ static void reply_error(xmpp_stanza_t *iq, const char *type,
 
 static void reply_disco(xmpp_stanza_t *iq)
 {
-    static const char *const features[] = {NS_DISCO_INFO, NS_VERSION, NS_PING,
-                                           NS_DELAY, NULL};
+    static const char *const features[] = {NS_DISCO_INFO, NS_VERSION,  NS_PING,
+                                           NS_DELAY,      NS_COMMANDS, NS_DATA,
+                                           NULL};
     xmpp_stanza_t *r = iq_reply(iq, "result"), *q, *id;
     const char *node;
 
@@ -321,6 +324,8 @@ static bool from_self(const char *from)
     return jid_bare(from, bare, sizeof(bare)) == 0 && strcmp(bare, S.bare) == 0;
 }
 
+static bool adhoc_iq(xmpp_stanza_t *iq);
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 {
     const char *type = xmpp_stanza_get_type(iq);
@@ -342,6 +347,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
         return 1;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+        return 1;
+    if (adhoc_iq(iq)) /* XEP-0050: commands, their list, their nodes */
         return 1;
     if (strcmp(type, "get") == 0) {
         if (xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO) != NULL) {
@@ -833,4 +840,337 @@ int session_barrier(uint64_t *token)
     snprintf(id, sizeof(id), "bar-%llu", (unsigned long long)*token);
     send_ping(id);
     return 0;
+}
+
+/* XEP-0050 ad-hoc commands ---------------------------------------------- */
+
+#define NS_DISCO_ITEMS  "http://jabber.org/protocol/disco#items"
+#define COMMANDS_LISTED 64
+
+static xmpp_stanza_t *text_ns(xmpp_stanza_t *parent, const char *name,
+                              const char *ns, const char *text)
+{
+    xmpp_stanza_t *c = child(parent, name, ns), *t = xmpp_stanza_new(S.ctx);
+
+    xmpp_stanza_set_text(t, text);
+    xmpp_stanza_add_child_ex(c, t, 0);
+    return c;
+}
+
+static bool named(xmpp_stanza_t *st, const char *name)
+{
+    const char *n = xmpp_stanza_get_name(st);
+
+    return n != NULL && strcmp(n, name) == 0;
+}
+
+/* A <command/> and its submitted form -> *req (the values are copies:
+ * adhoc_values_free(&req->fields)).  Several <value/>s of a field are
+ * joined with newlines. */
+static void command_parse(xmpp_stanza_t *iq, xmpp_stanza_t *cmd,
+                          struct adhoc_request *req)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(cmd, "x", NS_DATA);
+    const char *type = x != NULL ? xmpp_stanza_get_type(x) : NULL;
+
+    memset(req, 0, sizeof(*req));
+    req->from = xmpp_stanza_get_from(iq);
+    req->node = xmpp_stanza_get_attribute(cmd, "node");
+    req->sessionid = xmpp_stanza_get_attribute(cmd, "sessionid");
+    req->action = adhoc_action_parse(xmpp_stanza_get_attribute(cmd, "action"));
+    /* XEP-0050 (use of data forms): a form of type cancel counts as
+     * submitted. */
+    if (type == NULL ||
+        (strcmp(type, "submit") != 0 && strcmp(type, "cancel") != 0))
+        return;
+    req->submitted = true;
+    for (xmpp_stanza_t *f = xmpp_stanza_get_children(x); f != NULL;
+         f = xmpp_stanza_get_next(f)) {
+        const char *var = xmpp_stanza_get_attribute(f, "var");
+        struct buf value = {0};
+        bool first = true;
+
+        if (!named(f, "field") || var == NULL)
+            continue;
+        for (xmpp_stanza_t *v = xmpp_stanza_get_children(f); v != NULL;
+             v = xmpp_stanza_get_next(v)) {
+            char *text;
+
+            if (!named(v, "value"))
+                continue;
+            text = xmpp_stanza_get_text(v);
+            buf_printf(&value, "%s%s", first ? "" : "\n",
+                       text != NULL ? text : "");
+            first = false;
+            if (text != NULL)
+                xmpp_free(S.ctx, text);
+        }
+        adhoc_values_set(&req->fields, var, buf_str(&value));
+        buf_free(&value);
+    }
+}
+
+static xmpp_stanza_t *command_error(xmpp_stanza_t *iq,
+                                    const struct adhoc_response *r)
+{
+    static const struct {
+        const char *type, *condition, *specific;
+    } errors[] = {
+        [ADHOC_ERR_BAD_ACTION] = {"modify", "bad-request", "bad-action"},
+        [ADHOC_ERR_MALFORMED_ACTION] = {"modify", "bad-request",
+                                        "malformed-action"},
+        [ADHOC_ERR_BAD_SESSIONID] = {"modify", "bad-request", "bad-sessionid"},
+        [ADHOC_ERR_SESSION_EXPIRED] = {"cancel", "not-allowed",
+                                       "session-expired"},
+        [ADHOC_ERR_FORBIDDEN] = {"cancel", "forbidden", NULL},
+        [ADHOC_ERR_NOT_FOUND] = {"cancel", "item-not-found", NULL},
+        [ADHOC_ERR_BUSY] = {"wait", "resource-constraint", NULL},
+        [ADHOC_ERR_INTERNAL] = {"wait", "internal-server-error", NULL},
+    };
+    xmpp_stanza_t *answer = iq_reply(iq, "error"), *e;
+
+    e = child(answer, "error", NULL);
+    xmpp_stanza_set_attribute(e, "type", errors[r->error].type);
+    child(e, errors[r->error].condition, NS_STANZAS);
+    if (errors[r->error].specific != NULL)
+        child(e, errors[r->error].specific, NS_COMMANDS);
+    if (r->error_text != NULL)
+        text_ns(e, "text", NS_STANZAS, r->error_text);
+    return answer;
+}
+
+/* The command's form (XEP-0004) showing r->values. */
+static void command_form(xmpp_stanza_t *c, const struct adhoc_response *r)
+{
+    xmpp_stanza_t *x = child(c, "x", NS_DATA);
+
+    xmpp_stanza_set_type(x, "form");
+    text_child(x, "title", r->cmd->name);
+    if (r->cmd->instructions != NULL)
+        text_child(x, "instructions", r->cmd->instructions);
+    for (const struct adhoc_field *fd = r->cmd->fields;
+         fd != NULL && fd->label != NULL; fd++) {
+        xmpp_stanza_t *f = child(x, "field", NULL);
+        const char *value = adhoc_values_get(&r->values, fd->var);
+
+        xmpp_stanza_set_type(f, adhoc_ftype_name(fd->type));
+        if (fd->type == ADHOC_FIXED) {
+            text_child(f, "value", fd->label);
+            continue;
+        }
+        xmpp_stanza_set_attribute(f, "var", fd->var);
+        xmpp_stanza_set_attribute(f, "label", fd->label);
+        if (fd->required)
+            child(f, "required", NULL);
+        for (const struct adhoc_option *o = fd->options;
+             o != NULL && o->value != NULL; o++) {
+            xmpp_stanza_t *opt = child(f, "option", NULL);
+
+            xmpp_stanza_set_attribute(opt, "label", o->label);
+            text_child(opt, "value", o->value);
+        }
+        /* text-multi: a value per line */
+        while (value != NULL && value[0] != '\0') {
+            size_t n = fd->type == ADHOC_TEXT_MULTI ? strcspn(value, "\n")
+                                                    : strlen(value);
+            char *line = xstrndup(value, n);
+
+            text_child(f, "value", line);
+            free(line);
+            value += n + (value[n] == '\n');
+        }
+    }
+}
+
+static xmpp_stanza_t *command_answer(xmpp_stanza_t *iq,
+                                     const struct adhoc_response *r)
+{
+    static const char *const status[] = {
+        [ADHOC_EXECUTING] = "executing",
+        [ADHOC_COMPLETED] = "completed",
+        [ADHOC_CANCELED] = "canceled",
+    };
+    xmpp_stanza_t *answer, *c, *note;
+
+    if (r->status == ADHOC_FAILED)
+        return command_error(iq, r);
+    answer = iq_reply(iq, "result");
+    c = child(answer, "command", NS_COMMANDS);
+    xmpp_stanza_set_attribute(c, "node", r->cmd->node);
+    if (r->sessionid[0] != '\0')
+        xmpp_stanza_set_attribute(c, "sessionid", r->sessionid);
+    xmpp_stanza_set_attribute(c, "status", status[r->status]);
+    if (r->status == ADHOC_EXECUTING) {
+        xmpp_stanza_t *actions = child(c, "actions", NULL);
+
+        xmpp_stanza_set_attribute(actions, "execute", "complete");
+        child(actions, "complete", NULL);
+    }
+    if (r->note.len > 0) {
+        note = text_ns(c, "note", NULL, buf_str(&r->note));
+        xmpp_stanza_set_type(note, r->note_type == ADHOC_NOTE_ERROR ? "error"
+                                                                    : "info");
+    }
+    if (r->status == ADHOC_EXECUTING)
+        command_form(c, r);
+    return answer;
+}
+
+static xmpp_stanza_t *command_run(xmpp_stanza_t *iq, xmpp_stanza_t *cmd)
+{
+    struct adhoc_request req;
+    struct adhoc_response resp = {0};
+    xmpp_stanza_t *answer;
+
+    command_parse(iq, cmd, &req);
+    if (req.from == NULL || S.cb->command == NULL)
+        adhoc_fail(&resp, ADHOC_ERR_FORBIDDEN, NULL);
+    else
+        S.cb->command(S.ud, &req, &resp);
+    if (resp.status != ADHOC_FAILED && resp.cmd == NULL)
+        adhoc_fail(&resp, ADHOC_ERR_INTERNAL, NULL); /* nothing to show */
+    answer = command_answer(iq, &resp);
+    adhoc_response_free(&resp);
+    adhoc_values_free(&req.fields);
+    return answer;
+}
+
+/* The commands the requester of iq may run: at most COMMANDS_LISTED. */
+static size_t command_list(xmpp_stanza_t *iq, const struct adhoc_command **list)
+{
+    const char *from = xmpp_stanza_get_from(iq);
+
+    if (from == NULL || S.cb->command_list == NULL)
+        return 0;
+    return S.cb->command_list(S.ud, from, list, COMMANDS_LISTED);
+}
+
+/* disco#items of the commands node: what the requester may run. */
+static xmpp_stanza_t *command_items(xmpp_stanza_t *iq)
+{
+    const struct adhoc_command *list[COMMANDS_LISTED];
+    const char *self = xmpp_stanza_get_to(iq);
+    xmpp_stanza_t *answer = iq_reply(iq, "result"), *q;
+    size_t n = command_list(iq, list);
+
+    q = child(answer, "query", NS_DISCO_ITEMS);
+    xmpp_stanza_set_attribute(q, "node", NS_COMMANDS);
+    for (size_t i = 0; i < n; i++) {
+        xmpp_stanza_t *item = child(q, "item", NULL);
+
+        xmpp_stanza_set_attribute(item, "jid",
+                                  self != NULL ? self : S.full_jid);
+        xmpp_stanza_set_attribute(item, "node", list[i]->node);
+        xmpp_stanza_set_attribute(item, "name", list[i]->name);
+    }
+    return answer;
+}
+
+/* disco#info of the commands node (a command-list) or of one command the
+ * requester may run; forbidden for one they may not (XEP-0050,
+ * retrieving the command list). */
+static xmpp_stanza_t *command_info(xmpp_stanza_t *iq, const char *node)
+{
+    const struct adhoc_command *cmd = adhoc_find(node), *list[COMMANDS_LISTED];
+    xmpp_stanza_t *answer, *q, *id;
+    size_t n = cmd != NULL ? command_list(iq, list) : 0, i;
+
+    for (i = 0; i < n && list[i] != cmd; i++)
+        ;
+    if (cmd != NULL && i == n) {
+        struct adhoc_response no = {.status = ADHOC_FAILED,
+                                    .error = ADHOC_ERR_FORBIDDEN};
+
+        return command_error(iq, &no);
+    }
+    answer = iq_reply(iq, "result");
+    q = child(answer, "query", NS_DISCO_INFO);
+    xmpp_stanza_set_attribute(q, "node", node);
+    id = child(q, "identity", NULL);
+    xmpp_stanza_set_attribute(id, "category", "automation");
+    xmpp_stanza_set_attribute(id, "type",
+                              cmd != NULL ? "command-node" : "command-list");
+    xmpp_stanza_set_attribute(id, "name", cmd != NULL ? cmd->name : "Commands");
+    if (cmd != NULL) {
+        xmpp_stanza_set_attribute(child(q, "feature", NULL), "var",
+                                  NS_COMMANDS);
+        xmpp_stanza_set_attribute(child(q, "feature", NULL), "var", NS_DATA);
+    }
+    return answer;
+}
+
+/* The answer to a XEP-0050 IQ: a command (set), the command list
+ * (disco#items of the commands node), a command node's disco#info.  NULL
+ * for any other IQ. */
+static xmpp_stanza_t *adhoc_answer(xmpp_stanza_t *iq)
+{
+    const char *type = xmpp_stanza_get_type(iq), *node;
+    xmpp_stanza_t *q;
+
+    if (type == NULL)
+        return NULL;
+    if (strcmp(type, "set") == 0) {
+        q = xmpp_stanza_get_child_by_name_and_ns(iq, "command", NS_COMMANDS);
+        return q != NULL ? command_run(iq, q) : NULL;
+    }
+    if (strcmp(type, "get") != 0)
+        return NULL;
+    if ((q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
+                                                  NS_DISCO_ITEMS)) != NULL) {
+        node = xmpp_stanza_get_attribute(q, "node");
+        return node != NULL && strcmp(node, NS_COMMANDS) == 0
+                   ? command_items(iq)
+                   : NULL;
+    }
+    if ((q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
+                                                  NS_DISCO_INFO)) != NULL) {
+        node = xmpp_stanza_get_attribute(q, "node");
+        if (node != NULL &&
+            (strcmp(node, NS_COMMANDS) == 0 || adhoc_find(node) != NULL))
+            return command_info(iq, node);
+    }
+    return NULL;
+}
+
+static bool adhoc_iq(xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *answer = adhoc_answer(iq);
+
+    if (answer == NULL)
+        return false;
+    send_release(answer);
+    return true;
+}
+
+char *session_test_iq(const struct session_callbacks *cb, void *ud,
+                      const char *xml)
+{
+    const struct session_callbacks *cb_was = S.cb;
+    void *ud_was = S.ud;
+    xmpp_ctx_t *own = NULL;
+    xmpp_stanza_t *iq, *answer = NULL;
+    char *text = NULL, *out = NULL;
+    size_t len;
+
+    if (S.ctx == NULL)
+        S.ctx = own = xmpp_ctx_new(NULL, NULL);
+    S.cb = cb;
+    S.ud = ud;
+    if ((iq = xmpp_stanza_new_from_string(S.ctx, xml)) != NULL) {
+        answer = adhoc_answer(iq);
+        xmpp_stanza_release(iq);
+    }
+    if (answer != NULL && xmpp_stanza_to_text(answer, &text, &len) == 0) {
+        out = xstrndup(text, len);
+        xmpp_free(S.ctx, text);
+    }
+    if (answer != NULL)
+        xmpp_stanza_release(answer);
+    S.cb = cb_was;
+    S.ud = ud_was;
+    if (own != NULL) {
+        xmpp_ctx_free(own);
+        S.ctx = NULL;
+    }
+    return out;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "adhoc.h"
 #include "config.h"
 #include "outmsg.h"
 #include "presence.h"
@@ -78,6 +79,14 @@ struct session_callbacks {
     /* The server answered barrier token: every stanza sent before it on
      * this stream has been accepted. */
     void (*barrier)(void *ud, uint64_t token);
+    /* XEP-0050: a <command/> request; describe the answer in *resp (zero
+     * on entry; the session layer frees it). */
+    void (*command)(void *ud, const struct adhoc_request *req,
+                    struct adhoc_response *resp);
+    /* XEP-0050: the commands from (a full JID) may run, for disco#items:
+     * at most max into out; returns how many. */
+    size_t (*command_list)(void *ud, const char *from,
+                           const struct adhoc_command **out, size_t max);
 };
 
 /* Create the context and start connecting.  0, or -1 (logged). */
@@ -116,5 +125,13 @@ int session_send_subscription(const char *to, const char *type);
 /* Send a ping to our server; its answer calls the barrier callback with
  * *token.  0, or -1 when not connected. */
 int session_barrier(uint64_t *token);
+
+/* Test hook: answer the IQ in xml (a string) as the session would if it
+ * is a XEP-0050 one (a command, the command list, a command node's
+ * disco#info), calling cb with ud; the answer as a string (free it), or
+ * NULL for any other IQ.  Needs no connection; not for use while one
+ * runs. */
+char *session_test_iq(const struct session_callbacks *cb, void *ud,
+                      const char *xml);
 
 #endif

@@ -1,0 +1,194 @@
+"""Ad-hoc commands (SPEC 9, XEP-0050): the menu a client with a commands
+menu shows, driven by slixmpp's own XEP-0050 client (list, execute, fill
+in the form, complete); each form does exactly what its chat command does,
+with the same permission checks and audit."""
+import asyncio
+import re
+import sqlite3
+
+from slixmpp.exceptions import IqError
+
+import harness
+
+BOT_FULL = harness.BOT + "/starling"
+NS = "http://jabber.org/protocol/commands"
+
+
+def menu(c):
+    """The command list c's commands menu shows: {(node, name)}."""
+    c._call(c.xmpp.register_plugin, "xep_0050")
+
+    async def go():
+        r = await c.xmpp["xep_0050"].get_commands(BOT_FULL, timeout=10)
+        return {(i[1], i[2]) for i in r["disco_items"]["items"]}
+    return c._run(go())
+
+
+def run(c, node, values=None, cancel=False):
+    """Run node as a client does: execute it, fill in the form it shows
+    with values (var -> value), complete.  Returns (what the form showed,
+    the status, the notes); an IQ error raises IqError."""
+    c._call(c.xmpp.register_plugin, "xep_0050")
+    adhoc = c.xmpp["xep_0050"]
+
+    async def go():
+        done = asyncio.get_event_loop().create_future()
+        shown = {}
+
+        def finish(iq, session):
+            if not done.done():
+                done.set_result(iq)
+
+        def on_form(iq, session):
+            if iq["command"]["status"] != "executing":
+                return finish(iq, session)
+            form = iq["command"]["form"]
+            shown.update(form.get_values())
+            session["next"] = finish
+            if cancel:
+                adhoc.cancel_command(session)
+                return
+            form.set_values(values or {})
+            form.reply()
+            session["payload"] = form
+            adhoc.complete_command(session)
+
+        adhoc.start_command(BOT_FULL, node, {"next": on_form, "error": finish})
+        iq = await asyncio.wait_for(done, 15)
+        if iq["type"] == "error":
+            raise IqError(iq)
+        return shown, iq["command"]["status"], [n[1] for n in iq["command"]["notes"]]
+    return c._run(go())
+
+
+def note(c, node, values=None):
+    shown, status, notes = run(c, node, values)
+    assert status == "completed", (status, notes)
+    return "\n".join(notes)
+
+
+def execute_raw(c, node, action="execute", sessionid=None, form=None):
+    """One <command/> IQ as a client could send it; the error condition
+    or the answer's status."""
+    c._call(c.xmpp.register_plugin, "xep_0050")
+
+    async def go():
+        payload = None
+        if form is not None:
+            payload = c.xmpp["xep_0004"].make_form(ftype="submit")
+            for var, value in form.items():
+                payload.add_field(var=var, value=value)
+        try:
+            iq = await c.xmpp["xep_0050"].send_command(
+                BOT_FULL, node, action=action, sessionid=sessionid,
+                payload=payload, timeout=10)
+            return iq["command"]["status"]
+        except IqError as e:
+            return "error:" + e.iq["error"]["condition"]
+    return c._run(go())
+
+
+def audit(bot):
+    con = sqlite3.connect(bot.db)
+    try:
+        return con.execute("SELECT admin, action, detail FROM audit").fetchall()
+    finally:
+        con.close()
+
+
+def test_menu_lists_what_each_may_run(user, client):
+    alice, admin = user("alice"), user("admin")
+    eve = client("eve")
+    assert NS in alice.iq("disco")["features"]
+    assert menu(alice) == {("settings", "Settings"), ("tracking", "Tracked words")}
+    assert {n for n, _ in menu(admin)} == {
+        "settings", "tracking", "stats", "ban", "unban", "broadcast"}
+    # Not a user: nothing to run, and running anything is refused.
+    assert menu(eve) == set()
+    assert execute_raw(eve, "settings") == "error:forbidden"
+
+
+def test_settings_off_stops_deliveries_like_off(user):
+    alice, bob = user("alice"), user("bob")
+    alice.ask("follow bob")
+    shown, status, notes = run(alice, "settings", {"deliver": False})
+    assert shown["deliver"] is True and shown["away"] is False
+    assert shown["nick"] == "alice"
+    assert status == "completed"
+    assert notes == ['Deliveries off: nothing will be sent or held until you say "on".']
+    assert bob.ask("nobody hears this").startswith("Posted #")
+    assert [m for m in alice.drain(1.5) if "nobody hears" in (m["body"] or "")] == []
+    # The form shows the setting as it is now; turning it on works too.
+    shown, _, notes = run(alice, "settings", {"deliver": True})
+    assert shown["deliver"] is False
+    assert notes == ["Deliveries on."]
+    bob.ask("now you hear me")
+    assert "now you hear me" in alice.wait("now you hear me")["body"]
+
+
+def test_nick_and_bio(user):
+    alice, bob = user("alice"), user("bob")
+    assert note(alice, "settings", {"nick": "ann", "bio": "Birdwatcher"}) == \
+        "You are now ann.\nBio updated."
+    w = bob.ask("whois ann")
+    assert w.startswith("ann") and "Birdwatcher" in w
+    assert bob.ask("whois alice") == "No user alice."
+    # Refusals are the chat command's, and change nothing.
+    assert note(alice, "settings", {"nick": "bob"}) == "The nick bob is taken."
+    assert note(alice, "settings", {"nick": "two words"}) == "Nick must be one word."
+    assert run(alice, "settings")[0]["nick"] == "ann"
+
+
+def test_tracking_form(user):
+    alice, bob = user("alice"), user("bob")
+    assert note(alice, "tracking", {"words": "birds\nfish"}) == (
+        "Tracking birds: posts containing it will reach you.\n"
+        "Tracking fish: posts containing it will reach you.")
+    assert alice.ask("tracking") == "Tracking: birds, fish"
+    bob.ask("I saw birds today")
+    assert alice.wait("I saw birds today")
+    shown, _, notes = run(alice, "tracking", {"words": "fish"})
+    assert shown["words"] == "birds\nfish"
+    assert notes == ["No longer tracking birds."]
+    # Cancelled: nothing changes.
+    assert run(alice, "tracking", cancel=True)[1] == "canceled"
+    assert alice.ask("tracking") == "Tracking: fish"
+
+
+def test_admin_stats_ban_broadcast(user, bot):
+    admin, alice, eve = user("admin"), user("alice"), user("eve")
+    s = note(admin, "stats")
+    # (online: whose presence the bot has seen so far)
+    assert re.fullmatch(r"users 3, active 3, online \d, posts 0, follows 0, "
+                        r"held 0, uptime 0d 0h \dm", s), s
+    assert note(admin, "ban", {"nick": "eve", "reason": "spamming links"}) == "Banned eve."
+    assert "You have been banned from posting: spamming links." in eve.wait("banned")["body"]
+    assert eve.ask("buy my stuff") == "You are banned (spamming links)."
+    assert "admin admin@localhost: ban eve spamming links" in bot.read_log()
+    assert ("admin@localhost", "ban", "eve spamming links") in audit(bot)
+    assert note(admin, "unban", {"nick": "eve"}) == "Unbanned eve."
+    eve.wait("Your ban has been lifted.")
+    assert note(admin, "broadcast", {"text": "Maintenance at noon"}).startswith("Broadcast #")
+    assert alice.wait("Maintenance")["body"] == "Announcement: Maintenance at noon"
+    # A form left empty is refused, and nothing is sent.
+    shown, status, notes = run(admin, "ban", {"nick": ""})
+    assert notes == ["Nick is required."]
+
+
+def test_non_admin_gets_forbidden_and_nothing_happens(user, bot):
+    alice, eve = user("alice"), user("eve")
+    for node in ("stats", "ban", "unban", "broadcast"):
+        assert execute_raw(alice, node) == "error:forbidden"
+    # Skipping the form does not help.
+    assert execute_raw(alice, "ban", action="complete", sessionid="1-1",
+                       form={"nick": "eve"}) == "error:forbidden"
+    assert execute_raw(alice, "broadcast", action="complete", sessionid="1-2",
+                       form={"text": "free money"}) == "error:forbidden"
+    assert eve.ask("still here").startswith("Posted #")
+    assert [m for m in eve.drain(1.0) if "free money" in (m["body"] or "")] == []
+    assert audit(bot) == []
+    assert "ban eve" not in bot.read_log()
+    # The protocol's own errors.
+    assert execute_raw(alice, "nope") == "error:item-not-found"
+    assert execute_raw(alice, "settings", action="complete",
+                       sessionid="9-9") == "error:bad-request"
