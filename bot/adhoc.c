@@ -45,7 +45,8 @@ static const struct adhoc_field settings_fields[] = {
      .type = ADHOC_TEXT_SINGLE,
      .label = "Bio",
      .map = ADHOC_SET,
-     .on = "bio"},
+     .on = "bio",
+     .off = "bio -"}, /* an emptied field clears the bio */
     {0},
 };
 
@@ -497,6 +498,8 @@ static int set_text(const struct adhoc_field *f, const char *value,
     }
     if (current != NULL && strcmp(current, value) == 0)
         return 0;
+    if (value[0] == '\0' && f->off != NULL)
+        return add_text(out, xstrdup(f->off), why);
     return add_text(out, xasprintf("%s %s", f->on, value), why);
 }
 

@@ -217,6 +217,9 @@ static void test_settings_become_chat_commands(void **state)
     expect_texts("settings", "nick=bob", SETTINGS_NOW, "nick bob");
     expect_texts("settings", "bio=I like birds", SETTINGS_NOW,
                  "bio I like birds");
+    /* An emptied bio field clears the bio. */
+    expect_texts("settings", "bio=", "deliver=1|away=0|nick=ann|bio=birds",
+                 "bio -");
     /* Unchanged (after trimming), or not sent back: nothing runs. */
     expect_texts("settings", "deliver=1|away=0|nick= ann |bio=", SETTINGS_NOW,
                  "");
