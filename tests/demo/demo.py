@@ -117,6 +117,17 @@ def main():
         ask(alice, "alice", "Also cake.", "Posted #5.")
         receive(bob, "bob", "Also cake.")
 
+        step("Threads: a reply reaches everyone who took part (Juick's way)")
+        ask(bob, "bob", "#3 count me in", "Replied to #3 as #6.")
+        receive(carol, "carol", "count me in")
+        receive(alice, "alice", "count me in")
+
+        step("Repeat: rt #N passes a post on to your followers, once")
+        ask(admin, "admin", "follow bob", "You now follow bob.")
+        ask(bob, "bob", "rt #4", "Repeated #4 to your followers.")
+        receive(admin, "admin", "bob repeated alice: Tea at five? (#4)")
+        receive(alice, "alice", "bob repeated your #4.")
+
         step("Admin by chat")
         ask(admin, "admin", "stats", "users 4, active 4")
         ask(bob, "bob", "stats", "Not permitted.")
