@@ -602,14 +602,30 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     return 0;
 }
 
-/* A burst queued (a fan-out): written corked, the kernel packs the
+/*
+ * A burst queued (a fan-out): written corked, the kernel packs the
  * stanzas into full segments instead of a packet each (TCP_NODELAY), which
  * cost both ends a system call and a wakeup per stanza; uncorking sends
- * what is left at once.  Input is handled as in any turn. */
-static void run_corked(void)
+ * what is left at once.  Input is handled as in any turn.
+ *
+ * libstrophe must not wait while the socket is corked, so it runs with a
+ * zero timeout, and the wait happens here first: until the socket takes
+ * more or has something to read, at most timeout_ms.  A server that
+ * throttles the bot (Prosody's mod_limits) leaves the socket full for
+ * seconds at a time; without this wait the loop would poll it at full
+ * speed all that while.  (Bytes OpenSSL has already read but not yet
+ * handed over do not wake poll(); libstrophe's own select() has the same
+ * blind spot, and the held turn's reads drain them.)
+ */
+static void run_corked(unsigned long timeout_ms)
 {
+    struct pollfd p = {.fd = S.fd, .events = POLLIN | POLLOUT};
     int on = 1, off = 0;
 
+    if (poll(&p, 1, (int)timeout_ms) == 0) {
+        xmpp_run_once(S.ctx, 0); /* nothing to do but its timers */
+        return;
+    }
     setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
     xmpp_run_once(S.ctx, 0);
     setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
@@ -647,7 +663,7 @@ void session_run_once(unsigned long timeout_ms)
         }
     }
     if (S.ready && S.fd >= 0 && xmpp_conn_send_queue_len(S.conn) >= CORK_MIN)
-        run_corked();
+        run_corked(timeout_ms);
     else
         xmpp_run_once(S.ctx, timeout_ms);
     /* Held, nothing of ours goes out meanwhile: read on while stanzas keep
