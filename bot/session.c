@@ -44,6 +44,12 @@
 #define NS_DELAY      "urn:xmpp:delay"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 
+/* A stanza held back by session_hold(). */
+struct held {
+    xmpp_stanza_t *st;
+    bool answer; /* see queue_stanza() */
+};
+
 static struct {
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
@@ -67,7 +73,7 @@ static struct {
     struct timespec ka_sent; /* when the last one was sent */
     int fd;                  /* the stream's socket, -1 when none */
     bool holding;            /* session_hold(): sends wait in held */
-    xmpp_stanza_t **held;
+    struct held *held;       /* in order */
     size_t nheld, held_cap;
     unsigned long handled; /* stanzas handed to our handlers */
 } S;
@@ -148,18 +154,30 @@ static char *new_id(const char *prefix)
     return xasprintf("%s-%llu", prefix, (unsigned long long)++S.next_id);
 }
 
-static void send_release(xmpp_stanza_t *st)
+/* Send st (or hold it, see session_hold()) and release it.  answer: what
+ * it says may depend on the batch being held, so it must not go out if
+ * that batch is lost (session_release_failed()): everything a callback
+ * asks to send (session_send*), and anything that confirms what a
+ * callback did (a XEP-0184 receipt would be one).  What the session sends
+ * by itself (IQ answers, pings, its presence) is not. */
+static void queue_stanza(xmpp_stanza_t *st, bool answer)
 {
     if (S.holding) {
         if (S.nheld == S.held_cap) {
             S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
             S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
         }
-        S.held[S.nheld++] = st;
+        S.held[S.nheld].st = st;
+        S.held[S.nheld++].answer = answer;
         return;
     }
     xmpp_send(S.conn, st);
     xmpp_stanza_release(st);
+}
+
+static void send_release(xmpp_stanza_t *st)
+{
+    queue_stanza(st, false);
 }
 
 static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
@@ -684,16 +702,37 @@ void session_hold(void)
     S.holding = true;
 }
 
-void session_release(void)
+/* Hand the held stanzas to libstrophe in order; with lost, the answers
+ * are dropped instead and lost(ud, bare JID) is told about each. */
+static void release_held(void (*lost)(void *ud, const char *bare), void *ud)
 {
     S.holding = false;
     for (size_t i = 0; i < S.nheld; i++) {
-        /* libstrophe would drop them too while disconnected */
-        if (S.conn != NULL && S.connected && !S.dead)
-            xmpp_send(S.conn, S.held[i]);
-        xmpp_stanza_release(S.held[i]);
+        xmpp_stanza_t *st = S.held[i].st;
+
+        if (lost != NULL && S.held[i].answer) {
+            const char *to = xmpp_stanza_get_to(st);
+            char bare[JID_MAX + 1];
+
+            if (to != NULL && jid_bare(to, bare, sizeof(bare)) == 0)
+                lost(ud, bare);
+        } else if (S.conn != NULL && S.connected && !S.dead) {
+            /* libstrophe would drop them too while disconnected */
+            xmpp_send(S.conn, st);
+        }
+        xmpp_stanza_release(st);
     }
     S.nheld = 0;
+}
+
+void session_release(void)
+{
+    release_held(NULL, NULL);
+}
+
+void session_release_failed(void (*lost)(void *ud, const char *bare), void *ud)
+{
+    release_held(lost, ud);
 }
 
 void session_reconfigure(const struct config *cfg)
@@ -790,7 +829,7 @@ int session_send(const struct outmsg *o)
         xmpp_stanza_set_attribute(c, "for", NS_RETRACT);
         child(m, "store", NS_HINTS);
     }
-    send_release(m);
+    queue_stanza(m, true);
     free(own);
     return 0;
 }
@@ -812,7 +851,7 @@ int session_send_subscription(const char *to, const char *type)
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, type);
     xmpp_stanza_set_to(p, to);
-    send_release(p);
+    queue_stanza(p, true);
     return 0;
 }
 
