@@ -23,6 +23,11 @@
 
 #define BOT_RECENT_CMDS 1024
 
+/* The answer to a change that could not be stored (a full disk). */
+#define BOT_STORE_REFUSAL                                                      \
+    "Sorry, I cannot store posts right now; nothing was posted or changed. "   \
+    "Please try again later."
+
 struct bot {
     struct config *cfg;
     struct store *store;

@@ -27,6 +27,8 @@ void cmd_stats(struct cmd_ctx *c, const struct cmd_args *a)
                presence_online_count(c->bot->presence), (long long)s.posts,
                (long long)s.follows, (long long)s.held, up / 86400,
                up % 86400 / 3600, up % 3600 / 60);
+    if (!store_writable(c->bot->store))
+        buf_append(c->reply, "; database full or failing: posts are refused");
 }
 
 void cmd_ban(struct cmd_ctx *c, const struct cmd_args *a)

@@ -394,7 +394,10 @@ void cmd_handle(struct cmd_ctx *c, char *msg)
 void cmd_failed(struct cmd_ctx *c)
 {
     buf_reset(c->reply);
-    buf_append(c->reply, "Sorry, something went wrong; please try again.");
+    /* A full disk is not the user's doing, and it passes: say so. */
+    buf_append(c->reply, store_writable(c->bot->store)
+                             ? "Sorry, something went wrong; please try again."
+                             : BOT_STORE_REFUSAL);
 }
 
 bool cmd_user_arg(struct cmd_ctx *c, const char *nick, struct user *out)

@@ -639,6 +639,30 @@ void delivery_tick(struct delivery *d, time_t now)
         log_debug("delivery: forgot %d delivered copies", n);
 }
 
+void delivery_requeue(struct delivery *d)
+{
+    struct idmap seen = {0};
+    int64_t *users = NULL;
+    size_t n = 0, cap = 0;
+
+    for (struct item *it = d->head; it != NULL; it = it->next) {
+        if (idmap_has(&seen, it->user))
+            continue;
+        idmap_put(&seen, it->user, 0);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            users = xrealloc(users, cap * sizeof(*users));
+        }
+        users[n++] = it->user;
+    }
+    drop_queued(d, 0, 0);
+    idmap_clear(&d->held); /* the counts may include rows that are gone */
+    for (size_t i = 0; i < n; i++)
+        delivery_user_changed(d, users[i]);
+    free(users);
+    idmap_clear(&seen);
+}
+
 /* Send a barrier behind the current window and remember it. */
 static void close_window(struct delivery *d)
 {

@@ -65,6 +65,10 @@ void delivery_user_reset(struct delivery *d, int64_t user);
 /* Housekeeping, about once a minute: forget delivered copies older than
  * OUTBOX_COPY_SECONDS, a bounded number at a time. */
 void delivery_tick(struct delivery *d, time_t now);
+/* The batch some queued rows came from was rolled back: what is queued
+ * and not yet sent is dropped and read again from the store, for the
+ * users it was for.  (What is in flight stays in flight.) */
+void delivery_requeue(struct delivery *d);
 /* Send what the window allows; call after every loop iteration. */
 void delivery_pump(struct delivery *d);
 void delivery_barrier_done(struct delivery *d, uint64_t token);

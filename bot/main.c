@@ -3,8 +3,10 @@
  *
  * Everything long-lived is created here and wired together: the session
  * layer's callbacks go to dispatch, the delivery engine sends through the
- * session layer.  The loop runs libstrophe for a short while, then lets
- * the delivery engine fill the send window, then looks at signals.
+ * session layer.  The loop runs libstrophe for a short while (one
+ * transaction per turn, see turn()), then lets the delivery engine fill
+ * the send window, then looks at signals.  A database that takes no
+ * writes (a full disk) does not stop it: see turn() and retry_writes().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,14 +24,30 @@
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
+#define TURN_MS   250 /* longest wait for input in one turn */
+#define PROBE_MIN 1   /* seconds before writes are tried again, doubling */
+#define PROBE_MAX 30
+
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
+
+/* A sender of a message in the current turn. */
+struct sender {
+    char jid[JID_MAX + 1]; /* bare */
+    bool lost;             /* an answer to it was dropped */
+};
 
 struct daemon {
     struct bot bot;
     bool ready_once;  /* READY=1 sent */
     bool auth_failed; /* refused before ever logging in */
     int exit_code;
+    bool batch; /* this turn is one transaction */
+    struct sender *senders;
+    size_t nsenders, senders_cap;
+    bool degraded;      /* the database takes no writes */
+    unsigned probe_gap; /* seconds between tries, doubling */
+    struct timespec probe_at;
 };
 
 static void usage(FILE *f)
@@ -131,10 +149,29 @@ static void cb_auth_failed(void *ud)
     got_stop = 1;
 }
 
+static struct sender *find_sender(struct daemon *d, const char *bare)
+{
+    for (size_t i = 0; i < d->nsenders; i++)
+        if (strcmp(d->senders[i].jid, bare) == 0)
+            return &d->senders[i];
+    return NULL;
+}
+
 static void cb_message(void *ud, const struct inmsg *m)
 {
     struct daemon *d = ud;
+    char bare[JID_MAX + 1];
 
+    if (d->batch && jid_bare(m->from, bare, sizeof(bare)) == 0 &&
+        find_sender(d, bare) == NULL) {
+        if (d->nsenders == d->senders_cap) {
+            d->senders_cap = d->senders_cap ? d->senders_cap * 2 : 16;
+            d->senders =
+                xrealloc(d->senders, d->senders_cap * sizeof(*d->senders));
+        }
+        memcpy(d->senders[d->nsenders].jid, bare, strlen(bare) + 1);
+        d->senders[d->nsenders++].lost = false;
+    }
     dispatch_message(&d->bot, m);
 }
 
@@ -269,6 +306,96 @@ static int64_t usec_between(const struct timespec *a, const struct timespec *b)
            (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
+/* session_release_failed(): an answer to bare was dropped. */
+static void answer_lost(void *ud, const char *bare)
+{
+    struct sender *s = find_sender(ud, bare);
+
+    if (s != NULL)
+        s->lost = true;
+}
+
+/*
+ * One turn of the loop.  Group commit: what the handlers store in a turn
+ * is one transaction, and what they send meanwhile waits (session_hold())
+ * until it is committed, so that nothing confirms a change before it is
+ * on disk.
+ *
+ * When that commit fails (a full disk), nothing the turn stored exists:
+ * - The held answers must not go out ("Posted #N." for a post that is not
+ *   there).  They are dropped, and each sender of a message in this turn
+ *   who lost an answer is told instead that nothing was stored and to try
+ *   again later.  (Whoever sent something that stores nothing, "help",
+ *   hears the same: the answer went with the rest.)  Others who lost a
+ *   stanza, such as a banned user's notice or a new subscriber's approval,
+ *   get nothing: what it announced did not happen.  A subscription request
+ *   stays pending at the server, which repeats it at the next login.
+ * - The delivery queue may hold rows of posts that are gone: it is read
+ *   again from the store.
+ * - Deliveries confirmed in the turn are no longer marked as done: they
+ *   stay in the outbox and go out again later, under the same ids.
+ *
+ * While the database takes no writes, turns are not batched: each unit of
+ * work is a transaction of its own, so a handler learns at once that its
+ * change failed and refuses it in its answer, and nothing is held.  Reads
+ * and deliveries of what is stored go on (their confirmations may fail to
+ * be written too: then those rows go out again later).  Batching resumes
+ * once a write works again (retry_writes()).
+ */
+static void turn(struct daemon *d)
+{
+    struct store *st = d->bot.store;
+
+    d->batch = store_writable(st) && store_batch_begin(st) == 0;
+    if (!d->batch) {
+        session_run_once(TURN_MS);
+        return;
+    }
+    d->nsenders = 0;
+    session_hold();
+    session_run_once(TURN_MS);
+    d->batch = false;
+    if (store_batch_end(st) == 0) {
+        session_release();
+        return;
+    }
+    session_release_failed(answer_lost, d);
+    for (size_t i = 0; i < d->nsenders; i++)
+        if (d->senders[i].lost)
+            session_send_chat(d->senders[i].jid, BOT_STORE_REFUSAL, NULL, 0);
+    delivery_requeue(d->bot.delivery);
+}
+
+/* While the database takes no writes, try one now and then: after
+ * PROBE_MIN seconds, then twice as long each time up to PROBE_MAX.  (A
+ * change a user makes meanwhile is a try too.)  The store logs the end. */
+static void retry_writes(struct daemon *d)
+{
+    struct timespec now;
+
+    if (store_writable(d->bot.store)) {
+        d->degraded = false;
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!d->degraded) {
+        d->degraded = true;
+        d->probe_gap = PROBE_MIN;
+    } else if (now.tv_sec < d->probe_at.tv_sec ||
+               (now.tv_sec == d->probe_at.tv_sec &&
+                now.tv_nsec < d->probe_at.tv_nsec)) {
+        return;
+    } else if (store_probe(d->bot.store) == 0) {
+        d->degraded = false;
+        return;
+    } else {
+        d->probe_gap =
+            d->probe_gap * 2 > PROBE_MAX ? PROBE_MAX : d->probe_gap * 2;
+    }
+    d->probe_at = now;
+    d->probe_at.tv_sec += d->probe_gap;
+}
+
 static int run(struct config *cfg)
 {
     static struct daemon d;
@@ -308,23 +435,11 @@ static int run(struct config *cfg)
     log_info("starling %s started for %s", STARLING_VERSION, d.bot.self);
 
     while (!got_stop) {
-        /* Group commit: what the handlers store in one turn of the loop
-         * is one transaction, and what the session sends meanwhile waits
-         * until it is committed.  If the commit fails, nothing of it
-         * leaves. */
-        if (store_batch_begin(d.bot.store) < 0)
-            fatal("database: cannot begin a transaction");
-        session_hold();
-        /* Everything the pump waits for is an event libstrophe wakes up
+        /* Everything the pump waits for is an event the turn wakes up
          * for (a barrier's answer, a writable socket, a reconnect timer):
          * no need to spin while deliveries are in flight. */
-        session_run_once(250);
-        if (store_batch_end(d.bot.store) < 0) {
-            log_error("changes could not be saved; stopping before "
-                      "anything is confirmed");
-            exit(EXIT_RUNTIME);
-        }
-        session_release();
+        turn(&d);
+        retry_writes(&d);
         delivery_pump(d.bot.delivery);
         if (got_reload) {
             got_reload = 0;
@@ -352,6 +467,7 @@ static int run(struct config *cfg)
     budget_free(d.bot.budget);
     presence_free(d.bot.presence);
     store_close(d.bot.store);
+    free(d.senders);
     match_allow_free(d.bot.allow);
     match_done();
     log_info("stopped");

@@ -46,6 +46,12 @@
 #define NS_COMMANDS   "http://jabber.org/protocol/commands"
 #define NS_DATA       "jabber:x:data"
 
+/* A stanza held back by session_hold(). */
+struct held {
+    xmpp_stanza_t *st;
+    bool answer; /* see queue_stanza() */
+};
+
 static struct {
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
@@ -69,7 +75,7 @@ static struct {
     struct timespec ka_sent; /* when the last one was sent */
     int fd;                  /* the stream's socket, -1 when none */
     bool holding;            /* session_hold(): sends wait in held */
-    xmpp_stanza_t **held;
+    struct held *held;       /* in order */
     size_t nheld, held_cap;
     unsigned long handled; /* stanzas handed to our handlers */
 } S;
@@ -150,18 +156,30 @@ static char *new_id(const char *prefix)
     return xasprintf("%s-%llu", prefix, (unsigned long long)++S.next_id);
 }
 
-static void send_release(xmpp_stanza_t *st)
+/* Send st (or hold it, see session_hold()) and release it.  answer: what
+ * it says may depend on the batch being held, so it must not go out if
+ * that batch is lost (session_release_failed()): everything a callback
+ * asks to send (session_send*), and anything that confirms what a
+ * callback did (a XEP-0184 receipt would be one).  What the session sends
+ * by itself (IQ answers, pings, its presence) is not. */
+static void queue_stanza(xmpp_stanza_t *st, bool answer)
 {
     if (S.holding) {
         if (S.nheld == S.held_cap) {
             S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
             S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
         }
-        S.held[S.nheld++] = st;
+        S.held[S.nheld].st = st;
+        S.held[S.nheld++].answer = answer;
         return;
     }
     xmpp_send(S.conn, st);
     xmpp_stanza_release(st);
+}
+
+static void send_release(xmpp_stanza_t *st)
+{
+    queue_stanza(st, false);
 }
 
 static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
@@ -632,14 +650,30 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     return 0;
 }
 
-/* A burst queued (a fan-out): written corked, the kernel packs the
+/*
+ * A burst queued (a fan-out): written corked, the kernel packs the
  * stanzas into full segments instead of a packet each (TCP_NODELAY), which
  * cost both ends a system call and a wakeup per stanza; uncorking sends
- * what is left at once.  Input is handled as in any turn. */
-static void run_corked(void)
+ * what is left at once.  Input is handled as in any turn.
+ *
+ * libstrophe must not wait while the socket is corked, so it runs with a
+ * zero timeout, and the wait happens here first: until the socket takes
+ * more or has something to read, at most timeout_ms.  A server that
+ * throttles the bot (Prosody's mod_limits) leaves the socket full for
+ * seconds at a time; without this wait the loop would poll it at full
+ * speed all that while.  (Bytes OpenSSL has already read but not yet
+ * handed over do not wake poll(); libstrophe's own select() has the same
+ * blind spot, and the held turn's reads drain them.)
+ */
+static void run_corked(unsigned long timeout_ms)
 {
+    struct pollfd p = {.fd = S.fd, .events = POLLIN | POLLOUT};
     int on = 1, off = 0;
 
+    if (poll(&p, 1, (int)timeout_ms) == 0) {
+        xmpp_run_once(S.ctx, 0); /* nothing to do but its timers */
+        return;
+    }
     setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
     xmpp_run_once(S.ctx, 0);
     setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
@@ -677,7 +711,7 @@ void session_run_once(unsigned long timeout_ms)
         }
     }
     if (S.ready && S.fd >= 0 && xmpp_conn_send_queue_len(S.conn) >= CORK_MIN)
-        run_corked();
+        run_corked(timeout_ms);
     else
         xmpp_run_once(S.ctx, timeout_ms);
     /* Held, nothing of ours goes out meanwhile: read on while stanzas keep
@@ -698,16 +732,37 @@ void session_hold(void)
     S.holding = true;
 }
 
-void session_release(void)
+/* Hand the held stanzas to libstrophe in order; with lost, the answers
+ * are dropped instead and lost(ud, bare JID) is told about each. */
+static void release_held(void (*lost)(void *ud, const char *bare), void *ud)
 {
     S.holding = false;
     for (size_t i = 0; i < S.nheld; i++) {
-        /* libstrophe would drop them too while disconnected */
-        if (S.conn != NULL && S.connected && !S.dead)
-            xmpp_send(S.conn, S.held[i]);
-        xmpp_stanza_release(S.held[i]);
+        xmpp_stanza_t *st = S.held[i].st;
+
+        if (lost != NULL && S.held[i].answer) {
+            const char *to = xmpp_stanza_get_to(st);
+            char bare[JID_MAX + 1];
+
+            if (to != NULL && jid_bare(to, bare, sizeof(bare)) == 0)
+                lost(ud, bare);
+        } else if (S.conn != NULL && S.connected && !S.dead) {
+            /* libstrophe would drop them too while disconnected */
+            xmpp_send(S.conn, st);
+        }
+        xmpp_stanza_release(st);
     }
     S.nheld = 0;
+}
+
+void session_release(void)
+{
+    release_held(NULL, NULL);
+}
+
+void session_release_failed(void (*lost)(void *ud, const char *bare), void *ud)
+{
+    release_held(lost, ud);
 }
 
 void session_reconfigure(const struct config *cfg)
@@ -804,7 +859,7 @@ int session_send(const struct outmsg *o)
         xmpp_stanza_set_attribute(c, "for", NS_RETRACT);
         child(m, "store", NS_HINTS);
     }
-    send_release(m);
+    queue_stanza(m, true);
     free(own);
     return 0;
 }
@@ -826,7 +881,7 @@ int session_send_subscription(const char *to, const char *type)
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, type);
     xmpp_stanza_set_to(p, to);
-    send_release(p);
+    queue_stanza(p, true);
     return 0;
 }
 

@@ -100,6 +100,12 @@ void session_run_once(unsigned long timeout_ms);
  * group commit: nothing an answer confirms leaves before its commit. */
 void session_hold(void);
 void session_release(void);
+/* Instead of session_release() when the commit failed: what the callbacks
+ * asked to send meanwhile (session_send_chat/_subscription: replies,
+ * approvals, notices) is dropped, since what it confirms is gone, and
+ * lost(ud, bare JID it was for) is called for each; what the session sent
+ * by itself (IQ answers, pings, its presence) goes out as usual. */
+void session_release_failed(void (*lost)(void *ud, const char *bare), void *ud);
 /* Replace the settings SIGHUP may change (none of the xmpp section). */
 void session_reconfigure(const struct config *cfg);
 /* Send unavailable presence, close the stream, free everything. */

@@ -33,8 +33,10 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_BATCH_BEGIN,
+    S_PROBE_UP,
+    S_FIRST_QUERY = S_PROBE_UP,
+    S_PROBE_DOWN,
     S_USER_BY_JID,
-    S_FIRST_QUERY = S_USER_BY_JID,
     S_USER_BY_NICK,
     S_USER_BY_ID,
     S_USER_INSERT,
@@ -129,6 +131,11 @@ static const char *const sql[S_COUNT] = {
     [S_RELEASE] = "RELEASE unit",
     [S_ROLLBACK_TO] = "ROLLBACK TO unit",
     [S_BATCH_BEGIN] = "BEGIN",
+    /* store_probe: a counter moved and put back.  (A row rewritten as
+     * it is would not reach the disk: SQLite skips an unchanged cell.) */
+    [S_PROBE_UP] = "UPDATE counters SET value = value + 1 WHERE name = 'posts'",
+    [S_PROBE_DOWN] =
+        "UPDATE counters SET value = value - 1 WHERE name = 'posts'",
     [S_USER_BY_JID] = "SELECT " USER_COLS " FROM users WHERE jid = ?1",
     [S_USER_BY_NICK] = "SELECT " USER_COLS " FROM users WHERE nick = ?1",
     [S_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
@@ -368,15 +375,56 @@ static const char *const sql[S_COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    bool batch;     /* inside store_batch_begin(): units are savepoints */
-    bool lost;      /* SQLite rolled the whole batch back after an error */
-    bool unindexed; /* posts added that the search index lacks */
+    bool batch;      /* inside store_batch_begin(): units are savepoints */
+    bool lost;       /* SQLite rolled the whole batch back after an error */
+    bool unindexed;  /* posts added that the search index lacks */
+    bool unwritable; /* the last write failed: full disk, I/O error */
+    int mark;        /* pages_written() when the transaction began */
 };
 
+/*
+ * A failure is logged once, where it happens.  A database that cannot be
+ * written (no space left, an I/O error, a read-only file system) fails
+ * every write until space returns: that is logged once, at error level,
+ * when it starts (and once more when it ends, see written()), not for
+ * every post refused meanwhile.
+ */
 static int db_error(struct store *s, const char *what)
 {
-    log_error("database: %s: %s", what, sqlite3_errmsg(s->db));
+    int rc = sqlite3_errcode(s->db);
+
+    if (rc != SQLITE_FULL && rc != SQLITE_IOERR && rc != SQLITE_READONLY) {
+        log_error("database: %s: %s", what, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (!s->unwritable)
+        log_error("database: cannot write (%s: %s); posts are refused "
+                  "until it can be written again",
+                  what, sqlite3_errmsg(s->db));
+    else
+        log_debug("database: still cannot write (%s: %s)", what,
+                  sqlite3_errmsg(s->db));
+    s->unwritable = true;
     return -1;
+}
+
+/* Pages SQLite has written to the database or its WAL so far.  (A change
+ * that leaves every byte as it was writes nothing: it proves nothing.) */
+static int pages_written(struct store *s)
+{
+    int n = 0, high;
+
+    sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_WRITE, &n, &high, 0);
+    return n;
+}
+
+/* A transaction was committed: if it wrote pages, writes work again. */
+static void written(struct store *s)
+{
+    if (s->unwritable && pages_written(s) != s->mark) {
+        s->unwritable = false;
+        log_info("database: writable again; posts are accepted");
+    }
 }
 
 /* Fetch a ready statement: reset, bindings cleared. */
@@ -429,18 +477,23 @@ static int scalar(struct store *s, sqlite3_stmt *st, int64_t *out)
  * only. */
 static int begin(struct store *s)
 {
-    return exec(s, stmt(s, s->batch ? S_SAVEPOINT : S_BEGIN));
+    if (s->batch)
+        return exec(s, stmt(s, S_SAVEPOINT));
+    s->mark = pages_written(s);
+    return exec(s, stmt(s, S_BEGIN));
 }
 
+/* Some errors (full disk, I/O) make SQLite roll back the whole
+ * transaction itself, a failed COMMIT always does: then there is nothing
+ * left to roll back, and inside a batch every unit before this one is
+ * gone too. */
 static int rollback(struct store *s)
 {
+    if (sqlite3_get_autocommit(s->db)) {
+        s->lost = s->batch;
+        return -1;
+    }
     if (s->batch) {
-        /* Some errors (full disk, I/O) roll back the whole transaction,
-         * and with it every unit before this one. */
-        if (sqlite3_get_autocommit(s->db)) {
-            s->lost = true;
-            return -1;
-        }
         exec(s, stmt(s, S_ROLLBACK_TO));
         exec(s, stmt(s, S_RELEASE));
     } else {
@@ -453,6 +506,8 @@ static int commit(struct store *s)
 {
     if (exec(s, stmt(s, s->batch ? S_RELEASE : S_COMMIT)) < 0)
         return rollback(s);
+    if (!s->batch)
+        written(s);
     return 0;
 }
 
@@ -469,7 +524,10 @@ static int index_posts(struct store *s)
 
 int store_batch_begin(struct store *s)
 {
-    if (s->batch || exec(s, stmt(s, S_BATCH_BEGIN)) < 0)
+    if (s->batch)
+        return -1;
+    s->mark = pages_written(s);
+    if (exec(s, stmt(s, S_BATCH_BEGIN)) < 0)
         return -1;
     s->batch = true;
     return 0;
@@ -481,17 +539,34 @@ int store_batch_end(struct store *s)
         return 0;
     s->batch = false;
     if (s->lost || sqlite3_get_autocommit(s->db)) {
+        /* The statement that failed was logged where it failed. */
         s->lost = false;
         s->unindexed = false;
-        log_error("database: a batch of changes was rolled back");
         return -1;
     }
     if ((s->unindexed && index_posts(s) < 0) ||
         exec(s, stmt(s, S_COMMIT)) < 0) {
-        exec(s, stmt(s, S_ROLLBACK));
+        s->unindexed = false; /* the posts went with the transaction */
+        if (!sqlite3_get_autocommit(s->db))
+            exec(s, stmt(s, S_ROLLBACK));
         return -1;
     }
+    written(s);
     return 0;
+}
+
+bool store_writable(const struct store *s)
+{
+    return !s->unwritable;
+}
+
+int store_probe(struct store *s)
+{
+    if (s->batch || begin(s) < 0)
+        return -1;
+    if (exec(s, stmt(s, S_PROBE_UP)) < 0 || exec(s, stmt(s, S_PROBE_DOWN)) < 0)
+        return rollback(s);
+    return commit(s);
 }
 
 /* Run a statement that adds (sign 1) or removes (sign -1) outbox rows and

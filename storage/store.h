@@ -79,6 +79,20 @@ void store_close(struct store *st);
 int store_batch_begin(struct store *st);
 int store_batch_end(struct store *st);
 
+/*
+ * Whether the database takes writes.  false once a write failed for want
+ * of space, with an I/O error or on a read-only file system (a full disk:
+ * logged once, at error level); true again once a transaction that
+ * changed something is committed (logged too).  Meanwhile reads work and
+ * writes are still tried: each fails with -1 or, when space has returned,
+ * succeeds.
+ */
+bool store_writable(const struct store *st);
+/* The smallest write, in a transaction of its own: 0 when it was
+ * committed (store_writable() is true again), -1 when not.  Not inside a
+ * batch. */
+int store_probe(struct store *st);
+
 /* Test hook: EXPLAIN QUERY PLAN of every prepared statement, one call per
  * plan line. */
 int store_explain(struct store *st,
