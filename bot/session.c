@@ -1,13 +1,14 @@
 /*
- * session.c - the only user of <strophe.h>: one XMPP client connection.
+ * session.c - the XMPP session layer (with stanza.c, the only user of
+ * <strophe.h>): one XMPP client connection.
  *
  * It owns the libstrophe context and connection, verifies the server's
  * certificate (never skips it), reconnects with exponential backoff and
  * jitter, pings the server to notice dead connections, fetches the roster,
  * answers the basic IQs (disco#info, version, ping), and turns incoming
- * stanzas into plain C strings for dispatch.  It also offers the delivery
- * engine a bounded send window and barriers (a ping whose answer proves
- * that everything sent before it was accepted).
+ * stanzas into plain C for dispatch (messages through stanza.c).  It also
+ * offers the delivery engine a bounded send window and barriers (a ping
+ * whose answer proves that everything sent before it was accepted).
  *
  * libstrophe's stream management is switched off: in 0.12.2 it is not
  * reliable, and the bot's own outbox is what guarantees delivery.
@@ -26,6 +27,7 @@
 
 #include "../common/log.h"
 #include "session.h"
+#include "stanza.h"
 #include "../common/text.h"
 #include "../common/util.h"
 
@@ -43,6 +45,8 @@
 #define NS_ROSTER     "jabber:iq:roster"
 #define NS_DELAY      "urn:xmpp:delay"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_RECEIPTS   "urn:xmpp:receipts"
+#define NS_SID        "urn:xmpp:sid:0"
 
 static struct {
     xmpp_ctx_t *ctx;
@@ -350,25 +354,15 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
-    struct inmsg m = {0};
-    char *body;
+    struct stanza_msg sm;
 
     (void)conn;
     (void)ud;
     S.handled++;
-    body = xmpp_stanza_get_child_by_name(st, "body") != NULL
-               ? xmpp_message_get_body(st)
-               : NULL;
-    m.from = xmpp_stanza_get_from(st);
-    m.type = xmpp_stanza_get_type(st);
-    m.id = xmpp_stanza_get_id(st);
-    m.body = body;
-    if (m.body == NULL && xmpp_stanza_get_child_by_name(st, "body") != NULL)
-        m.body = "";
-    if (m.from != NULL && S.cb->message != NULL)
-        S.cb->message(S.ud, &m);
-    if (body != NULL)
-        xmpp_free(S.ctx, body);
+    stanza_msg_parse(st, &sm);
+    if (sm.m.from != NULL && S.cb->message != NULL)
+        S.cb->message(S.ud, &sm.m);
+    stanza_msg_free(&sm);
     return 1;
 }
 
@@ -741,6 +735,8 @@ int session_send_chat(const char *to, const char *body, const char *id,
         id = own = new_id("m");
     m = xmpp_message_new(S.ctx, "chat", to, id);
     xmpp_message_set_body(m, body);
+    if (own == NULL)
+        xmpp_stanza_set_attribute(child(m, "origin-id", NS_SID), "id", id);
     if (stamp != 0) {
         char ts[32];
         struct tm tm;
@@ -751,6 +747,21 @@ int session_send_chat(const char *to, const char *body, const char *id,
         xmpp_stanza_set_attribute(d, "stamp", ts);
         xmpp_stanza_set_attribute(d, "from", S.domain);
     }
+    send_release(m);
+    free(own);
+    return 0;
+}
+
+int session_send_receipt(const char *to_full, const char *id)
+{
+    xmpp_stanza_t *m;
+    char *own;
+
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    own = new_id("r");
+    m = xmpp_message_new(S.ctx, NULL, to_full, own);
+    xmpp_stanza_set_attribute(child(m, "received", NS_RECEIPTS), "id", id);
     send_release(m);
     free(own);
     return 0;
