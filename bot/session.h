@@ -1,8 +1,9 @@
 /*
  * session.h - the XMPP session layer: one client connection with verified
  * TLS, reconnect with backoff and jitter, keep-alive pings, the roster,
- * the basic IQs (disco#info, version, ping), and a bounded send window.
- * Everything above this layer speaks plain C strings.
+ * the IQs the bot answers (disco#info with XEP-0115 caps, version, ping,
+ * vCard), and a bounded send window.  Everything above this layer speaks
+ * plain C strings.
  *
  * The layer is two files, the only ones that include <strophe.h>:
  * session.c (the connection) and stanza.c (pure parsing of a received
@@ -109,7 +110,8 @@ void session_run_once(unsigned long timeout_ms);
  * group commit: nothing an answer confirms leaves before its commit. */
 void session_hold(void);
 void session_release(void);
-/* Replace the settings SIGHUP may change (none of the xmpp section). */
+/* Replace the settings SIGHUP may change (none of the xmpp section); a
+ * changed bot.avatar is published again (vCard, presence). */
 void session_reconfigure(const struct config *cfg);
 /* Send unavailable presence, close the stream, free everything. */
 void session_stop(void);
@@ -134,7 +136,8 @@ int session_send_chat(const char *to, const char *body, const char *id,
  * connected.
  */
 int session_send_receipt(const char *to_full, const char *id);
-/* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>. */
+/* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>; a
+ * subscription request carries the bot's XEP-0172 nickname. */
 int session_send_subscription(const char *to, const char *type);
 /* Send a ping to our server; its answer calls the barrier callback with
  * *token.  0, or -1 when not connected. */
