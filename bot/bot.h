@@ -51,6 +51,10 @@ struct bot {
     time_t (*now)(void);
     /* Send a one-off chat reply (not an update) to a bare JID. */
     void (*reply)(struct bot *b, const char *to, const char *text);
+    /* Answer a XEP-0184 receipt request: the message id came from the
+     * full JID to_full.  Called by dispatch once the message is handled;
+     * main.c's group commit sends it only after the turn's commit. */
+    void (*receipt)(struct bot *b, const char *to_full, const char *id);
 };
 
 #endif

@@ -4,8 +4,8 @@
  * A fixed window per JID is enough here: the aim is to cap what one JID
  * can make the bot do, not to shape traffic precisely.  Entries live in a
  * chained hash table; a sweep every few minutes drops the ones that are
- * neither counting nor muted, so a flood of distinct JIDs cannot grow it
- * without bound for long.
+ * neither counting, muted nor remembering a notice, so a flood of distinct
+ * JIDs cannot grow it without bound for long.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@ struct entry {
     struct entry *next;
     time_t window_start;
     time_t muted_until;
+    time_t told_until; /* budget_tell_once() */
     unsigned count;
     char jid[];
 };
@@ -97,7 +98,8 @@ static void sweep(struct budget *b, time_t now)
         while (*pp != NULL) {
             struct entry *e = *pp;
 
-            if (e->muted_until <= now && now - e->window_start >= WINDOW) {
+            if (e->muted_until <= now && e->told_until <= now &&
+                now - e->window_start >= WINDOW) {
                 *pp = e->next;
                 free(e);
                 b->n--;
@@ -109,33 +111,36 @@ static void sweep(struct budget *b, time_t now)
     b->last_sweep = now;
 }
 
+/* The entry of bare, made (with a fresh window) if there is none. */
+static struct entry *entry_of(struct budget *b, const char *bare, time_t now)
+{
+    struct entry *e;
+    size_t i = hash(bare) & (b->nslots - 1), len;
+
+    for (e = b->slots[i]; e != NULL; e = e->next)
+        if (strcmp(e->jid, bare) == 0)
+            return e;
+    if (b->n >= b->nslots)
+        grow(b);
+    i = hash(bare) & (b->nslots - 1);
+    len = strlen(bare);
+    e = xcalloc(1, sizeof(*e) + len + 1);
+    memcpy(e->jid, bare, len + 1);
+    e->window_start = now;
+    e->next = b->slots[i];
+    b->slots[i] = e;
+    b->n++;
+    return e;
+}
+
 enum budget_verdict budget_charge(struct budget *b, const char *bare,
                                   time_t now)
 {
     struct entry *e;
-    size_t i;
 
     if (now - b->last_sweep >= SWEEP_EVERY)
         sweep(b, now);
-
-    i = hash(bare) & (b->nslots - 1);
-    for (e = b->slots[i]; e != NULL; e = e->next)
-        if (strcmp(e->jid, bare) == 0)
-            break;
-    if (e == NULL) {
-        size_t len = strlen(bare);
-
-        if (b->n >= b->nslots)
-            grow(b);
-        i = hash(bare) & (b->nslots - 1);
-        e = xcalloc(1, sizeof(*e) + len + 1);
-        memcpy(e->jid, bare, len + 1);
-        e->window_start = now;
-        e->next = b->slots[i];
-        b->slots[i] = e;
-        b->n++;
-    }
-
+    e = entry_of(b, bare, now);
     if (e->muted_until > now)
         return BUDGET_MUTE;
     if (now - e->window_start >= WINDOW) {
@@ -148,4 +153,14 @@ enum budget_verdict budget_charge(struct budget *b, const char *bare,
     e->count = 0;
     e->window_start = e->muted_until;
     return BUDGET_WARN;
+}
+
+bool budget_tell_once(struct budget *b, const char *bare, time_t now)
+{
+    struct entry *e = entry_of(b, bare, now);
+
+    if (e->told_until > now)
+        return false;
+    e->told_until = now + BUDGET_TELL_SECONDS;
+    return true;
 }

@@ -59,8 +59,8 @@ static const char *const xmpp_keys[] = {"jid",     "password", "password_file",
                                         "ca_file", "resource", NULL};
 static const char *const storage_keys[] = {"path", NULL};
 static const char *const bot_keys[] = {
-    "admins",         "subscription",     "allow",
-    "post_max_chars", "posts_per_minute", NULL};
+    "admins",           "subscription", "allow",  "post_max_chars",
+    "posts_per_minute", "edit_minutes", "avatar", NULL};
 static const char *const delivery_keys[] = {"deliver_when_away", "backlog_max",
                                             NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -392,6 +392,61 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
     }
 }
 
+/*
+ * bot.avatar: a readable PNG (by its signature) of at most
+ * CONFIG_AVATAR_MAX bytes; a relative path is taken from the directory of
+ * the configuration file.  Its bytes are kept in c, so that what runs is
+ * what was checked.
+ */
+static void load_avatar(struct loader *l, config_setting_t *root,
+                        struct config *c)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P',  'N',  'G',
+                                             '\r', '\n', 0x1a, '\n'};
+    config_setting_t *s;
+    unsigned char *data;
+    size_t n;
+    FILE *f;
+
+    c->bot.avatar = get_string(l, root, "bot", "avatar", &s);
+    if (l->failed || c->bot.avatar == NULL)
+        return;
+    if (c->bot.avatar[0] != '/') {
+        /* Relative: next to the configuration file. */
+        const char *slash = strrchr(l->path, '/');
+
+        if (slash != NULL) {
+            char *abs = xasprintf("%.*s/%s", (int)(slash - l->path), l->path,
+                                  c->bot.avatar);
+
+            free(c->bot.avatar);
+            c->bot.avatar = abs;
+        }
+    }
+    if ((f = fopen(c->bot.avatar, "rb")) == NULL) {
+        fail(l, line_of(s), "cannot read bot.avatar %s: %s", c->bot.avatar,
+             strerror(errno));
+        return;
+    }
+    data = xmalloc(CONFIG_AVATAR_MAX + 1);
+    n = fread(data, 1, CONFIG_AVATAR_MAX + 1, f);
+    if (ferror(f))
+        fail(l, line_of(s), "cannot read bot.avatar %s: %s", c->bot.avatar,
+             strerror(errno));
+    else if (n > CONFIG_AVATAR_MAX)
+        fail(l, line_of(s), "bot.avatar %s is larger than %d bytes",
+             c->bot.avatar, CONFIG_AVATAR_MAX);
+    else if (n < sizeof(png_sig) || memcmp(data, png_sig, sizeof(png_sig)))
+        fail(l, line_of(s), "bot.avatar %s is not a PNG image", c->bot.avatar);
+    fclose(f);
+    if (l->failed) {
+        free(data);
+        return;
+    }
+    c->bot.avatar_png = data;
+    c->bot.avatar_len = n;
+}
+
 static void load_rest(struct loader *l, config_setting_t *root,
                       struct config *c)
 {
@@ -418,6 +473,8 @@ static void load_rest(struct loader *l, config_setting_t *root,
     get_int(l, root, "bot", "post_max_chars", 1, 10000, &c->bot.post_max_chars);
     get_int(l, root, "bot", "posts_per_minute", 1, 10000,
             &c->bot.posts_per_minute);
+    get_int(l, root, "bot", "edit_minutes", 0, 1440, &c->bot.edit_minutes);
+    load_avatar(l, root, c);
 
     s = get(l, root, "delivery", "deliver_when_away", CONFIG_TYPE_BOOL);
     if (s != NULL)
@@ -484,6 +541,8 @@ void config_free(struct config *c)
     free(c->storage.path);
     free_list(c->bot.admins, c->bot.n_admins);
     free_list(c->bot.allow, c->bot.n_allow);
+    free(c->bot.avatar);
+    free(c->bot.avatar_png);
     memset(c, 0, sizeof(*c));
 }
 

@@ -36,9 +36,13 @@ struct config {
         enum sub_policy subscription; /* default open */
         char **allow;
         size_t n_allow;
-        int post_max_chars;   /* default 500 */
-        int posts_per_minute; /* default 10 */
-        int edit_minutes;     /* default 15: XEP-0308 corrections */
+        int post_max_chars;        /* default 500 */
+        int posts_per_minute;      /* default 10 */
+        int edit_minutes;          /* XEP-0308 corrections, default 15 */
+        char *avatar;              /* path of a PNG, or NULL */
+        unsigned char *avatar_png; /* its bytes, read and checked at
+                                      load (NULL without an avatar) */
+        size_t avatar_len;
     } bot;
     struct {
         bool deliver_when_away; /* default false */
@@ -56,6 +60,9 @@ struct config {
  */
 int config_load(const char *path, struct config *out, char *err, size_t errlen);
 void config_free(struct config *c);
+/* Largest bot.avatar accepted, in bytes (SPEC 9: vCard-based avatars
+ * travel base64 inside one stanza). */
+#define CONFIG_AVATAR_MAX 65536
 /* true if bare (normalised) is in bot.admins. */
 bool config_is_admin(const struct config *c, const char *bare);
 

@@ -6,7 +6,11 @@
  * layer, presence goes to the presence table and wakes the delivery
  * engine, subscription requests pass the policy and become users.  It is
  * also the first line of defence: ignored message types, auto-replies,
- * oversized bodies and per-JID floods stop here.
+ * oversized bodies and per-JID floods stop here, and so does what today's
+ * clients send that must never become a post (SPEC 9): encrypted messages
+ * are refused, and corrections, retractions, reactions and replies go to
+ * the command layer's gesture handlers, never their fallback bodies.  A
+ * XEP-0184 receipt request is answered here, once the message is handled.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -22,19 +26,34 @@
 /* A body longer than this is refused before any parsing. */
 #define BODY_MAX_BYTES 16384
 
+/* OTR ("?OTR...") is encryption: the session layer marks it so. */
 static const char *const auto_prefixes[] = {
-    "[auto-reply]",    "auto-reply:", "auto-response", "[auto-response]",
-    "automatic reply", "autoreply:",  "?otr",          NULL,
+    "[auto-reply]",
+    "auto-reply:",
+    "auto-response",
+    "[auto-response]",
+    "automatic reply",
+    "autoreply:",
+    NULL,
 };
 
-enum msg_class dispatch_classify(const char *type, const char *body)
+enum msg_class dispatch_classify(const struct inmsg *m)
 {
-    const char *p;
+    const char *type = m->type, *body = m->body, *p;
 
     if (type != NULL &&
         (strcmp(type, "error") == 0 || strcmp(type, "groupchat") == 0 ||
          strcmp(type, "headline") == 0))
         return MSG_IGNORE_TYPE;
+    /* Whatever the body says, it is a fallback or a ciphertext. */
+    if (m->crypto != CRYPTO_NONE)
+        return MSG_ENCRYPTED;
+    if (m->retract_id != NULL)
+        return MSG_RETRACTION;
+    if (m->reaction_id != NULL)
+        return MSG_REACTION;
+    if (m->replace_id != NULL)
+        return MSG_CORRECTION;
     if (body == NULL || body[0] == '\0')
         return MSG_IGNORE_NOBODY;
     /* White space only is an (empty) post, refused with a reason. */
@@ -215,18 +234,70 @@ static void handle_user_message(struct bot *b, struct user *u,
     free(text);
 }
 
-void dispatch_message(struct bot *b, const struct inmsg *m)
+/* The sender of an encrypted message is told once in a while that the
+ * bot cannot read it; nothing is posted. */
+static void refuse_encrypted(struct bot *b, const struct user *u,
+                             const struct inmsg *m)
 {
-    char bare[JID_MAX + 1];
+    static const char *const names[] = {
+        [CRYPTO_NONE] = "plain", [CRYPTO_OMEMO] = "OMEMO",
+        [CRYPTO_OX] = "OpenPGP", [CRYPTO_PGP] = "legacy PGP",
+        [CRYPTO_OTR] = "OTR",    [CRYPTO_OTHER] = "encrypted",
+    };
+
+    log_info("%s message from %s not posted: the bot cannot read it",
+             names[m->crypto], u->nick);
+    if (budget_tell_once(b->budget, u->jid, b->now()))
+        b->reply(b, u->jid,
+                 "I can't read encrypted messages; please turn encryption "
+                 "off for this contact.");
+}
+
+/* A message from bare (charged to its budget) that the bot acts on.
+ * true when it was handled, false when a store error left it undone. */
+static bool handle_message(struct bot *b, const char *bare,
+                           const struct inmsg *m, enum msg_class cls)
+{
     struct user u;
     int found;
 
-    enum msg_class cls = dispatch_classify(m->type, m->body);
+    found = store_user_by_jid(b->store, bare, &u);
+    if (found < 0) {
+        b->reply(b, bare, "Sorry, something went wrong; please try again.");
+        return false;
+    }
+    if (found == 0 || !u.active) {
+        char *text = xasprintf("Hi! Add me (%s) to your contacts first, "
+                               "then say \"help\".",
+                               b->self);
 
+        b->reply(b, bare, text);
+        free(text);
+        return true;
+    }
+    if (cls == MSG_ENCRYPTED) {
+        refuse_encrypted(b, &u, m);
+        return true;
+    }
     /* A retraction or a reaction may come without a body. */
-    if (cls != MSG_HANDLE &&
-        !(cls == MSG_IGNORE_NOBODY &&
-          (m->retract_id != NULL || m->reaction_id != NULL)))
+    if (m->body != NULL && strlen(m->body) > BODY_MAX_BYTES) {
+        b->reply(b, u.jid,
+                 "That message is far too long; nothing was "
+                 "posted.");
+        return true;
+    }
+    log_debug("message from %s: %s", u.nick, m->body != NULL ? m->body : "");
+    handle_user_message(b, &u, m);
+    return true;
+}
+
+void dispatch_message(struct bot *b, const struct inmsg *m)
+{
+    enum msg_class cls = dispatch_classify(m);
+    char bare[JID_MAX + 1];
+
+    if (cls == MSG_IGNORE_TYPE || cls == MSG_IGNORE_NOBODY ||
+        cls == MSG_IGNORE_AUTO)
         return;
     if (m->from == NULL || jid_bare(m->from, bare, sizeof(bare)) < 0 ||
         strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
@@ -246,28 +317,12 @@ void dispatch_message(struct bot *b, const struct inmsg *m)
         return;
     }
 
-    found = store_user_by_jid(b->store, bare, &u);
-    if (found < 0) {
-        b->reply(b, bare, "Sorry, something went wrong; please try again.");
-        return;
-    }
-    if (found == 0 || !u.active) {
-        char *text = xasprintf("Hi! Add me (%s) to your contacts first, "
-                               "then say \"help\".",
-                               b->self);
-
-        b->reply(b, bare, text);
-        free(text);
-        return;
-    }
-    if (m->body != NULL && strlen(m->body) > BODY_MAX_BYTES) {
-        b->reply(b, u.jid,
-                 "That message is far too long; nothing was "
-                 "posted.");
-        return;
-    }
-    log_debug("message from %s: %s", u.nick, m->body != NULL ? m->body : "");
-    handle_user_message(b, &u, m);
+    /* Handled, even if refused (rate limit, encryption, a usage line):
+     * the receipt says the bot has it.  For a post it follows the
+     * commit: see bot_receipt() in main.c. */
+    if (handle_message(b, bare, m, cls) && m->receipt_request &&
+        m->id != NULL && m->id[0] != '\0' && b->receipt != NULL)
+        b->receipt(b, m->from, m->id);
 }
 
 /* XEP-0050 ad-hoc commands --------------------------------------------- */

@@ -14,14 +14,28 @@
 #include "session.h"
 
 enum msg_class {
-    MSG_HANDLE,        /* a chat/normal message with a body */
+    MSG_HANDLE,        /* a chat/normal message with a body: command or
+                          post */
     MSG_IGNORE_TYPE,   /* error, groupchat, headline */
-    MSG_IGNORE_NOBODY, /* no body, or an empty one */
-    MSG_IGNORE_AUTO,   /* auto-reply or OTR opener: never posted */
+    MSG_IGNORE_NOBODY, /* no body, or an empty one: chat states, markers,
+                          OMEMO key transport */
+    MSG_IGNORE_AUTO,   /* auto-reply: never posted */
+    MSG_ENCRYPTED,     /* OMEMO, OpenPGP, PGP, OTR...: never posted, the
+                          sender is told why */
+    MSG_RETRACTION,    /* XEP-0424: its body is only a fallback */
+    MSG_REACTION,      /* XEP-0444 */
+    MSG_CORRECTION,    /* XEP-0308 */
 };
-/* Pure: what to do with a message of this type and body. */
-enum msg_class dispatch_classify(const char *type, const char *body);
+/* Pure: what to do with a message, by its type, body and extensions. */
+enum msg_class dispatch_classify(const struct inmsg *m);
 
+/*
+ * A received message, end to end: classified, charged to its sender's
+ * budget, handled, and its XEP-0184 receipt request answered (b->receipt)
+ * once it was handled.  Ignored messages (an ignored type or class, a
+ * sender that is no user JID or is muted) get nothing back, not even a
+ * receipt, so that two automatons can never keep each other busy.
+ */
 void dispatch_message(struct bot *b, const struct inmsg *m);
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,
                        int priority, bool unavailable);

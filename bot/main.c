@@ -94,6 +94,19 @@ static void bot_reply(struct bot *b, const char *to, const char *text)
     session_send_chat(to, text, NULL, 0);
 }
 
+/*
+ * A XEP-0184 receipt means "stored" for a post (SPEC 9).  dispatch asks
+ * for it after the handler returns, inside session_run_once(); like every
+ * stanza of that turn it then waits in the session's hold until run()
+ * has committed the turn's transaction (store_batch_end() before
+ * session_release()), and it is never sent if that commit fails.
+ */
+static void bot_receipt(struct bot *b, const char *to_full, const char *id)
+{
+    (void)b;
+    session_send_receipt(to_full, id);
+}
+
 /* Delivery engine -> session layer. */
 static size_t ops_room(void *ud)
 {
@@ -406,6 +419,7 @@ static int run(struct config *cfg)
     d.bot.cfg = cfg;
     d.bot.now = clock_now;
     d.bot.reply = bot_reply;
+    d.bot.receipt = bot_receipt;
     d.bot.started = time(NULL);
     if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: xmpp.jid is not a JID", cfg->path);

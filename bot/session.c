@@ -1,13 +1,21 @@
 /*
- * session.c - the only user of <strophe.h>: one XMPP client connection.
+ * session.c - the XMPP session layer (with stanza.c, the only user of
+ * <strophe.h>): one XMPP client connection.
  *
  * It owns the libstrophe context and connection, verifies the server's
  * certificate (never skips it), reconnects with exponential backoff and
  * jitter, pings the server to notice dead connections, fetches the roster,
- * answers the basic IQs (disco#info, version, ping), and turns incoming
- * stanzas into plain C strings for dispatch.  It also offers the delivery
- * engine a bounded send window and barriers (a ping whose answer proves
- * that everything sent before it was accepted).
+ * answers the IQs (disco#info, version, ping, vCard), and turns incoming
+ * stanzas into plain C for dispatch (messages through stanza.c).  It also
+ * offers the delivery engine a bounded send window and barriers (a ping
+ * whose answer proves that everything sent before it was accepted).
+ *
+ * What clients learn about the bot comes from one table, features[]:
+ * disco#info lists it and the XEP-0115 caps in the bot's presence are its
+ * hash, so the two can never disagree.  The presence also carries the
+ * XEP-0172 nickname and the XEP-0153 avatar hash; the vCard (nickname and
+ * bot.avatar) is published to the server at every login, where clients
+ * fetch it, and served to queries addressed to the bot itself.
  *
  * libstrophe's stream management is switched off: in 0.12.2 it is not
  * reliable, and the bot's own outbox is what guarantees delivery.
@@ -26,6 +34,7 @@
 
 #include "../common/log.h"
 #include "session.h"
+#include "stanza.h"
 #include "../common/text.h"
 #include "../common/util.h"
 
@@ -51,6 +60,38 @@ struct held {
     xmpp_stanza_t *st;
     bool answer; /* see queue_stanza() */
 };
+#define NS_CAPS      "http://jabber.org/protocol/caps"
+#define NS_NICK      "http://jabber.org/protocol/nick"
+#define NS_VCARD     "vcard-temp"
+#define NS_VCARD_UPD "vcard-temp:x:update"
+#define NS_RECEIPTS  "urn:xmpp:receipts"
+#define NS_SID       "urn:xmpp:sid:0"
+#define BOT_NAME     "Starling"
+/* XEP-0115 node: names the software.  Starling has no public home page
+ * yet; .invalid can never be someone else's. */
+#define CAPS_NODE "https://starling.invalid"
+
+/* The one identity and the features the bot handles (SPEC 9): disco#info
+ * answers exactly these, and the caps hash is computed from them. */
+static const char *const features[] = {
+    NS_DISCO_INFO,
+    NS_CAPS,
+    NS_VERSION,
+    NS_PING,
+    NS_DELAY,
+    NS_RECEIPTS,                  /* XEP-0184 */
+    "urn:xmpp:message-correct:0", /* XEP-0308 */
+    "urn:xmpp:message-retract:1", /* XEP-0424 */
+    "urn:xmpp:message-retract:0", /* its older fasten:0 form */
+    "urn:xmpp:reply:0",           /* XEP-0461 */
+    "urn:xmpp:reactions:0",       /* XEP-0444 */
+    NS_SID,                       /* XEP-0359 */
+    NS_VCARD,                     /* XEP-0054, avatar XEP-0153 */
+    NS_NICK,                      /* XEP-0172 */
+    NS_COMMANDS,                  /* XEP-0050 */
+    NS_DATA,                      /* XEP-0004, its forms */
+};
+#define N_FEATURES (sizeof(features) / sizeof(features[0]))
 
 static struct {
     xmpp_ctx_t *ctx;
@@ -77,7 +118,11 @@ static struct {
     bool holding;            /* session_hold(): sends wait in held */
     struct held *held;       /* in order */
     size_t nheld, held_cap;
-    unsigned long handled; /* stanzas handed to our handlers */
+    unsigned long handled;               /* stanzas handed to our handlers */
+    char caps_ver[STANZA_CAPS_VER_SIZE]; /* XEP-0115 ver of features[] */
+    char avatar_sha1[41]; /* hex SHA-1 of bot.avatar, "" without one */
+    char *avatar_b64;     /* bot.avatar in base64 (malloc), or NULL */
+    bool vcard_refused;   /* the server would not store our vCard */
 } S;
 
 static void now_mono(struct timespec *t)
@@ -194,9 +239,18 @@ static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
     return c;
 }
 
+/* A text node, for text the bot made itself (its name, a hash). */
+static xmpp_stanza_t *text_node(const char *text)
+{
+    xmpp_stanza_t *t = xmpp_stanza_new(S.ctx);
+
+    xmpp_stanza_set_text(t, text);
+    return t;
+}
+
 /*
- * Every text that goes into a stanza passes here: text the server would
- * refuse (invalid UTF-8, a character XML 1.0 forbids) would close the
+ * Every other text that goes into a stanza passes here: text the server
+ * would refuse (invalid UTF-8, a character XML 1.0 forbids) would close the
  * stream and send every delivery in flight again, so it goes out repaired
  * (text_xml_repair(): U+FFFD where it was wrong), with a warning that
  * names the element and the recipient, never the text.
@@ -204,7 +258,7 @@ static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
 static void text_child(xmpp_stanza_t *parent, const char *name,
                        const char *text)
 {
-    xmpp_stanza_t *c = child(parent, name, NULL), *t = xmpp_stanza_new(S.ctx);
+    xmpp_stanza_t *c = child(parent, name, NULL);
     size_t len = strlen(text);
     char *fixed = NULL;
 
@@ -217,8 +271,7 @@ static void text_child(xmpp_stanza_t *parent, const char *name,
                   "repaired",
                   name, to != NULL ? " to " : "", to != NULL ? to : "");
     }
-    xmpp_stanza_set_text(t, fixed != NULL ? fixed : text);
-    xmpp_stanza_add_child_ex(c, t, 0);
+    xmpp_stanza_add_child_ex(c, text_node(fixed != NULL ? fixed : text), 0);
     free(fixed);
 }
 
@@ -256,27 +309,121 @@ static void reply_error(xmpp_stanza_t *iq, const char *type,
     send_release(r);
 }
 
+/* disco#info of the bot, or of the node its caps name (CAPS_NODE#ver,
+ * XEP-0115 5.4); any other node is item-not-found. */
 static void reply_disco(xmpp_stanza_t *iq)
 {
-    static const char *const features[] = {NS_DISCO_INFO, NS_VERSION,  NS_PING,
-                                           NS_DELAY,      NS_COMMANDS, NS_DATA,
-                                           NULL};
-    xmpp_stanza_t *r = iq_reply(iq, "result"), *q, *id;
+    xmpp_stanza_t *r, *q, *id;
     const char *node;
 
-    q = child(r, "query", NS_DISCO_INFO);
     node = xmpp_stanza_get_attribute(
         xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO), "node");
+    if (node != NULL) {
+        size_t n = strlen(CAPS_NODE);
+
+        if (strncmp(node, CAPS_NODE, n) != 0 || node[n] != '#' ||
+            strcmp(node + n + 1, S.caps_ver) != 0) {
+            reply_error(iq, "cancel", "item-not-found");
+            return;
+        }
+    }
+    r = iq_reply(iq, "result");
+    q = child(r, "query", NS_DISCO_INFO);
     if (node != NULL)
         xmpp_stanza_set_attribute(q, "node", node);
     id = child(q, "identity", NULL);
     xmpp_stanza_set_attribute(id, "category", "client");
     xmpp_stanza_set_attribute(id, "type", "bot");
-    xmpp_stanza_set_attribute(id, "name", "Starling");
-    for (size_t i = 0; features[i] != NULL; i++)
+    xmpp_stanza_set_attribute(id, "name", BOT_NAME);
+    for (size_t i = 0; i < N_FEATURES; i++)
         xmpp_stanza_set_attribute(child(q, "feature", NULL), "var",
                                   features[i]);
     send_release(r);
+}
+
+/* The bot's vCard (XEP-0054): its nickname and, with bot.avatar, the
+ * PNG. */
+static void vcard_element(xmpp_stanza_t *parent)
+{
+    xmpp_stanza_t *v = child(parent, "vCard", NS_VCARD), *photo;
+
+    text_child(v, "NICKNAME", BOT_NAME);
+    if (S.avatar_b64 != NULL) {
+        photo = child(v, "PHOTO", NULL);
+        text_child(photo, "TYPE", "image/png");
+        text_child(photo, "BINVAL", S.avatar_b64);
+    }
+}
+
+static void reply_vcard(xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *r = iq_reply(iq, "result");
+
+    vcard_element(r);
+    send_release(r);
+}
+
+/* Store the vCard on our server, which answers vCard queries to the bot's
+ * bare JID (XEP-0153 clients fetch the avatar there). */
+static void publish_vcard(void)
+{
+    char *id = new_id("vcard");
+    xmpp_stanza_t *iq = xmpp_iq_new(S.ctx, "set", id);
+
+    vcard_element(iq);
+    send_release(iq);
+    free(id);
+}
+
+/* The bot's available presence: status, priority, XEP-0172 nickname,
+ * XEP-0115 caps and the XEP-0153 avatar hash (empty: no avatar). */
+static void send_presence(void)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(S.ctx), *c, *x;
+
+    text_child(p, "status", "Send \"help\" to get started.");
+    text_child(p, "priority", "1");
+    c = child(p, "nick", NS_NICK);
+    xmpp_stanza_add_child_ex(c, text_node(BOT_NAME), 0);
+    c = child(p, "c", NS_CAPS);
+    xmpp_stanza_set_attribute(c, "hash", "sha-1");
+    xmpp_stanza_set_attribute(c, "node", CAPS_NODE);
+    xmpp_stanza_set_attribute(c, "ver", S.caps_ver);
+    x = child(p, "x", NS_VCARD_UPD);
+    c = child(x, "photo", NULL);
+    if (S.avatar_sha1[0] != '\0')
+        xmpp_stanza_add_child_ex(c, text_node(S.avatar_sha1), 0);
+    send_release(p);
+}
+
+/* Hash and encode cfg's bot.avatar.  true if it is another image than the
+ * one in use (or none where there was one). */
+static bool load_avatar(const struct config *cfg)
+{
+    char sha1[sizeof(S.avatar_sha1)] = "";
+    char *hex, *b64;
+
+    if (cfg->bot.avatar_png != NULL) {
+        hex = xmpp_sha1(S.ctx, cfg->bot.avatar_png, cfg->bot.avatar_len);
+        if (hex == NULL)
+            fatal("out of memory");
+        snprintf(sha1, sizeof(sha1), "%s", hex);
+        xmpp_free(S.ctx, hex);
+    }
+    if (strcmp(sha1, S.avatar_sha1) == 0)
+        return false;
+    free(S.avatar_b64);
+    S.avatar_b64 = NULL;
+    if (cfg->bot.avatar_png != NULL) {
+        b64 =
+            xmpp_base64_encode(S.ctx, cfg->bot.avatar_png, cfg->bot.avatar_len);
+        if (b64 == NULL)
+            fatal("out of memory");
+        S.avatar_b64 = xstrdup(b64);
+        xmpp_free(S.ctx, b64);
+    }
+    snprintf(S.avatar_sha1, sizeof(S.avatar_sha1), "%s", sha1);
+    return true;
 }
 
 static void reply_version(xmpp_stanza_t *iq)
@@ -284,14 +431,14 @@ static void reply_version(xmpp_stanza_t *iq)
     xmpp_stanza_t *r = iq_reply(iq, "result"), *q;
 
     q = child(r, "query", NS_VERSION);
-    text_child(q, "name", "Starling");
+    text_child(q, "name", BOT_NAME);
     text_child(q, "version", STARLING_VERSION);
     send_release(r);
 }
 
 static void roster_result(xmpp_stanza_t *iq)
 {
-    xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_ROSTER), *item, *p;
+    xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_ROSTER), *item;
     size_t n = 0;
 
     if (q != NULL) {
@@ -308,10 +455,8 @@ static void roster_result(xmpp_stanza_t *iq)
             n++;
         }
     }
-    p = xmpp_presence_new(S.ctx);
-    text_child(p, "status", "Send \"help\" to get started.");
-    text_child(p, "priority", "1");
-    send_release(p);
+    publish_vcard();
+    send_presence();
     S.ready = true;
     S.ever_ready = true;
     S.backoff = BACKOFF_MIN;
@@ -362,6 +507,13 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
             S.ka_outstanding = false;
         else if (strncmp(id, "roster-", 7) == 0 && !S.ready)
             roster_result(iq);
+        else if (strncmp(id, "vcard-", 6) == 0 && strcmp(type, "error") == 0 &&
+                 !S.vcard_refused) {
+            S.vcard_refused = true;
+            log_warnx("the server did not store the bot's vCard: clients that "
+                      "ask the server will not see its nickname and avatar "
+                      "(Prosody: enable mod_vcard or mod_vcard_legacy)");
+        }
         return 1;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -381,6 +533,11 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
             send_release(iq_reply(iq, "result"));
             return 1;
         }
+        if (xmpp_stanza_get_child_by_name_and_ns(iq, "vCard", NS_VCARD) !=
+            NULL) {
+            reply_vcard(iq);
+            return 1;
+        }
     } else if (xmpp_stanza_get_child_by_ns(iq, NS_ROSTER) != NULL &&
                from_self(xmpp_stanza_get_from(iq))) {
         send_release(iq_reply(iq, "result")); /* roster push: ack */
@@ -394,25 +551,15 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
-    struct inmsg m = {0};
-    char *body;
+    struct stanza_msg sm;
 
     (void)conn;
     (void)ud;
     S.handled++;
-    body = xmpp_stanza_get_child_by_name(st, "body") != NULL
-               ? xmpp_message_get_body(st)
-               : NULL;
-    m.from = xmpp_stanza_get_from(st);
-    m.type = xmpp_stanza_get_type(st);
-    m.id = xmpp_stanza_get_id(st);
-    m.body = body;
-    if (m.body == NULL && xmpp_stanza_get_child_by_name(st, "body") != NULL)
-        m.body = "";
-    if (m.from != NULL && S.cb->message != NULL)
-        S.cb->message(S.ud, &m);
-    if (body != NULL)
-        xmpp_free(S.ctx, body);
+    stanza_msg_parse(st, &sm);
+    if (sm.m.from != NULL && S.cb->message != NULL)
+        S.cb->message(S.ud, &sm.m);
+    stanza_msg_free(&sm);
     return 1;
 }
 
@@ -646,6 +793,9 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     S.logger.handler = strophe_log;
     S.logger.userdata = NULL;
     S.ctx = xmpp_ctx_new(NULL, &S.logger);
+    stanza_caps_ver(S.ctx, "client/bot//" BOT_NAME, features, N_FEATURES,
+                    S.caps_ver);
+    load_avatar(cfg);
     connect_now();
     return 0;
 }
@@ -769,6 +919,11 @@ void session_reconfigure(const struct config *cfg)
 {
     /* The xmpp section is not reloaded; keep the pointer current. */
     S.cfg = cfg;
+    if (S.ctx != NULL && load_avatar(cfg) && S.ready) {
+        log_info("bot.avatar changed: publishing it");
+        publish_vcard();
+        send_presence();
+    }
 }
 
 void session_stop(void)
@@ -796,6 +951,7 @@ void session_stop(void)
     xmpp_ctx_free(S.ctx);
     xmpp_shutdown();
     free(S.full_jid);
+    free(S.avatar_b64);
     memset(&S, 0, sizeof(S));
 }
 
@@ -833,6 +989,8 @@ int session_send(const struct outmsg *o)
         id = own = new_id("m");
     m = xmpp_message_new(S.ctx, "chat", o->to, id);
     text_child(m, "body", o->body);
+    if (own == NULL) /* XEP-0359: a stable id clients can point at */
+        xmpp_stanza_set_attribute(child(m, "origin-id", NS_SID), "id", id);
     if (o->stamp != 0) {
         char ts[32];
         struct tm tm;
@@ -872,6 +1030,23 @@ int session_send_chat(const char *to, const char *body, const char *id,
     return session_send(&m);
 }
 
+int session_send_receipt(const char *to_full, const char *id)
+{
+    xmpp_stanza_t *m;
+    char *own;
+
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    own = new_id("r");
+    m = xmpp_message_new(S.ctx, NULL, to_full, own);
+    xmpp_stanza_set_attribute(child(m, "received", NS_RECEIPTS), "id", id);
+    /* A receipt confirms what the turn stored: an answer, dropped with
+     * the others if the turn's commit fails. */
+    queue_stanza(m, true);
+    free(own);
+    return 0;
+}
+
 int session_send_subscription(const char *to, const char *type)
 {
     xmpp_stanza_t *p;
@@ -881,6 +1056,9 @@ int session_send_subscription(const char *to, const char *type)
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, type);
     xmpp_stanza_set_to(p, to);
+    if (strcmp(type, "subscribe") == 0) /* XEP-0172 4.2 */
+        xmpp_stanza_add_child_ex(child(p, "nick", NS_NICK), text_node(BOT_NAME),
+                                 0);
     queue_stanza(p, true);
     return 0;
 }

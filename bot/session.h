@@ -1,8 +1,13 @@
 /*
- * session.h - the only user of <strophe.h>: one XMPP client connection
- * with verified TLS, reconnect with backoff and jitter, keep-alive pings,
- * the roster, the basic IQs (disco#info, version, ping), and a bounded
- * send window.  Everything above this layer speaks plain C strings.
+ * session.h - the XMPP session layer: one client connection with verified
+ * TLS, reconnect with backoff and jitter, keep-alive pings, the roster,
+ * the IQs the bot answers (disco#info with XEP-0115 caps, version, ping,
+ * vCard), and a bounded send window.  Everything above this layer speaks
+ * plain C strings.
+ *
+ * The layer is two files, the only ones that include <strophe.h>:
+ * session.c (the connection) and stanza.c (pure parsing of a received
+ * <message/> into struct inmsg, unit-tested from stanza strings).
  *
  * Strings passed to callbacks are valid only during the callback.
  * session_* send functions never take ownership of their arguments.
@@ -27,33 +32,50 @@ enum sub_kind {
     SUB_UNSUBSCRIBED
 };
 
-/* Encryption a message says it carries (SPEC 9): never posted. */
+/*
+ * Encryption a message carries (SPEC 9): never posted, whatever its
+ * fallback body says.  Set only when there is something encrypted to
+ * read: an OMEMO element with a <payload/>, an OpenPGP or legacy PGP
+ * element, an OTR body, or any of these (or a XEP-0380 <encryption/>)
+ * next to a body.  An OMEMO key-transport or heartbeat message (no
+ * payload, no body) is CRYPTO_NONE: nothing a user wrote.
+ */
 enum msg_crypto {
     CRYPTO_NONE = 0,
-    CRYPTO_OMEMO, /* eu.siacs.conversations.axolotl, urn:xmpp:omemo:2 */
+    CRYPTO_OMEMO, /* eu.siacs.conversations.axolotl, urn:xmpp:omemo:1/2 */
     CRYPTO_OX,    /* urn:xmpp:openpgp:0 */
     CRYPTO_PGP,   /* jabber:x:encrypted */
-    CRYPTO_OTR,   /* an OTR body or urn:xmpp:otr:0 */
+    CRYPTO_OTR,   /* a body starting "?OTR", or urn:xmpp:otr:0 */
+    CRYPTO_OTHER, /* XEP-0380 <encryption/> naming another method */
 };
 
 #define INMSG_REACTIONS_MAX 8
 
-/* An incoming <message/>, before any filtering (see dispatch).  Every
- * extension field is NULL / 0 / false when the stanza lacks it. */
+/*
+ * An incoming <message/>, before any filtering (see dispatch).  Every
+ * extension field is NULL / 0 / false when the stanza lacks it.  An id
+ * field is non-NULL whenever its element is present: "" when the element
+ * came without its id attribute (malformed, but still a correction,
+ * retraction... that must never be posted as text).
+ */
 struct inmsg {
     const char *from;        /* full JID as stamped by the server */
     const char *type;        /* "chat", "normal", "error", ... or NULL */
     const char *id;          /* stanza id or NULL */
     const char *body;        /* NULL if the message has no <body/>; for a
                                 XEP-0461 reply, the body with the XEP-0428
-                                fallback quote cut off */
+                                fallback quote cut off (see stanza.c for
+                                ranges that are not trusted) */
     const char *origin_id;   /* XEP-0359 <origin-id id=.../> */
     const char *replace_id;  /* XEP-0308: id of the message corrected */
-    const char *retract_id;  /* XEP-0424 (either form): id retracted */
+    const char *retract_id;  /* XEP-0424 (either form): id retracted;
+                                the body, if any, is only a fallback */
     const char *reply_id;    /* XEP-0461 <reply id=.../> */
+    const char *reply_to;    /* XEP-0461 <reply to=.../> or NULL */
     const char *reaction_id; /* XEP-0444 <reactions id=.../> */
-    const char *reactions[INMSG_REACTIONS_MAX]; /* the emoji, at most */
-    size_t n_reactions;
+    const char *reactions[INMSG_REACTIONS_MAX]; /* distinct emoji, in
+                                                   order, at most */
+    size_t n_reactions; /* 0 with reaction_id set: all removed */
     enum msg_crypto crypto;
     bool receipt_request; /* XEP-0184 <request/> */
 };
@@ -106,7 +128,8 @@ void session_release(void);
  * lost(ud, bare JID it was for) is called for each; what the session sent
  * by itself (IQ answers, pings, its presence) goes out as usual. */
 void session_release_failed(void (*lost)(void *ud, const char *bare), void *ud);
-/* Replace the settings SIGHUP may change (none of the xmpp section). */
+/* Replace the settings SIGHUP may change (none of the xmpp section); a
+ * changed bot.avatar is published again (vCard, presence). */
 void session_reconfigure(const struct config *cfg);
 /* Send unavailable presence, close the stream, free everything. */
 void session_stop(void);
@@ -120,13 +143,22 @@ size_t session_send_room(void);
  * -1 not connected (nothing sent). */
 int session_send(const struct outmsg *m);
 /*
- * A chat message to a bare JID.  id may be NULL (one is generated);
- * stamp != 0 adds a XEP-0203 <delay/> with that time.  0 queued, -1 not
- * connected (nothing sent).
+ * A chat message to a bare JID.  id may be NULL (one is generated); a
+ * given id is also sent as the XEP-0359 <origin-id/>, so clients can
+ * point at the message (corrections, replies, reactions).  stamp != 0
+ * adds a XEP-0203 <delay/> with that time.  0 queued, -1 not connected
+ * (nothing sent).
  */
 int session_send_chat(const char *to, const char *body, const char *id,
                       time_t stamp);
-/* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>. */
+/*
+ * A XEP-0184 receipt: <message to=to_full><received id=id/></message>,
+ * acknowledging the message id received from to_full.  0 queued, -1 not
+ * connected.
+ */
+int session_send_receipt(const char *to_full, const char *id);
+/* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>; a
+ * subscription request carries the bot's XEP-0172 nickname. */
 int session_send_subscription(const char *to, const char *type);
 /* Send a ping to our server; its answer calls the barrier callback with
  * *token.  0, or -1 when not connected. */

@@ -31,6 +31,21 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
+/* A file that starts like a PNG, of size bytes in all. */
+static void write_png(const char *name, size_t size)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
+    for (size_t i = 8; i < size; i++)
+        fputc((int)(i & 0xff), f);
+    fclose(f);
+}
+
 /* Load text; expect failure with "PATH:LINE: ..." containing words. */
 static void expect_error(const char *text, int line, const char *words)
 {
@@ -66,6 +81,9 @@ static void test_minimal_file_and_defaults(void **state)
     assert_int_equal(c.bot.subscription, SUB_OPEN);
     assert_int_equal(c.bot.post_max_chars, 500);
     assert_int_equal(c.bot.posts_per_minute, 10);
+    assert_int_equal(c.bot.edit_minutes, 15);
+    assert_null(c.bot.avatar);
+    assert_null(c.bot.avatar_png);
     assert_false(c.delivery.deliver_when_away);
     assert_int_equal(c.delivery.backlog_max, 20);
     assert_int_equal(c.log.level, LOG_LEVEL_INFO);
@@ -84,11 +102,13 @@ static void test_every_key(void **state)
         "storage: { path = \"/tmp/x.db\"; };\n"
         "bot: { admins = [ \"Admin@Example.org/phone\", \"b@x\" ];\n"
         "  subscription = \"allowlist\"; allow = [ \"^a\", \"@x$\" ];\n"
-        "  post_max_chars = 140; posts_per_minute = 3; };\n"
+        "  post_max_chars = 140; posts_per_minute = 3;\n"
+        "  edit_minutes = 0; avatar = \"avatar.png\"; };\n"
         "delivery: { deliver_when_away = true; backlog_max = 0; };\n"
         "log: { level = \"debug\"; };\n";
 
     (void)state;
+    write_png("avatar.png", 100);
     assert_int_equal(
         config_load(write_file("all.conf", text), &c, err, sizeof(err)), 0);
     assert_string_equal(c.xmpp.host, "xmpp.example.org");
@@ -104,6 +124,11 @@ static void test_every_key(void **state)
     assert_int_equal(c.bot.n_allow, 2);
     assert_int_equal(c.bot.post_max_chars, 140);
     assert_int_equal(c.bot.posts_per_minute, 3);
+    assert_int_equal(c.bot.edit_minutes, 0);
+    /* A relative avatar is next to the configuration file, and loaded. */
+    assert_non_null(strstr(c.bot.avatar, dir));
+    assert_int_equal(c.bot.avatar_len, 100);
+    assert_memory_equal(c.bot.avatar_png, "\x89PNG\r\n\x1a\n", 8);
     assert_true(c.delivery.deliver_when_away);
     assert_int_equal(c.delivery.backlog_max, 0);
     assert_int_equal(c.log.level, LOG_LEVEL_DEBUG);
@@ -137,6 +162,26 @@ static void test_errors_name_the_line(void **state)
     expect_error(BASE "bot: {\n allow = [ \"ok\", \"(unclosed\" ];\n};\n", 4,
                  "does not compile");
     expect_error(BASE "bot: {\n post_max_chars = 0;\n};\n", 4, "between");
+    expect_error(BASE "bot: {\n edit_minutes = 1441;\n};\n", 4,
+                 "bot.edit_minutes must be between 0 and 1440");
+    expect_error(BASE "bot: {\n edit_minutes = -1;\n};\n", 4, "between");
+    expect_error(BASE "bot: {\n edit_minutes = \"15\";\n};\n", 4,
+                 "must be an integer");
+    expect_error(BASE "bot: {\n avatar = 1;\n};\n", 4,
+                 "bot.avatar must be a string");
+    expect_error(BASE "bot: {\n avatar = \"/nonexistent/a.png\";\n};\n", 4,
+                 "cannot read bot.avatar /nonexistent/a.png");
+    expect_error(BASE "bot: {\n avatar = \"/tmp\";\n};\n", 4,
+                 "cannot read bot.avatar /tmp");
+    write_file("not.png", "GIF89a and then some");
+    expect_error(BASE "bot:\n{\n avatar = \"not.png\";\n};\n", 5,
+                 "is not a PNG image");
+    write_file("empty.png", "");
+    expect_error(BASE "bot: {\n avatar = \"empty.png\";\n};\n", 4,
+                 "is not a PNG image");
+    write_png("big.png", CONFIG_AVATAR_MAX + 1);
+    expect_error(BASE "bot: {\n avatar = \"big.png\";\n};\n", 4,
+                 "larger than 65536 bytes");
     expect_error("xmpp: {\n jid = \"bot@example.org\";\n};\n"
                  "storage: { path = \"/x\"; };\n",
                  1, "missing required key 'password'");
@@ -164,6 +209,22 @@ static void test_errors_name_the_line(void **state)
                  " ca_file = \"/nonexistent/ca.pem\";\n};\n"
                  "storage: { path = \"/x\"; };\n",
                  4, "cannot read ca_file");
+}
+
+/* The largest avatar accepted is exactly CONFIG_AVATAR_MAX bytes. */
+static void test_avatar_at_the_limit(void **state)
+{
+    struct config c;
+    char err[512], text[512];
+
+    (void)state;
+    write_png("max.png", CONFIG_AVATAR_MAX);
+    snprintf(text, sizeof(text), BASE "bot: { avatar = \"%s/max.png\"; };\n",
+             dir);
+    assert_int_equal(
+        config_load(write_file("max.conf", text), &c, err, sizeof(err)), 0);
+    assert_int_equal(c.bot.avatar_len, CONFIG_AVATAR_MAX);
+    config_free(&c);
 }
 
 static void test_disabled_tls_on_loopback(void **state)
@@ -259,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_minimal_file_and_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_avatar_at_the_limit),
         cmocka_unit_test(test_disabled_tls_on_loopback),
         cmocka_unit_test(test_password_file_and_credentials),
         cmocka_unit_test(test_error_never_shows_password),

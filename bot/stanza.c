@@ -1,0 +1,421 @@
+/*
+ * stanza.c - part of the session layer (the only file besides session.c
+ * that includes <strophe.h>): a received <message/> becomes a struct
+ * inmsg, and the XEP-0115 verification string is computed here.
+ *
+ * What today's clients put around a body (SPEC 9) is read here and
+ * nowhere else: the XEP-0359 origin-id, a XEP-0308 correction, a XEP-0424
+ * retraction (the current urn:xmpp:message-retract:1 element and the older
+ * urn:xmpp:fasten:0 form), a XEP-0461 reply with its XEP-0428 fallback
+ * quote cut off, XEP-0444 reactions, encryption (OMEMO, OpenPGP for
+ * XMPP, legacy PGP, OTR, XEP-0380) and a XEP-0184 receipt request.
+ *
+ * Fallback ranges count Unicode code points (XEP-0426).  Clients have
+ * shipped other units (Dino counted UTF-8 bytes, Java clients UTF-16 code
+ * units), so a range is only trusted where it falls on line boundaries, as
+ * every client's "> quote" fallback does: code points first, then bytes,
+ * then UTF-16 units.  A range that fits none of them is not cut at all:
+ * posting a quote is a smaller harm than cutting what the user wrote.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stanza.h"
+#include "../common/text.h"
+#include "../common/util.h"
+
+#define NS_CLIENT      "jabber:client"
+#define NS_SID         "urn:xmpp:sid:0"
+#define NS_CORRECT     "urn:xmpp:message-correct:0"
+#define NS_RETRACT     "urn:xmpp:message-retract:1"
+#define NS_RETRACT_0   "urn:xmpp:message-retract:0"
+#define NS_FASTEN      "urn:xmpp:fasten:0"
+#define NS_REPLY       "urn:xmpp:reply:0"
+#define NS_FALLBACK    "urn:xmpp:fallback:0"
+#define NS_REACTIONS   "urn:xmpp:reactions:0"
+#define NS_RECEIPTS    "urn:xmpp:receipts"
+#define NS_EME         "urn:xmpp:eme:0"
+#define NS_OMEMO_LEG   "eu.siacs.conversations.axolotl"
+#define NS_OMEMO_1     "urn:xmpp:omemo:1"
+#define NS_OMEMO_2     "urn:xmpp:omemo:2"
+#define NS_OX          "urn:xmpp:openpgp:0"
+#define NS_PGP         "jabber:x:encrypted"
+#define NS_OTR         "urn:xmpp:otr:0"
+#define RANGES_MAX     4  /* fallback body ranges for a reply */
+#define REACTION_BYTES 64 /* longest reaction kept (an emoji sequence) */
+
+static bool is(xmpp_stanza_t *el, const char *name, const char *ns)
+{
+    const char *n = xmpp_stanza_get_name(el), *s = xmpp_stanza_get_ns(el);
+
+    return xmpp_stanza_is_tag(el) && n != NULL && strcmp(n, name) == 0 &&
+           s != NULL && strcmp(s, ns) == 0;
+}
+
+/* An id attribute: "" when the element came without one (see session.h). */
+static const char *id_of(xmpp_stanza_t *el, const char *attr)
+{
+    const char *v = xmpp_stanza_get_attribute(el, attr);
+
+    return v != NULL ? v : "";
+}
+
+/* All text children of el, concatenated, in a new string. */
+static char *text_of(xmpp_stanza_t *el)
+{
+    struct buf b = {0};
+    xmpp_stanza_t *c;
+
+    for (c = xmpp_stanza_get_children(el); c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        const char *t =
+            xmpp_stanza_is_text(c) ? xmpp_stanza_get_text_ptr(c) : NULL;
+
+        if (t != NULL)
+            buf_append(&b, t);
+    }
+    return b.s != NULL ? b.s : xstrdup("");
+}
+
+static const char *keep(struct stanza_msg *sm, char *s)
+{
+    sm->own[sm->n_own++] = s;
+    return s;
+}
+
+/* Fallback ranges -------------------------------------------------------- */
+
+enum unit { UNIT_CODEPOINT, UNIT_BYTE, UNIT_UTF16 };
+
+struct range {
+    unsigned long start, end; /* in the client's unit, end exclusive */
+};
+
+/* A non-negative decimal attribute (digits only, at most 9). */
+static bool attr_number(xmpp_stanza_t *el, const char *name, unsigned long *out)
+{
+    const char *v = xmpp_stanza_get_attribute(el, name);
+    size_t n;
+
+    if (v == NULL || (n = strlen(v)) == 0 || n > 9 ||
+        strspn(v, "0123456789") != n)
+        return false;
+    *out = strtoul(v, NULL, 10);
+    return true;
+}
+
+/* The byte offset of position pos counted in unit u, if pos falls on a
+ * character boundary inside s (len bytes); false otherwise. */
+static bool to_byte(const char *s, size_t len, unsigned long pos, enum unit u,
+                    size_t *out)
+{
+    unsigned long at = 0;
+    size_t i = 0;
+
+    if (u == UNIT_BYTE) {
+        if (pos > len || (pos < len && ((unsigned char)s[pos] & 0xc0) == 0x80))
+            return false;
+        *out = pos;
+        return true;
+    }
+    while (at < pos && i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+        /* Outside the BMP: two UTF-16 code units. */
+        at += u == UNIT_UTF16 && n == 4 ? 2 : 1;
+        i += n;
+    }
+    if (at != pos || i > len)
+        return false;
+    *out = i;
+    return true;
+}
+
+/* A quote fallback starts a line and ends one (before or after its
+ * newline). */
+static bool on_lines(const char *s, size_t len, size_t b, size_t e)
+{
+    if (b > e || (b > 0 && s[b - 1] != '\n'))
+        return false;
+    return e == len || s[e] == '\n' || (e > 0 && s[e - 1] == '\n');
+}
+
+/*
+ * body without the n ranges, or NULL when no unit makes all of them fall
+ * on line boundaries.  Ranges may overlap and come in any order.
+ */
+static char *cut_ranges(const char *body, const struct range *r, size_t n)
+{
+    static const enum unit units[] = {UNIT_CODEPOINT, UNIT_BYTE, UNIT_UTF16};
+    size_t len = strlen(body), b[RANGES_MAX], e[RANGES_MAX];
+
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+        bool fits = true;
+
+        for (size_t i = 0; i < n && fits; i++)
+            fits = to_byte(body, len, r[i].start, units[k], &b[i]) &&
+                   to_byte(body, len, r[i].end, units[k], &e[i]) &&
+                   on_lines(body, len, b[i], e[i]);
+        if (fits) {
+            char *out = xmalloc(len + 1), *p = out;
+
+            for (size_t at = 0; at < len; at++) {
+                bool cut = false;
+
+                for (size_t i = 0; i < n && !cut; i++)
+                    cut = at >= b[i] && at < e[i];
+                if (!cut)
+                    *p++ = body[at];
+            }
+            *p = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* The <body start= end=/> ranges of a fallback for a reply; a <body/>
+ * without both is the whole body (XEP-0428).  false when one is
+ * malformed or there are too many. */
+static bool reply_ranges(xmpp_stanza_t *fb, const char *body, struct range *r,
+                         size_t *n)
+{
+    xmpp_stanza_t *c;
+
+    for (c = xmpp_stanza_get_children(fb); c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        bool has_start, has_end;
+
+        if (!xmpp_stanza_is_tag(c) || name == NULL || strcmp(name, "body"))
+            continue;
+        if (*n == RANGES_MAX)
+            return false;
+        has_start = xmpp_stanza_get_attribute(c, "start") != NULL;
+        has_end = xmpp_stanza_get_attribute(c, "end") != NULL;
+        if (!has_start && !has_end) {
+            r[*n].start = 0;
+            r[*n].end = utf8_count(body, strlen(body));
+        } else if (!attr_number(c, "start", &r[*n].start) ||
+                   !attr_number(c, "end", &r[*n].end)) {
+            return false;
+        }
+        (*n)++;
+    }
+    return true;
+}
+
+/* Encryption ------------------------------------------------------------ */
+
+static enum msg_crypto crypto_of_ns(const char *ns)
+{
+    if (ns == NULL)
+        return CRYPTO_OTHER;
+    if (!strcmp(ns, NS_OMEMO_LEG) || !strcmp(ns, NS_OMEMO_1) ||
+        !strcmp(ns, NS_OMEMO_2))
+        return CRYPTO_OMEMO;
+    if (!strcmp(ns, NS_OX))
+        return CRYPTO_OX;
+    if (!strcmp(ns, NS_PGP))
+        return CRYPTO_PGP;
+    if (!strcmp(ns, NS_OTR))
+        return CRYPTO_OTR;
+    return CRYPTO_OTHER;
+}
+
+/* What one child says about encryption; *content when it carries
+ * something encrypted (not an OMEMO key transport). */
+static enum msg_crypto crypto_of(xmpp_stanza_t *c, bool *content)
+{
+    const char *ns = xmpp_stanza_get_ns(c);
+
+    if (ns == NULL)
+        return CRYPTO_NONE;
+    if (is(c, "encrypted", NS_OMEMO_LEG) || is(c, "encrypted", NS_OMEMO_1) ||
+        is(c, "encrypted", NS_OMEMO_2)) {
+        if (xmpp_stanza_get_child_by_name(c, "payload") != NULL)
+            *content = true;
+        return CRYPTO_OMEMO;
+    }
+    if (is(c, "openpgp", NS_OX) || is(c, "x", NS_PGP)) {
+        *content = true;
+        return crypto_of_ns(ns);
+    }
+    if (is(c, "encryption", NS_EME))
+        return crypto_of_ns(xmpp_stanza_get_attribute(c, "namespace"));
+    if (!strcmp(ns, NS_OTR))
+        return CRYPTO_OTR;
+    return CRYPTO_NONE;
+}
+
+/* Reactions ------------------------------------------------------------- */
+
+static void add_reaction(struct stanza_msg *sm, xmpp_stanza_t *el)
+{
+    struct inmsg *m = &sm->m;
+    char *t = text_trim(text_of(el));
+    size_t len = strlen(t);
+
+    if (len == 0 || len > REACTION_BYTES || !utf8_valid(t, len) ||
+        m->n_reactions == INMSG_REACTIONS_MAX) {
+        free(t);
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)t[i] < 0x20) {
+            free(t);
+            return;
+        }
+    }
+    for (size_t i = 0; i < m->n_reactions; i++) {
+        if (strcmp(m->reactions[i], t) == 0) {
+            free(t);
+            return;
+        }
+    }
+    m->reactions[m->n_reactions++] = keep(sm, t);
+}
+
+/* The message ------------------------------------------------------------ */
+
+void stanza_msg_parse(xmpp_stanza_t *st, struct stanza_msg *out)
+{
+    struct inmsg *m = &out->m;
+    struct range ranges[RANGES_MAX];
+    size_t n_ranges = 0;
+    bool ranges_ok = true, fallback = false, content = false;
+    enum msg_crypto crypto = CRYPTO_NONE;
+    xmpp_stanza_t *c;
+
+    memset(out, 0, sizeof(*out));
+    m->from = xmpp_stanza_get_from(st);
+    m->type = xmpp_stanza_get_type(st);
+    m->id = xmpp_stanza_get_id(st);
+    for (c = xmpp_stanza_get_children(st); c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        const char *ns = xmpp_stanza_get_ns(c);
+        enum msg_crypto cr;
+
+        if (!xmpp_stanza_is_tag(c) || name == NULL)
+            continue;
+        if (strcmp(name, "body") == 0 &&
+            (ns == NULL || strcmp(ns, NS_CLIENT) == 0)) {
+            if (m->body == NULL)
+                m->body = keep(out, text_of(c));
+        } else if (is(c, "origin-id", NS_SID)) {
+            m->origin_id = id_of(c, "id");
+        } else if (is(c, "replace", NS_CORRECT)) {
+            m->replace_id = id_of(c, "id");
+        } else if (is(c, "retract", NS_RETRACT)) {
+            m->retract_id = id_of(c, "id");
+        } else if (is(c, "apply-to", NS_FASTEN)) {
+            xmpp_stanza_t *r = xmpp_stanza_get_child_by_name(c, "retract");
+            const char *rns = r != NULL ? xmpp_stanza_get_ns(r) : NULL;
+
+            if (rns != NULL &&
+                (!strcmp(rns, NS_RETRACT_0) || !strcmp(rns, NS_RETRACT)))
+                m->retract_id = id_of(c, "id");
+        } else if (is(c, "reply", NS_REPLY)) {
+            m->reply_id = id_of(c, "id");
+            m->reply_to = xmpp_stanza_get_attribute(c, "to");
+        } else if (is(c, "reactions", NS_REACTIONS)) {
+            xmpp_stanza_t *r;
+
+            m->reaction_id = id_of(c, "id");
+            for (r = xmpp_stanza_get_children(c); r != NULL;
+                 r = xmpp_stanza_get_next(r)) {
+                const char *rn = xmpp_stanza_get_name(r);
+
+                if (xmpp_stanza_is_tag(r) && rn != NULL &&
+                    strcmp(rn, "reaction") == 0)
+                    add_reaction(out, r);
+            }
+        } else if (is(c, "request", NS_RECEIPTS)) {
+            m->receipt_request = true;
+        } else if (is(c, "fallback", NS_FALLBACK)) {
+            const char *f = xmpp_stanza_get_attribute(c, "for");
+
+            if (f != NULL && strcmp(f, NS_REPLY) == 0) {
+                fallback = true;
+                /* Ranges are read once the body is known. */
+            }
+        } else if ((cr = crypto_of(c, &content)) != CRYPTO_NONE) {
+            if (crypto == CRYPTO_NONE || crypto == CRYPTO_OTHER)
+                crypto = cr;
+        }
+    }
+
+    /* Encryption: a body next to it is only a fallback; without one,
+     * only real content counts (see session.h). */
+    if (m->body != NULL) {
+        const char *p = m->body;
+
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (crypto == CRYPTO_NONE && strncmp(p, "?OTR", 4) == 0)
+            crypto = CRYPTO_OTR;
+        content = true;
+    }
+    m->crypto = content ? crypto : CRYPTO_NONE;
+
+    /* The reply's quote: cut off where the ranges can be trusted. */
+    if (fallback && m->body != NULL) {
+        for (c = xmpp_stanza_get_children(st); c != NULL && ranges_ok;
+             c = xmpp_stanza_get_next(c)) {
+            const char *f;
+
+            if (!is(c, "fallback", NS_FALLBACK))
+                continue;
+            f = xmpp_stanza_get_attribute(c, "for");
+            if (f != NULL && strcmp(f, NS_REPLY) == 0)
+                ranges_ok = reply_ranges(c, m->body, ranges, &n_ranges);
+        }
+        if (ranges_ok && n_ranges > 0) {
+            char *cut = cut_ranges(m->body, ranges, n_ranges);
+
+            if (cut != NULL)
+                m->body = keep(out, cut);
+        }
+    }
+}
+
+void stanza_msg_free(struct stanza_msg *sm)
+{
+    for (size_t i = 0; i < sm->n_own; i++)
+        free(sm->own[i]);
+    memset(sm, 0, sizeof(*sm));
+}
+
+/* XEP-0115 -------------------------------------------------------------- */
+
+static int by_octets(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void stanza_caps_ver(xmpp_ctx_t *ctx, const char *identity,
+                     const char *const *features, size_t n, char *out)
+{
+    const char **sorted = xcalloc(n > 0 ? n : 1, sizeof(*sorted));
+    unsigned char digest[XMPP_SHA1_DIGEST_SIZE];
+    struct buf s = {0};
+    char *b64;
+
+    /* S = identity "<" then each feature "<", sorted by octets. */
+    memcpy(sorted, features, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), by_octets);
+    buf_printf(&s, "%s<", identity);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&s, "%s<", sorted[i]);
+    xmpp_sha1_digest((const unsigned char *)buf_str(&s), s.len, digest);
+    b64 = xmpp_base64_encode(ctx, digest, sizeof(digest));
+    snprintf(out, STANZA_CAPS_VER_SIZE, "%s", b64 != NULL ? b64 : "");
+    if (b64 != NULL)
+        xmpp_free(ctx, b64);
+    buf_free(&s);
+    free(sorted);
+}
