@@ -86,7 +86,7 @@ static int activate(struct bot *b, const char *bare, struct user *u)
     if (found == 1 && u->active)
         return 0;
     nick_from_jid(bare, nick);
-    if (store_user_create(b->store, bare, nick,
+    if (store_user_create(b->store, bare, nick, nick_reserved(nick, b->self),
                           b->cfg->delivery.deliver_when_away, b->now(), u) < 0)
         return -1;
     return 1;

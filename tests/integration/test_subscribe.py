@@ -1,4 +1,5 @@
-"""Becoming a user (SPEC 3): subscribe, welcome, strangers, leaving."""
+"""Becoming a user (SPEC 3): subscribe, welcome, strangers, leaving,
+reserved nicks."""
 import time
 
 import harness
@@ -55,3 +56,16 @@ def test_unsubscribe_makes_inactive(user):
     assert "Posted" in alice.ask("anyone there?")
     # bob is inactive: nothing is delivered to him.
     assert [m for m in bob.drain(1.5) if "anyone there" in (m["body"] or "")] == []
+
+
+def test_reserved_nicks(user):
+    """Issue 12 item 10: service names are neither given at join nor
+    taken with nick."""
+    root = user("root")
+    assert root.ask("whois root2").startswith("root2, joined")
+    assert root.ask("whois root") == "No user root."
+    assert root.ask("nick starling") == "The nick starling is reserved."
+    assert root.ask("nick announcement") == "The nick announcement is reserved."
+    # The bot's own local part (the bot is bot@localhost).
+    assert root.ask("nick bot") == "The nick bot is reserved."
+    assert root.ask("nick rooty") == "You are now rooty."

@@ -72,9 +72,9 @@ static int setup(void **state)
     T.pr = presence_new();
     T.d = delivery_new(T.st, T.pr, &ops, NULL);
     delivery_set_backlog_max(T.d, 3);
-    store_user_create(T.st, "author@x", "author", false, 1, &u);
+    store_user_create(T.st, "author@x", "author", false, false, 1, &u);
     T.author = u.id;
-    store_user_create(T.st, "fan@x", "fan", false, 1, &u);
+    store_user_create(T.st, "fan@x", "fan", false, false, 1, &u);
     T.fan = u.id;
     store_follow(T.st, T.fan, T.author, 1);
     return 0;
