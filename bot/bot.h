@@ -4,7 +4,9 @@
  * One struct bot exists per process (main.c owns it).  Handlers reach the
  * store, the presence table, the delivery engine and the configuration
  * through it, and reply through the reply buffer of their cmd_ctx; they
- * never talk to the session layer directly.
+ * never talk to the session layer directly: what goes out goes through
+ * the hooks below, which main.c wires to the session layer and tests to
+ * recorders.
  */
 #ifndef STARLING_BOT_H
 #define STARLING_BOT_H
@@ -25,14 +27,19 @@ struct bot {
     struct store *store;
     struct presence *presence;
     struct delivery *delivery;
-    struct allowlist *allow; /* bot.allow compiled, or NULL */
-    struct budget *budget;   /* per-JID message budget */
-    char self[JID_MAX + 1];  /* the bot's own bare JID */
+    struct allowlist *allow;    /* bot.allow compiled, or NULL */
+    struct budget *budget;      /* per-JID message budget */
+    struct budget *subs_jid;    /* per-JID subscription request budget */
+    struct budget *subs_domain; /* per-domain subscription request budget */
+    char self[JID_MAX + 1];     /* the bot's own bare JID */
     time_t started;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);
     /* Send a one-off chat reply (not an update) to a bare JID. */
     void (*reply)(struct bot *b, const char *to, const char *text);
+    /* Send <presence type="subscribed|subscribe|unsubscribed"/> to a bare
+     * JID. */
+    void (*subscription)(struct bot *b, const char *to, const char *type);
 };
 
 #endif

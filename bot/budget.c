@@ -1,9 +1,9 @@
 /*
- * budget.c - per-JID message budget (see budget.h).
+ * budget.c - per-key budgets (see budget.h).
  *
- * A fixed window per JID is enough here: the aim is to cap what one JID
- * can make the bot do, not to shape traffic precisely.  Entries live in a
- * chained hash table; a sweep every few minutes drops the ones that are
+ * A fixed window per key is enough here: the aim is to cap what one JID
+ * or domain can make the bot do, not to shape traffic precisely.  Entries live
+ * in a chained hash table; a sweep every few minutes drops the ones that are
  * neither counting nor muted, so a flood of distinct JIDs cannot grow it
  * without bound for long.
  */
@@ -22,10 +22,12 @@ struct entry {
     time_t window_start;
     time_t muted_until;
     unsigned count;
-    char jid[];
+    char key[];
 };
 
 struct budget {
+    unsigned limit; /* charges per WINDOW */
+    unsigned mute;  /* seconds of silence after the first one over */
     struct entry **slots;
     size_t nslots;
     size_t n;
@@ -43,10 +45,12 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-struct budget *budget_new(void)
+struct budget *budget_new(unsigned limit, unsigned mute)
 {
     struct budget *b = xcalloc(1, sizeof(*b));
 
+    b->limit = limit;
+    b->mute = mute;
     b->nslots = 1024;
     b->slots = xcalloc(b->nslots, sizeof(*b->slots));
     return b;
@@ -77,7 +81,7 @@ static void grow(struct budget *b)
         struct entry *e = b->slots[i], *next;
 
         for (; e != NULL; e = next) {
-            size_t j = hash(e->jid) & (nslots - 1);
+            size_t j = hash(e->key) & (nslots - 1);
 
             next = e->next;
             e->next = slots[j];
@@ -109,8 +113,7 @@ static void sweep(struct budget *b, time_t now)
     b->last_sweep = now;
 }
 
-enum budget_verdict budget_charge(struct budget *b, const char *bare,
-                                  time_t now)
+enum budget_verdict budget_charge(struct budget *b, const char *key, time_t now)
 {
     struct entry *e;
     size_t i;
@@ -118,18 +121,18 @@ enum budget_verdict budget_charge(struct budget *b, const char *bare,
     if (now - b->last_sweep >= SWEEP_EVERY)
         sweep(b, now);
 
-    i = hash(bare) & (b->nslots - 1);
+    i = hash(key) & (b->nslots - 1);
     for (e = b->slots[i]; e != NULL; e = e->next)
-        if (strcmp(e->jid, bare) == 0)
+        if (strcmp(e->key, key) == 0)
             break;
     if (e == NULL) {
-        size_t len = strlen(bare);
+        size_t len = strlen(key);
 
         if (b->n >= b->nslots)
             grow(b);
-        i = hash(bare) & (b->nslots - 1);
+        i = hash(key) & (b->nslots - 1);
         e = xcalloc(1, sizeof(*e) + len + 1);
-        memcpy(e->jid, bare, len + 1);
+        memcpy(e->key, key, len + 1);
         e->window_start = now;
         e->next = b->slots[i];
         b->slots[i] = e;
@@ -142,9 +145,9 @@ enum budget_verdict budget_charge(struct budget *b, const char *bare,
         e->window_start = now;
         e->count = 0;
     }
-    if (++e->count <= BUDGET_PER_MINUTE)
+    if (++e->count <= b->limit)
         return BUDGET_OK;
-    e->muted_until = now + BUDGET_MUTE_SECONDS;
+    e->muted_until = now + b->mute;
     e->count = 0;
     e->window_start = e->muted_until;
     return BUDGET_WARN;

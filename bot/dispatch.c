@@ -92,17 +92,56 @@ static int activate(struct bot *b, const char *bare, struct user *u)
     return 1;
 }
 
+static void deactivate_user(struct bot *b, const struct user *u)
+{
+    if (store_user_set_flag(b->store, u->id, USER_ACTIVE, false) < 0)
+        return;
+    store_outbox_clear_user(b->store, u->id);
+    delivery_forget_user(b->delivery, u->id);
+    log_info("user %s (%s) left", u->nick, u->jid);
+}
+
 static void deactivate(struct bot *b, const char *bare)
 {
     struct user u;
 
-    if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active)
-        return;
-    if (store_user_set_flag(b->store, u.id, USER_ACTIVE, false) < 0)
-        return;
-    store_outbox_clear_user(b->store, u.id);
-    delivery_forget_user(b->delivery, u.id);
-    log_info("user %s (%s) left", u.nick, u.jid);
+    if (store_user_by_jid(b->store, bare, &u) == 1 && u.active)
+        deactivate_user(b, &u);
+}
+
+/* Charge a subscription request of bare to its JID's budget, then to its
+ * domain's (admins are exempt).  true if it may be approved.  Only the
+ * first request over a budget is logged, not every one. */
+static bool subscription_budget(struct bot *b, const char *bare)
+{
+    const char *domain = strchr(bare, '@') + 1;
+    time_t now = b->now();
+
+    if (config_is_admin(b->cfg, bare))
+        return true;
+    switch (budget_charge(b->subs_jid, bare, now)) {
+    case BUDGET_OK:
+        break;
+    case BUDGET_WARN:
+        log_info("%s sent more than %d subscription requests in a minute; "
+                 "refusing its requests for %d s",
+                 bare, SUBS_PER_JID_MINUTE, SUBS_JID_MUTE_SECONDS);
+        return false;
+    case BUDGET_MUTE:
+        return false;
+    }
+    switch (budget_charge(b->subs_domain, domain, now)) {
+    case BUDGET_OK:
+        return true;
+    case BUDGET_WARN:
+        log_info("more than %d subscription requests in a minute from %s; "
+                 "refusing the domain's requests for %d s",
+                 SUBS_PER_DOMAIN_MINUTE, domain, SUBS_DOMAIN_MUTE_SECONDS);
+        return false;
+    case BUDGET_MUTE:
+        return false;
+    }
+    return false;
 }
 
 void dispatch_subscription(struct bot *b, const char *from_bare,
@@ -118,15 +157,22 @@ void dispatch_subscription(struct bot *b, const char *from_bare,
 
     switch (kind) {
     case SUB_SUBSCRIBE:
+        /* Over budget: refused like the policy does, so that the request
+         * does not stay pending on the server (which would not pass on
+         * the same request again) and can be made again later. */
+        if (!subscription_budget(b, bare)) {
+            b->subscription(b, bare, "unsubscribed");
+            return;
+        }
         if (!policy_allows(b, bare)) {
             log_info("subscription of %s refused by policy", bare);
-            session_send_subscription(bare, "unsubscribed");
+            b->subscription(b, bare, "unsubscribed");
             return;
         }
         if ((r = activate(b, bare, &u)) < 0)
             return; /* no approval: the request is asked again later */
-        session_send_subscription(bare, "subscribed");
-        session_send_subscription(bare, "subscribe");
+        b->subscription(b, bare, "subscribed");
+        b->subscription(b, bare, "subscribe");
         if (r == 1) {
             log_info("new user %s (%s)", u.nick, u.jid);
             welcome(b, &u);

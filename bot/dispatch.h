@@ -24,6 +24,7 @@ enum msg_class dispatch_classify(const char *type, const char *body);
 void dispatch_message(struct bot *b, const struct inmsg *m);
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,
                        int priority, bool unavailable);
+/* A subscription request (budget, then policy) or a removal. */
 void dispatch_subscription(struct bot *b, const char *from_bare,
                            enum sub_kind kind);
 void dispatch_roster_item(struct bot *b, const char *bare,

@@ -76,6 +76,12 @@ static void bot_reply(struct bot *b, const char *to, const char *text)
     session_send_chat(to, text, NULL, 0);
 }
 
+static void bot_subscription(struct bot *b, const char *to, const char *type)
+{
+    (void)b;
+    session_send_subscription(to, type);
+}
+
 /* Delivery engine -> session layer. */
 static size_t ops_room(void *ud)
 {
@@ -245,6 +251,7 @@ static int run(struct config *cfg)
     d.bot.cfg = cfg;
     d.bot.now = clock_now;
     d.bot.reply = bot_reply;
+    d.bot.subscription = bot_subscription;
     d.bot.started = time(NULL);
     if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: xmpp.jid is not a JID", cfg->path);
@@ -261,7 +268,10 @@ static int run(struct config *cfg)
         return EXIT_RUNTIME;
     }
     d.bot.presence = presence_new();
-    d.bot.budget = budget_new();
+    d.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
+    d.bot.subs_jid = budget_new(SUBS_PER_JID_MINUTE, SUBS_JID_MUTE_SECONDS);
+    d.bot.subs_domain =
+        budget_new(SUBS_PER_DOMAIN_MINUTE, SUBS_DOMAIN_MUTE_SECONDS);
     d.bot.delivery =
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
@@ -314,6 +324,8 @@ static int run(struct config *cfg)
     session_stop();
     delivery_free(d.bot.delivery);
     budget_free(d.bot.budget);
+    budget_free(d.bot.subs_jid);
+    budget_free(d.bot.subs_domain);
     presence_free(d.bot.presence);
     store_close(d.bot.store);
     match_allow_free(d.bot.allow);
