@@ -22,6 +22,8 @@
 #include "../common/util.h"
 #include "../storage/store.h"
 
+struct roster; /* the roster of the login under way (dispatch.c) */
+
 struct bot {
     struct config *cfg;
     struct store *store;
@@ -31,6 +33,7 @@ struct bot {
     struct budget *budget;      /* per-JID message budget */
     struct budget *subs_jid;    /* per-JID subscription request budget */
     struct budget *subs_domain; /* per-domain subscription request budget */
+    struct roster *roster;      /* items received so far, or NULL */
     char self[JID_MAX + 1];     /* the bot's own bare JID */
     time_t started;
     /* Clock for the handlers; tests replace it. */

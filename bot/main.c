@@ -167,6 +167,13 @@ static void cb_roster_item(void *ud, const char *bare, const char *sub)
     dispatch_roster_item(&d->bot, bare, sub);
 }
 
+static void cb_roster_done(void *ud)
+{
+    struct daemon *d = ud;
+
+    dispatch_roster_done(&d->bot);
+}
+
 static void cb_barrier(void *ud, uint64_t token)
 {
     struct daemon *d = ud;
@@ -182,6 +189,7 @@ static const struct session_callbacks session_cbs = {
     .presence = cb_presence,
     .subscription = cb_subscription,
     .roster_item = cb_roster_item,
+    .roster_done = cb_roster_done,
     .barrier = cb_barrier,
 };
 

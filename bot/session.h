@@ -39,12 +39,12 @@ enum msg_crypto {
 /* An incoming <message/>, before any filtering (see dispatch).  Every
  * extension field is NULL / 0 / false when the stanza lacks it. */
 struct inmsg {
-    const char *from; /* full JID as stamped by the server */
-    const char *type; /* "chat", "normal", "error", ... or NULL */
-    const char *id;   /* stanza id or NULL */
-    const char *body; /* NULL if the message has no <body/>; for a
-                         XEP-0461 reply, the body with the XEP-0428
-                         fallback quote cut off */
+    const char *from;        /* full JID as stamped by the server */
+    const char *type;        /* "chat", "normal", "error", ... or NULL */
+    const char *id;          /* stanza id or NULL */
+    const char *body;        /* NULL if the message has no <body/>; for a
+                                XEP-0461 reply, the body with the XEP-0428
+                                fallback quote cut off */
     const char *origin_id;   /* XEP-0359 <origin-id id=.../> */
     const char *replace_id;  /* XEP-0308: id of the message corrected */
     const char *retract_id;  /* XEP-0424 (either form): id retracted */
@@ -72,6 +72,9 @@ struct session_callbacks {
     /* One roster item, during the roster fetch after login;
      * subscription is "none", "to", "from" or "both". */
     void (*roster_item)(void *ud, const char *bare, const char *subscription);
+    /* After the last roster item of a login (not called when the server
+     * answered the roster request with an error). */
+    void (*roster_done)(void *ud);
     /* The server answered barrier token: every stanza sent before it on
      * this stream has been accepted. */
     void (*barrier)(void *ud, uint64_t token);

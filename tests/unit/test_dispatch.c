@@ -2,7 +2,8 @@
  * test_dispatch.c - which received messages the bot acts on (SPEC 7), the
  * per-JID message budget that keeps it from being used as a flooder, and
  * the subscription path (SPEC 3) on a real in-memory store with the
- * bot's hooks recorded: policy, budgets, leaving and reserved nicks.
+ * bot's hooks recorded: policy, budgets, leaving, reserved nicks and the
+ * roster reconciled at login.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include "budget.h"
 #include "dispatch.h"
+#include "queries.h"
 
 static void test_ignored_types(void **state)
 {
@@ -434,6 +436,108 @@ static void test_reserved_nicks_at_join(void **state)
     assert_string_equal(nick_of("alice@example.net"), "alice");
 }
 
+static void roster(const char *jid, const char *subscription)
+{
+    dispatch_roster_item(&T.bot, jid, subscription);
+}
+
+/* Issue 12 item 9: the roster of a login reconciles the store both ways. */
+static void test_roster_reconciles_both_ways(void **state)
+{
+    static const char *const users[] = {"a@x.example", "b@x.example",
+                                        "c@x.example", "d@x.example"};
+    int64_t d;
+    char *out;
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++)
+        sub(users[i], SUB_SUBSCRIBE);
+    sub("c@x.example", SUB_UNSUBSCRIBE);
+    d = hold_one("d@x.example", "a@x.example");
+    take();
+
+    roster("a@x.example", "both");         /* stays */
+    roster("b@x.example", "to");           /* removed us: inactive */
+    roster("c@x.example", "from");         /* came back: active, welcome */
+    roster("e@x.example", "both");         /* new: a user, welcome */
+    roster("f@x.example", "none");         /* never was: nothing */
+    roster("updates@example.org", "both"); /* ourselves */
+    roster("x.example", "both");           /* a server */
+    /* d@x.example is missing: inactive, its held update dropped */
+    dispatch_roster_done(&T.bot);
+
+    assert_int_equal(active("a@x.example"), 1);
+    assert_int_equal(active("b@x.example"), 0);
+    assert_int_equal(active("c@x.example"), 1);
+    assert_int_equal(active("d@x.example"), 0);
+    assert_int_equal(active("e@x.example"), 1);
+    assert_int_equal(active("f@x.example"), -1);
+    assert_int_equal(active("x.example"), -1);
+    assert_int_equal(held(d), 0);
+    out = take();
+    assert_non_null(strstr(out, "reply c@x.example: Welcome"));
+    assert_non_null(strstr(out, "reply e@x.example: Welcome"));
+    assert_null(strstr(out, "a@x.example"));
+    /* A second login with the same roster changes nothing. */
+    roster("a@x.example", "both");
+    roster("c@x.example", "both");
+    roster("e@x.example", "both");
+    dispatch_roster_done(&T.bot);
+    assert_int_equal(active("a@x.example"), 1);
+    assert_int_equal(active("e@x.example"), 1);
+    assert_string_equal(take(), "");
+}
+
+static void test_roster_reconcile_policy(void **state)
+{
+    (void)state;
+    T.cfg.bot.subscription = SUB_CLOSED;
+    roster("stranger@x.example", "both");
+    roster("boss@example.org", "from");
+    dispatch_roster_done(&T.bot);
+    assert_int_equal(active("stranger@x.example"), -1);
+    assert_int_equal(active("boss@example.org"), 1);
+}
+
+/* An empty roster while users are active is a server that lost or moved
+ * its roster storage, not everybody leaving at once. */
+static void test_empty_roster_deactivates_nobody(void **state)
+{
+    (void)state;
+    sub("a@x.example", SUB_SUBSCRIBE);
+    capture_log();
+    dispatch_roster_done(&T.bot);
+    assert_int_equal(captured_log("empty roster"), 1);
+    assert_int_equal(active("a@x.example"), 1);
+}
+
+/* Issue 12 item 9: reconciling a roster of N users costs a bounded number
+ * of statements, not one per user. */
+static void test_roster_reconcile_is_one_walk(void **state)
+{
+    enum { N = 2000 };
+    char jid[64];
+    unsigned long before;
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        struct user u;
+
+        snprintf(jid, sizeof(jid), "u%d@x.example", i);
+        assert_int_equal(
+            store_user_create(T.bot.store, jid, "u", false, false, 1, &u), 0);
+    }
+    for (int i = 1; i < N; i++) {
+        snprintf(jid, sizeof(jid), "u%d@x.example", i);
+        roster(jid, "both");
+    }
+    before = queries;
+    dispatch_roster_done(&T.bot);
+    assert_in_range(queries - before, 1, 20);
+    assert_int_equal(active("u0@x.example"), 0);
+    assert_int_equal(active("u1999@x.example"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +560,14 @@ int main(void)
                                         bot_setup, bot_teardown),
         cmocka_unit_test_setup_teardown(test_reserved_nicks_at_join, bot_setup,
                                         bot_teardown),
+        cmocka_unit_test_setup_teardown(test_roster_reconciles_both_ways,
+                                        bot_setup, bot_teardown),
+        cmocka_unit_test_setup_teardown(test_roster_reconcile_policy, bot_setup,
+                                        bot_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_roster_deactivates_nobody,
+                                        bot_setup, bot_teardown),
+        cmocka_unit_test_setup_teardown(test_roster_reconcile_is_one_walk,
+                                        bot_setup, bot_teardown),
     };
 
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
