@@ -4,7 +4,9 @@
  * One struct bot exists per process (main.c owns it).  Handlers reach the
  * store, the presence table, the delivery engine and the configuration
  * through it, and reply through the reply buffer of their cmd_ctx; they
- * never talk to the session layer directly.
+ * never talk to the session layer directly: what goes out goes through
+ * the hooks below, which main.c wires to the session layer and tests to
+ * recorders.
  */
 #ifndef STARLING_BOT_H
 #define STARLING_BOT_H
@@ -27,15 +29,19 @@
 #define BOT_STORE_REFUSAL                                                      \
     "Sorry, I cannot store posts right now; nothing was posted or changed. "   \
     "Please try again later."
+struct roster; /* the roster of the login under way (dispatch.c) */
 
 struct bot {
     struct config *cfg;
     struct store *store;
     struct presence *presence;
     struct delivery *delivery;
-    struct allowlist *allow; /* bot.allow compiled, or NULL */
-    struct budget *budget;   /* per-JID message budget */
-    char self[JID_MAX + 1];  /* the bot's own bare JID */
+    struct allowlist *allow;    /* bot.allow compiled, or NULL */
+    struct budget *budget;      /* per-JID message budget */
+    struct budget *subs_jid;    /* per-JID subscription request budget */
+    struct budget *subs_domain; /* per-domain subscription request budget */
+    struct roster *roster;      /* items received so far, or NULL */
+    char self[JID_MAX + 1];     /* the bot's own bare JID */
     time_t started;
     /* The ids of the last commands users sent, so that correcting one
      * (XEP-0308) runs the corrected command: a ring, oldest overwritten. */
@@ -55,6 +61,9 @@ struct bot {
      * full JID to_full.  Called by dispatch once the message is handled;
      * main.c's group commit sends it only after the turn's commit. */
     void (*receipt)(struct bot *b, const char *to_full, const char *id);
+    /* Send <presence type="subscribed|subscribe|unsubscribed"/> to a bare
+     * JID. */
+    void (*subscription)(struct bot *b, const char *to, const char *type);
 };
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * budget.c - per-JID message budget (see budget.h).
+ * budget.c - per-key budgets (see budget.h).
  *
- * A fixed window per JID is enough here: the aim is to cap what one JID
- * can make the bot do, not to shape traffic precisely.  Entries live in a
- * chained hash table; a sweep every few minutes drops the ones that are
- * neither counting, muted nor remembering a notice, so a flood of distinct
- * JIDs cannot grow it without bound for long.
+ * A fixed window per key is enough here: the aim is to cap what one JID
+ * or domain can make the bot do, not to shape traffic precisely.  Entries
+ * live in a chained hash table; a sweep every few minutes drops the ones
+ * that are neither counting, muted nor remembering a notice, so a flood of
+ * distinct JIDs cannot grow it without bound for long.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,10 +23,12 @@ struct entry {
     time_t muted_until;
     time_t told_until; /* budget_tell_once() */
     unsigned count;
-    char jid[];
+    char key[];
 };
 
 struct budget {
+    unsigned limit; /* charges per WINDOW */
+    unsigned mute;  /* seconds of silence after the first one over */
     struct entry **slots;
     size_t nslots;
     size_t n;
@@ -44,10 +46,12 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-struct budget *budget_new(void)
+struct budget *budget_new(unsigned limit, unsigned mute)
 {
     struct budget *b = xcalloc(1, sizeof(*b));
 
+    b->limit = limit;
+    b->mute = mute;
     b->nslots = 1024;
     b->slots = xcalloc(b->nslots, sizeof(*b->slots));
     return b;
@@ -78,7 +82,7 @@ static void grow(struct budget *b)
         struct entry *e = b->slots[i], *next;
 
         for (; e != NULL; e = next) {
-            size_t j = hash(e->jid) & (nslots - 1);
+            size_t j = hash(e->key) & (nslots - 1);
 
             next = e->next;
             e->next = slots[j];
@@ -111,21 +115,21 @@ static void sweep(struct budget *b, time_t now)
     b->last_sweep = now;
 }
 
-/* The entry of bare, made (with a fresh window) if there is none. */
-static struct entry *entry_of(struct budget *b, const char *bare, time_t now)
+/* The entry of key, made (with a fresh window) if there is none. */
+static struct entry *entry_of(struct budget *b, const char *key, time_t now)
 {
     struct entry *e;
-    size_t i = hash(bare) & (b->nslots - 1), len;
+    size_t i = hash(key) & (b->nslots - 1), len;
 
     for (e = b->slots[i]; e != NULL; e = e->next)
-        if (strcmp(e->jid, bare) == 0)
+        if (strcmp(e->key, key) == 0)
             return e;
     if (b->n >= b->nslots)
         grow(b);
-    i = hash(bare) & (b->nslots - 1);
-    len = strlen(bare);
+    i = hash(key) & (b->nslots - 1);
+    len = strlen(key);
     e = xcalloc(1, sizeof(*e) + len + 1);
-    memcpy(e->jid, bare, len + 1);
+    memcpy(e->key, key, len + 1);
     e->window_start = now;
     e->next = b->slots[i];
     b->slots[i] = e;
@@ -133,23 +137,22 @@ static struct entry *entry_of(struct budget *b, const char *bare, time_t now)
     return e;
 }
 
-enum budget_verdict budget_charge(struct budget *b, const char *bare,
-                                  time_t now)
+enum budget_verdict budget_charge(struct budget *b, const char *key, time_t now)
 {
     struct entry *e;
 
     if (now - b->last_sweep >= SWEEP_EVERY)
         sweep(b, now);
-    e = entry_of(b, bare, now);
+    e = entry_of(b, key, now);
     if (e->muted_until > now)
         return BUDGET_MUTE;
     if (now - e->window_start >= WINDOW) {
         e->window_start = now;
         e->count = 0;
     }
-    if (++e->count <= BUDGET_PER_MINUTE)
+    if (++e->count <= b->limit)
         return BUDGET_OK;
-    e->muted_until = now + BUDGET_MUTE_SECONDS;
+    e->muted_until = now + b->mute;
     e->count = 0;
     e->window_start = e->muted_until;
     return BUDGET_WARN;

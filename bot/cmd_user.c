@@ -292,8 +292,13 @@ void cmd_whois(struct cmd_ctx *c, const struct cmd_args *a)
 
 void cmd_nick(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    int r = store_user_set_nick(c->bot->store, c->user->id, a->nick);
+    int r;
 
+    if (nick_reserved(a->nick, c->bot->self)) {
+        buf_printf(c->reply, "The nick %s is reserved.", a->nick);
+        return;
+    }
+    r = store_user_set_nick(c->bot->store, c->user->id, a->nick);
     if (r < 0)
         cmd_failed(c);
     else if (r == 1)

@@ -105,23 +105,62 @@ static int activate(struct bot *b, const char *bare, struct user *u)
     if (found == 1 && u->active)
         return 0;
     nick_from_jid(bare, nick);
-    if (store_user_create(b->store, bare, nick,
+    if (store_user_create(b->store, bare, nick, nick_reserved(nick, b->self),
                           b->cfg->delivery.deliver_when_away, b->now(), u) < 0)
         return -1;
     return 1;
+}
+
+static void deactivate_user(struct bot *b, const struct user *u)
+{
+    if (store_user_set_flag(b->store, u->id, USER_ACTIVE, false) < 0)
+        return;
+    store_outbox_clear_user(b->store, u->id);
+    delivery_forget_user(b->delivery, u->id);
+    log_info("user %s (%s) left", u->nick, u->jid);
 }
 
 static void deactivate(struct bot *b, const char *bare)
 {
     struct user u;
 
-    if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active)
-        return;
-    if (store_user_set_flag(b->store, u.id, USER_ACTIVE, false) < 0)
-        return;
-    store_outbox_clear_user(b->store, u.id);
-    delivery_forget_user(b->delivery, u.id);
-    log_info("user %s (%s) left", u.nick, u.jid);
+    if (store_user_by_jid(b->store, bare, &u) == 1 && u.active)
+        deactivate_user(b, &u);
+}
+
+/* Charge a subscription request of bare to its JID's budget, then to its
+ * domain's (admins are exempt).  true if it may be approved.  Only the
+ * first request over a budget is logged, not every one. */
+static bool subscription_budget(struct bot *b, const char *bare)
+{
+    const char *domain = strchr(bare, '@') + 1;
+    time_t now = b->now();
+
+    if (config_is_admin(b->cfg, bare))
+        return true;
+    switch (budget_charge(b->subs_jid, bare, now)) {
+    case BUDGET_OK:
+        break;
+    case BUDGET_WARN:
+        log_info("%s sent more than %d subscription requests in a minute; "
+                 "refusing its requests for %d s",
+                 bare, SUBS_PER_JID_MINUTE, SUBS_JID_MUTE_SECONDS);
+        return false;
+    case BUDGET_MUTE:
+        return false;
+    }
+    switch (budget_charge(b->subs_domain, domain, now)) {
+    case BUDGET_OK:
+        return true;
+    case BUDGET_WARN:
+        log_info("more than %d subscription requests in a minute from %s; "
+                 "refusing the domain's requests for %d s",
+                 SUBS_PER_DOMAIN_MINUTE, domain, SUBS_DOMAIN_MUTE_SECONDS);
+        return false;
+    case BUDGET_MUTE:
+        return false;
+    }
+    return false;
 }
 
 void dispatch_subscription(struct bot *b, const char *from_bare,
@@ -137,15 +176,22 @@ void dispatch_subscription(struct bot *b, const char *from_bare,
 
     switch (kind) {
     case SUB_SUBSCRIBE:
+        /* Over budget: refused like the policy does, so that the request
+         * does not stay pending on the server (which would not pass on
+         * the same request again) and can be made again later. */
+        if (!subscription_budget(b, bare)) {
+            b->subscription(b, bare, "unsubscribed");
+            return;
+        }
         if (!policy_allows(b, bare)) {
             log_info("subscription of %s refused by policy", bare);
-            session_send_subscription(bare, "unsubscribed");
+            b->subscription(b, bare, "unsubscribed");
             return;
         }
         if ((r = activate(b, bare, &u)) < 0)
             return; /* no approval: the request is asked again later */
-        session_send_subscription(bare, "subscribed");
-        session_send_subscription(bare, "subscribe");
+        b->subscription(b, bare, "subscribed");
+        b->subscription(b, bare, "subscribe");
         if (r == 1) {
             log_info("new user %s (%s)", u.nick, u.jid);
             welcome(b, &u);
@@ -160,28 +206,124 @@ void dispatch_subscription(struct bot *b, const char *from_bare,
     }
 }
 
+/* Roster reconciliation ------------------------------------------------ */
+
+struct roster_item {
+    char *jid;       /* bare */
+    bool subscribed; /* "from" or "both": the contact has our presence */
+    bool active;     /* an active user already (found by the walk) */
+};
+
+struct roster {
+    struct roster_item *v;
+    size_t n, cap;
+};
+
 void dispatch_roster_item(struct bot *b, const char *bare,
                           const char *subscription)
 {
-    struct user u;
-    bool subscribed =
-        strcmp(subscription, "from") == 0 || strcmp(subscription, "both") == 0;
-    int r;
+    struct roster *r;
 
     if (strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
         return;
-    if (!subscribed) {
-        /* Removed us while we were away: inactive, as SPEC 3 says. */
-        deactivate(b, bare);
-        return;
+    if (b->roster == NULL)
+        b->roster = xcalloc(1, sizeof(*b->roster));
+    r = b->roster;
+    if (r->n == r->cap) {
+        r->cap = r->cap != 0 ? r->cap * 2 : 64;
+        r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
     }
-    /* Subscribed while we were away (or our database is new). */
-    if (!policy_allows(b, bare))
-        return;
-    if ((r = activate(b, bare, &u)) == 1) {
-        log_info("new user %s (%s) from the roster", u.nick, u.jid);
-        welcome(b, &u);
+    r->v[r->n].jid = xstrdup(bare);
+    r->v[r->n].subscribed =
+        strcmp(subscription, "from") == 0 || strcmp(subscription, "both") == 0;
+    r->v[r->n].active = false;
+    r->n++;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct roster_item *)a)->jid,
+                  ((const struct roster_item *)b)->jid);
+}
+
+/* The walk over active users: ids of those the roster no longer has
+ * subscribed to us. */
+struct walk {
+    struct roster *roster;
+    int64_t *gone;
+    size_t n_gone, cap_gone;
+};
+
+static int walk_active(void *ud, const struct user *u)
+{
+    struct walk *w = ud;
+    struct roster_item key = {.jid = (char *)u->jid}, *it = NULL;
+
+    if (w->roster->n > 0)
+        it = bsearch(&key, w->roster->v, w->roster->n, sizeof(key), item_cmp);
+    if (it != NULL && it->subscribed) {
+        it->active = true;
+        return 0;
     }
+    if (w->n_gone == w->cap_gone) {
+        w->cap_gone = w->cap_gone != 0 ? w->cap_gone * 2 : 64;
+        w->gone = xrealloc(w->gone, w->cap_gone * sizeof(*w->gone));
+    }
+    w->gone[w->n_gone++] = u->id;
+    return 0;
+}
+
+static void roster_free(struct roster *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i].jid);
+    free(r->v);
+    free(r);
+}
+
+void dispatch_roster_done(struct bot *b)
+{
+    struct roster empty = {0}, *r = b->roster != NULL ? b->roster : &empty;
+    struct walk w = {.roster = r};
+    size_t joined = 0;
+    struct user u;
+
+    /* One walk over the active users (not a lookup each): sorted items
+     * are searched in memory. */
+    if (r->n > 0)
+        qsort(r->v, r->n, sizeof(*r->v), item_cmp);
+    if (store_users_active(b->store, walk_active, &w) < 0)
+        goto out;
+    if (r->n == 0 && w.n_gone > 0) {
+        /* More likely a server whose roster storage was changed or lost
+         * than every user leaving at once. */
+        log_warnx("the server sent an empty roster while %zu users are "
+                  "active: none of them is made inactive",
+                  w.n_gone);
+        w.n_gone = 0;
+    }
+    for (size_t i = 0; i < w.n_gone; i++)
+        if (store_user_by_id(b->store, w.gone[i], &u) == 1)
+            deactivate_user(b, &u);
+    /* Subscribed while we were away, or our database is new. */
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->v[i].subscribed || r->v[i].active ||
+            !policy_allows(b, r->v[i].jid))
+            continue;
+        if (activate(b, r->v[i].jid, &u) == 1) {
+            log_info("new user %s (%s) from the roster", u.nick, u.jid);
+            welcome(b, &u);
+            joined++;
+        }
+    }
+    log_info("roster reconciled: %zu contacts, %zu users left, %zu joined",
+             r->n, w.n_gone, joined);
+out:
+    free(w.gone);
+    roster_free(b->roster);
+    b->roster = NULL;
 }
 
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,

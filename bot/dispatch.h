@@ -39,10 +39,18 @@ enum msg_class dispatch_classify(const struct inmsg *m);
 void dispatch_message(struct bot *b, const struct inmsg *m);
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,
                        int priority, bool unavailable);
+/* A subscription request (budget, then policy) or a removal. */
 void dispatch_subscription(struct bot *b, const char *from_bare,
                            enum sub_kind kind);
+/* Roster reconciliation at every login: the items of the roster are
+ * collected, then dispatch_roster_done() makes the store match them both
+ * ways.  Active users whose item is gone or no longer "from"/"both"
+ * become inactive (SPEC 3); "from"/"both" items of unknown or inactive
+ * JIDs become users (policy applies, welcome sent).  An empty roster
+ * while users are active deactivates nobody (logged). */
 void dispatch_roster_item(struct bot *b, const char *bare,
                           const char *subscription);
+void dispatch_roster_done(struct bot *b);
 
 /*
  * XEP-0050 ad-hoc commands (SPEC 9), for registered active users only: a

@@ -107,6 +107,12 @@ static void bot_receipt(struct bot *b, const char *to_full, const char *id)
     session_send_receipt(to_full, id);
 }
 
+static void bot_subscription(struct bot *b, const char *to, const char *type)
+{
+    (void)b;
+    session_send_subscription(to, type);
+}
+
 /* Delivery engine -> session layer. */
 static size_t ops_room(void *ud)
 {
@@ -210,6 +216,13 @@ static void cb_roster_item(void *ud, const char *bare, const char *sub)
     dispatch_roster_item(&d->bot, bare, sub);
 }
 
+static void cb_roster_done(void *ud)
+{
+    struct daemon *d = ud;
+
+    dispatch_roster_done(&d->bot);
+}
+
 static void cb_barrier(void *ud, uint64_t token)
 {
     struct daemon *d = ud;
@@ -241,6 +254,7 @@ static const struct session_callbacks session_cbs = {
     .presence = cb_presence,
     .subscription = cb_subscription,
     .roster_item = cb_roster_item,
+    .roster_done = cb_roster_done,
     .barrier = cb_barrier,
     .command = cb_command,
     .command_list = cb_command_list,
@@ -420,6 +434,7 @@ static int run(struct config *cfg)
     d.bot.now = clock_now;
     d.bot.reply = bot_reply;
     d.bot.receipt = bot_receipt;
+    d.bot.subscription = bot_subscription;
     d.bot.started = time(NULL);
     if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: xmpp.jid is not a JID", cfg->path);
@@ -436,7 +451,10 @@ static int run(struct config *cfg)
         return EXIT_RUNTIME;
     }
     d.bot.presence = presence_new();
-    d.bot.budget = budget_new();
+    d.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
+    d.bot.subs_jid = budget_new(SUBS_PER_JID_MINUTE, SUBS_JID_MUTE_SECONDS);
+    d.bot.subs_domain =
+        budget_new(SUBS_PER_DOMAIN_MINUTE, SUBS_DOMAIN_MUTE_SECONDS);
     d.bot.delivery =
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
@@ -479,6 +497,8 @@ static int run(struct config *cfg)
     session_stop();
     delivery_free(d.bot.delivery);
     budget_free(d.bot.budget);
+    budget_free(d.bot.subs_jid);
+    budget_free(d.bot.subs_domain);
     presence_free(d.bot.presence);
     store_close(d.bot.store);
     free(d.senders);

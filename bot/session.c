@@ -439,9 +439,12 @@ static void reply_version(xmpp_stanza_t *iq)
 static void roster_result(xmpp_stanza_t *iq)
 {
     xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_ROSTER), *item;
+    const char *type = xmpp_stanza_get_type(iq);
     size_t n = 0;
 
-    if (q != NULL) {
+    /* Only a whole roster is reconciled: not an error, nor a result
+     * without a query. */
+    if (q != NULL && type != NULL && strcmp(type, "result") == 0) {
         for (item = xmpp_stanza_get_children(q); item != NULL;
              item = xmpp_stanza_get_next(item)) {
             const char *jid = xmpp_stanza_get_attribute(item, "jid");
@@ -454,6 +457,10 @@ static void roster_result(xmpp_stanza_t *iq)
                 S.cb->roster_item(S.ud, bare, sub != NULL ? sub : "none");
             n++;
         }
+        if (S.cb->roster_done != NULL)
+            S.cb->roster_done(S.ud);
+    } else {
+        log_warnx("no roster from the server; it is not reconciled");
     }
     publish_vcard();
     send_presence();

@@ -98,6 +98,9 @@ struct session_callbacks {
     /* One roster item, during the roster fetch after login;
      * subscription is "none", "to", "from" or "both". */
     void (*roster_item)(void *ud, const char *bare, const char *subscription);
+    /* After the last roster item of a login (not called when the server
+     * answered the roster request with an error). */
+    void (*roster_done)(void *ud);
     /* The server answered barrier token: every stanza sent before it on
      * this stream has been accepted. */
     void (*barrier)(void *ud, uint64_t token);

@@ -316,24 +316,145 @@ const char *jid_resource(const char *jid)
     return slash != NULL ? slash + 1 : NULL;
 }
 
+/*
+ * Transliteration for nicks (SPEC 3): Latin letters with diacritics lose
+ * them (é -> e, ø -> o, ł -> l, ß -> ss, æ -> ae), Greek and Cyrillic
+ * are written in Latin letters (ELOT 743 and a BGN/PCGN-like scheme,
+ * both simplified: ω -> o, ё -> e, ъ and ь dropped), combining marks
+ * are dropped; anything else that is not [a-z0-9_] is dropped.
+ *
+ * Upper-case Greek and Cyrillic are folded to lower case first; Latin
+ * tables cover both cases.
+ */
+static const struct {
+    unsigned cp;
+    const char *ascii;
+} translit_multi[] = {
+    /* sorted by cp */
+    {0x00c6, "ae"}, {0x00de, "th"},   {0x00df, "ss"}, {0x00e6, "ae"},
+    {0x00fe, "th"}, {0x0132, "ij"},   {0x0133, "ij"}, {0x0152, "oe"},
+    {0x0153, "oe"}, {0x03b8, "th"},   {0x03c7, "ch"}, {0x03c8, "ps"},
+    {0x0436, "zh"}, {0x0445, "kh"},   {0x0446, "ts"}, {0x0447, "ch"},
+    {0x0448, "sh"}, {0x0449, "shch"}, {0x044e, "yu"}, {0x044f, "ya"},
+    {0x0452, "dj"}, {0x0454, "ye"},   {0x0455, "dz"}, {0x0457, "yi"},
+    {0x0459, "lj"}, {0x045a, "nj"},   {0x045f, "dz"},
+};
+
+/* One letter per code point from first ('.': dropped); a map of one
+ * letter covers the whole range.  translit_multi is looked at first. */
+static const struct {
+    unsigned first, last;
+    const char *map;
+} translit_ranges[] = {
+    /* À-ß, à-ÿ */
+    {0x00c0, 0x00ff,
+     "aaaaaaaceeeeiiiidnooooo.ouuuuy.s"
+     "aaaaaaaceeeeiiiidnooooo.ouuuuy.y"},
+    /* Ā-ğ, Ġ-Ŀ, ŀ-ş, Š-ſ */
+    {0x0100, 0x017f,
+     "aaaaaaccccccccddddeeeeeeeeeegggg"
+     "gggghhhhiiiiiiiiii..jjkkklllllll"
+     "lllnnnnnnnnnoooooo..rrrrrrssssss"
+     "ssttttttuuuuuuuuuuuuwwyyyzzzzzzs"},
+    {0x01a0, 0x01a1, "o"},                         /* Vietnamese ơ */
+    {0x01af, 0x01b0, "u"},                         /* Vietnamese ư */
+    {0x0218, 0x021b, "sstt"},                      /* Romanian ș ț */
+    {0x0300, 0x036f, "."},                         /* combining marks */
+    {0x0386, 0x0390, "a.eii.o.yoi"},               /* Greek with tonos */
+    {0x03aa, 0x03b0, "iyaeiiy"},                   /* Ϊ-ΰ */
+    {0x03b1, 0x03c9, "avgdezi.iklmnxoprsstyf..o"}, /* α-ω */
+    {0x03ca, 0x03ce, "iyoyo"},                     /* ϊ-ώ */
+    {0x0430, 0x045f,
+     "abvgde.ziyklmnoprstuf......y.e.." /* а-я */
+     "ee.g..i.j..ckiu."},               /* ѐ-џ */
+    {0x0490, 0x0491, "g"},              /* Ukrainian ґ */
+    {0x1ea0, 0x1eb7, "a"},              /* Vietnamese vowels with tone marks */
+    {0x1eb8, 0x1ec7, "e"},
+    {0x1ec8, 0x1ecb, "i"},
+    {0x1ecc, 0x1ee3, "o"},
+    {0x1ee4, 0x1ef1, "u"},
+    {0x1ef2, 0x1ef9, "y"},
+};
+
+/* The ASCII for code point cp: *ascii and its length (0: none). */
+static size_t translit(unsigned cp, const char **ascii)
+{
+    if ((cp >= 0x0391 && cp <= 0x03a9) || (cp >= 0x0410 && cp <= 0x042f))
+        cp += 0x20;
+    else if (cp >= 0x0400 && cp <= 0x040f)
+        cp += 0x50;
+    for (size_t i = 0; i < sizeof(translit_multi) / sizeof(translit_multi[0]);
+         i++) {
+        if (translit_multi[i].cp == cp) {
+            *ascii = translit_multi[i].ascii;
+            return strlen(*ascii);
+        }
+    }
+    for (size_t i = 0; i < sizeof(translit_ranges) / sizeof(translit_ranges[0]);
+         i++) {
+        const char *map = translit_ranges[i].map;
+
+        if (cp < translit_ranges[i].first || cp > translit_ranges[i].last)
+            continue;
+        *ascii = map[1] == '\0' ? map : map + (cp - translit_ranges[i].first);
+        return **ascii == '.' ? 0 : 1;
+    }
+    return 0;
+}
+
 void nick_from_jid(const char *bare, char *out)
 {
+    const unsigned char *p = (const unsigned char *)bare;
     const char *at = strchr(bare, '@');
-    const char *p = at != NULL ? bare : bare, *end;
-    size_t n = 0;
+    size_t len = at != NULL ? (size_t)(at - bare) : strlen(bare), n = 0;
 
-    end = at != NULL ? at : bare + strlen(bare);
-    for (; p < end && n < NICK_MAX; p++) {
-        char c = *p;
+    while (len > 0 && n < NICK_MAX) {
+        unsigned cp;
+        size_t used = utf8_decode(p, len, &cp), k;
+        const char *ascii;
 
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')
-            out[n++] = c;
+        if (used == 0) {
+            used = 1; /* not UTF-8: skip the byte */
+            cp = '.';
+        }
+        p += used;
+        len -= used;
+        if (cp >= 'A' && cp <= 'Z')
+            cp += 'a' - 'A';
+        if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '_') {
+            out[n++] = (char)cp;
+            continue;
+        }
+        for (k = translit(cp, &ascii); k > 0 && n < NICK_MAX; k--)
+            out[n++] = *ascii++;
     }
     out[n] = '\0';
     if (n == 0)
         strcpy(out, "user");
+}
+
+/* Nicks nobody may take or be given (SPEC 3): names that would read as
+ * the service or its operators speaking.  Listed in the README. */
+static const char *const reserved_nicks[] = {
+    "abuse",     "admin",        "administrator",
+    "all",       "announcement", "announcements",
+    "broadcast", "everyone",     "help",
+    "moderator", "noreply",      "postmaster",
+    "root",      "staff",        "starling",
+    "support",   "system",       NULL,
+};
+
+bool nick_reserved(const char *nick, const char *self_bare)
+{
+    char self[NICK_MAX + 1];
+
+    for (size_t i = 0; reserved_nicks[i] != NULL; i++)
+        if (strcmp(nick, reserved_nicks[i]) == 0)
+            return true;
+    if (self_bare == NULL)
+        return false;
+    nick_from_jid(self_bare, self);
+    return strcmp(nick, self) == 0;
 }
 
 bool nick_valid(const char *s)

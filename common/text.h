@@ -78,11 +78,17 @@ int jid_bare(const char *jid, char *out, size_t outlen);
 const char *jid_resource(const char *jid);
 
 /*
- * Nick derived from a bare JID per SPEC 3: local part (or domain if
- * none), lower-cased, reduced to [a-z0-9_], at most NICK_MAX; "user" if
- * nothing is left.  out must hold NICK_MAX + 1 bytes.
+ * Nick derived from a bare JID per SPEC 3: the local part (the whole JID
+ * if it has none), lower-cased, Latin letters with diacritics, Greek and
+ * Cyrillic transliterated to ASCII (é -> e, ß -> ss, ж -> zh), anything
+ * else outside [a-z0-9_] dropped, at most NICK_MAX; "user" if nothing is
+ * left.  out must hold NICK_MAX + 1 bytes.
  */
 void nick_from_jid(const char *bare, char *out);
+/* true if nick is reserved for the service: a short fixed list ("admin",
+ * "root", "help", "starling"...) and the nick self_bare (the bot's own
+ * JID, may be NULL) would get. */
+bool nick_reserved(const char *nick, const char *self_bare);
 /* true if s is a valid nick: [a-z0-9_]{1,32}. */
 bool nick_valid(const char *s);
 /*

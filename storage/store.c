@@ -743,31 +743,72 @@ int store_user_by_id(struct store *s, int64_t id, struct user *out)
     return one_user(s, st, out);
 }
 
-/* A free nick derived from base: base, base2, base3, ... cut so that the
- * whole fits NICK_MAX. */
-static int free_nick(struct store *s, const char *base, char *out)
+/* Candidate number n for base: base itself for n == 1, else base cut so
+ * that base and the decimal n fit NICK_MAX together. */
+static void nick_candidate(const char *base, unsigned long n, char *out)
+{
+    char suffix[24] = "";
+    size_t keep = strlen(base);
+
+    if (n > 1)
+        snprintf(suffix, sizeof(suffix), "%lu", n);
+    if (keep + strlen(suffix) > NICK_MAX)
+        keep = NICK_MAX - strlen(suffix);
+    snprintf(out, NICK_MAX + 1, "%.*s%s", (int)keep, base, suffix);
+}
+
+/* 1 if candidate n of base is taken (out holds it), 0 if free, -1. */
+static int nick_taken(struct store *s, const char *base, unsigned long n,
+                      char *out)
 {
     struct user u;
 
-    for (unsigned n = 1; n < 1000000; n++) {
-        char suffix[16] = "";
-        size_t keep;
-        int r;
+    nick_candidate(base, n, out);
+    return store_user_by_nick(s, out, &u);
+}
 
-        if (n > 1)
-            snprintf(suffix, sizeof(suffix), "%u", n);
-        keep = strlen(base);
-        if (keep + strlen(suffix) > NICK_MAX)
-            keep = NICK_MAX - strlen(suffix);
-        snprintf(out, NICK_MAX + 1, "%.*s%s", (int)keep, base, suffix);
-        if ((r = store_user_by_nick(s, out, &u)) <= 0)
-            return r;
+/*
+ * A free nick derived from base: base itself if it is free and not
+ * reserved, else base followed by a number.  Numbers are handed out in
+ * order (base2, base3, ...), so the taken ones are mostly 2..k: doubling
+ * finds a free one above k, and bisection between the last taken and that
+ * free one finds the first free after a taken one -- about 2 log2(k)
+ * lookups, where probing 2, 3, ... in turn cost k.
+ */
+static int free_nick(struct store *s, const char *base, bool reserved,
+                     char *out)
+{
+    unsigned long taken = 1, free_n = 2, mid;
+    int r;
+
+    if (!reserved && (r = nick_taken(s, base, 1, out)) <= 0)
+        return r;
+    while ((r = nick_taken(s, base, free_n, out)) == 1) {
+        if (free_n > 1000000000UL) {
+            log_error("database: no free nick for %s", base);
+            return -1;
+        }
+        taken = free_n;
+        free_n *= 2;
     }
-    return -1;
+    if (r < 0)
+        return -1;
+    while (free_n - taken > 1) {
+        mid = taken + (free_n - taken) / 2;
+        if ((r = nick_taken(s, base, mid, out)) < 0)
+            return -1;
+        if (r == 1)
+            taken = mid;
+        else
+            free_n = mid;
+    }
+    nick_candidate(base, free_n, out);
+    return 0;
 }
 
 int store_user_create(struct store *s, const char *bare, const char *nick_base,
-                      bool away_default, time_t now, struct user *out)
+                      bool base_reserved, bool away_default, time_t now,
+                      struct user *out)
 {
     char nick[NICK_MAX + 1];
     sqlite3_stmt *st;
@@ -783,7 +824,8 @@ int store_user_create(struct store *s, const char *bare, const char *nick_base,
         out->active = true;
         return 0;
     }
-    if (free_nick(s, nick_base[0] != '\0' ? nick_base : "user", nick) < 0)
+    if (free_nick(s, nick_base[0] != '\0' ? nick_base : "user", base_reserved,
+                  nick) < 0)
         return -1;
     st = stmt(s, S_USER_INSERT);
     bind_text(st, 1, bare);

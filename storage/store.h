@@ -106,12 +106,15 @@ int store_user_by_jid(struct store *st, const char *bare, struct user *out);
 int store_user_by_nick(struct store *st, const char *nick, struct user *out);
 int store_user_by_id(struct store *st, int64_t id, struct user *out);
 /*
- * Create an active user for bare with a nick from nick_base (made unique by
- * appending 2, 3, ... within NICK_MAX), deliver=on, away=away_default.
- * If the JID exists already it is re-activated instead.  0 and *out.
+ * Create an active user for bare with a nick from nick_base: nick_base
+ * itself if it is free and not base_reserved, else nick_base followed by
+ * a number (2, 3, ...; the base cut to fit NICK_MAX), found in O(log n)
+ * lookups for n users of that base.  deliver=on, away=away_default.  If
+ * the JID exists already it is re-activated instead.  0 and *out.
  */
 int store_user_create(struct store *st, const char *bare, const char *nick_base,
-                      bool away_default, time_t now, struct user *out);
+                      bool base_reserved, bool away_default, time_t now,
+                      struct user *out);
 
 enum user_flag { USER_ACTIVE, USER_DELIVER, USER_AWAY };
 int store_user_set_flag(struct store *st, int64_t id, enum user_flag f,

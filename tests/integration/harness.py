@@ -500,10 +500,47 @@ def join(prosody, name, welcome=True):
     return c
 
 
-def add_followers(db, poster, names):
+def roster_file(prosody, owner):
+    return os.path.join(prosody.dir, "data", escape(DOMAIN), "roster",
+                        escape(owner) + ".dat")
+
+
+def read_roster(prosody, owner):
+    """owner's roster in Prosody's file storage: {bare JID: subscription}."""
+    try:
+        with open(roster_file(prosody, owner)) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    items = {}
+    starts = list(re.finditer(r'\["([^"]+@[^"]+)"\]\s*=\s*\{', text))
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        sub = re.search(r'subscription"?\]?\s*=\s*"(\w+)"', text[m.end():end])
+        items[m.group(1)] = sub.group(1) if sub else "none"
+    return items
+
+
+def write_roster(prosody, owner, items):
+    """Replace owner's roster in Prosody's file storage: items maps bare
+    JIDs to their subscription.  Prosody must be stopped (it caches
+    rosters it has read)."""
+    path = roster_file(prosody, owner)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lines = ['return {', '\t[false] = { ["pending"] = {}; ["version"] = 1000; };']
+    for jid, sub in items.items():
+        lines.append('\t["%s"] = { ["subscription"] = "%s"; ["groups"] = {}; };' % (jid, sub))
+    with open(path, "w") as f:
+        f.write("\n".join(lines + ["};"]) + "\n")
+
+
+def add_followers(db, poster, names, prosody=None):
     """Make names (local parts) active users following poster (a local
     part) in the bot's database, as if they had subscribed and said
-    "follow POSTER".  The bot must be stopped."""
+    "follow POSTER"; with prosody, also contacts in the bot's roster on
+    the server, as subscribing makes them (without, the bot's roster
+    reconciliation at login makes them inactive again), for which the
+    server is restarted.  The bot must be stopped."""
     import sqlite3
     con = sqlite3.connect(db)
     with con:
@@ -515,6 +552,12 @@ def add_followers(db, poster, names):
             con.execute("INSERT INTO follows (follower, followee, created) VALUES (?, ?, 1)",
                         (cur.lastrowid, pid))
     con.close()
+    if prosody is not None:
+        prosody.stop()
+        items = read_roster(prosody, BOT.split("@")[0])
+        items.update(("%s@%s" % (n, DOMAIN), "both") for n in names)
+        write_roster(prosody, BOT.split("@")[0], items)
+        prosody.start()
 
 
 class Crowd:

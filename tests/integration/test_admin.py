@@ -14,7 +14,8 @@ def test_non_admin_is_not_permitted(user):
 
 def test_stats_and_whois(user):
     admin, alice = user("admin"), user("alice")
-    alice.ask("follow admin")
+    # "admin" is a reserved nick: admin@localhost joins as admin2.
+    alice.ask("follow admin2")
     alice.ask("a post")
     s = admin.ask("stats")
     assert s.startswith("users 2, active 2, online 2, posts 1, follows 1, held 0, uptime ")

@@ -50,7 +50,7 @@ def setup_crowd(prosody, tmp_path, n, bot_section="posts_per_minute = 1000;"):
     poster = harness.join(prosody, "poster")
     b.stop()
     names = ["f%d" % i for i in range(n)]
-    harness.add_followers(b.db, "poster", names)
+    harness.add_followers(b.db, "poster", names, prosody)
     b.start()
     time.sleep(1.0)
     poster.disconnect()

@@ -10,12 +10,16 @@ import pytest
 import harness
 
 
-def posts(bot):
+def rows(bot, table):
     con = sqlite3.connect(bot.db)
     try:
-        return con.execute("SELECT count(*) FROM posts").fetchone()[0]
+        return con.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
     finally:
         con.close()
+
+
+def posts(bot):
+    return rows(bot, "posts")
 
 
 def alive(c):
@@ -124,10 +128,23 @@ def test_iq_flood(user, bot):
     alive(alice)
 
 
+# bot/budget.h: subscription requests per server domain and minute, and
+# how long the domain is refused once over.
+SUBS_PER_DOMAIN_MINUTE = 30
+SUBS_DOMAIN_MUTE_SECONDS = 60
+
+
 def test_subscription_flood_from_many_jids(prosody, bot, clients):
+    """Issue 12 item 8: 60 throw-away JIDs of one domain add, remove and
+    add the bot again.  At most the domain's budget of them becomes a
+    user, one log line says so, people of that domain are refused (not
+    left pending) meanwhile, and get in once the minute is over."""
+    early = harness.Client(prosody, "early").connect()
+    clients.append(early)
     crowd = harness.Crowd(prosody, ["s%d" % i for i in range(60)])
     try:
         crowd.connect()
+        flood = time.time()
 
         async def sub():
             for x in crowd.xmpp.values():
@@ -135,12 +152,28 @@ def test_subscription_flood_from_many_jids(prosody, bot, clients):
                 x.send_presence(pto=harness.BOT, ptype="unsubscribe")
                 x.send_presence(pto=harness.BOT, ptype="subscribe")
         crowd._run(sub())
+        # The bot is still there for users it knows; the flood's last
+        # requests are handled before this one's answer.
+        time.sleep(2.0)
+        early.subscribe()
         time.sleep(2.0)
     finally:
         crowd.disconnect()
-    alice = harness.join(prosody, "alice")
-    clients.append(alice)
-    alive(alice)
+    assert 1 <= rows(bot, "users") <= SUBS_PER_DOMAIN_MINUTE
+    log = bot.read_log()
+    assert log.count("subscription requests in a minute from localhost") == 1
+    # early (same domain) is refused, not welcomed, and no user.
+    assert [m for m in early.drain(1.0) if "Welcome" in (m["body"] or "")] == []
+    assert "Add me" in early.ask("hello")
+    # Once the minute is over, people of that domain get in again: the
+    # one who was refused, asking again, and a newcomer.
+    time.sleep(max(0.0, flood + SUBS_DOMAIN_MUTE_SECONDS + 2 - time.time()))
+    early.subscribe()
+    early.wait("Welcome to Starling", timeout=15)
+    late = harness.join(prosody, "late")
+    clients.append(late)
+    alive(late)
+    assert rows(bot, "users") <= SUBS_PER_DOMAIN_MINUTE + 2
 
 
 def test_reply_budget_stops_reflection(user, bot):

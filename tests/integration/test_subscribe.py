@@ -1,4 +1,6 @@
-"""Becoming a user (SPEC 3): subscribe, welcome, strangers, leaving."""
+"""Becoming a user (SPEC 3): subscribe, welcome, strangers, leaving,
+reserved nicks, and the roster reconciled at every login."""
+import sqlite3
 import time
 
 import harness
@@ -55,3 +57,60 @@ def test_unsubscribe_makes_inactive(user):
     assert "Posted" in alice.ask("anyone there?")
     # bob is inactive: nothing is delivered to him.
     assert [m for m in bob.drain(1.5) if "anyone there" in (m["body"] or "")] == []
+
+
+def test_reserved_nicks(user):
+    """Issue 12 item 10: service names are neither given at join nor
+    taken with nick."""
+    root = user("root")
+    assert root.ask("whois root2").startswith("root2, joined")
+    assert root.ask("whois root") == "No user root."
+    assert root.ask("nick starling") == "The nick starling is reserved."
+    assert root.ask("nick announcement") == "The nick announcement is reserved."
+    # The bot's own local part (the bot is bot@localhost).
+    assert root.ask("nick bot") == "The nick bot is reserved."
+    assert root.ask("nick rooty") == "You are now rooty."
+
+
+def active(bot, jid):
+    con = sqlite3.connect(bot.db)
+    try:
+        row = con.execute("SELECT active FROM users WHERE jid = ?", (jid,)).fetchone()
+        return None if row is None else bool(row[0])
+    finally:
+        con.close()
+
+
+def test_roster_reconciled_at_login(prosody, bot, user, clients):
+    """Issue 12 item 9: what changed in the bot's roster on the server
+    while the bot was down counts at its next login, both ways."""
+    alice, bob = user("alice"), user("bob")
+    assert "now follow alice" in bob.ask("follow alice")
+    bot.stop()
+    for c in (alice, bob):
+        c.disconnect()
+    prosody.stop()
+    # alice is gone from the bot's roster; carol subscribed meanwhile.
+    prosody.add_user("carol")
+    harness.write_roster(prosody, "bot", {"bob@localhost": "both",
+                                  "carol@localhost": "from",
+                                  "dan@localhost": "none"})
+    prosody.start()
+    carol = harness.Client(prosody, "carol").connect()
+    clients.append(carol)
+    bot.notifications = []
+    bot.start()
+    carol.wait("Welcome to Starling", timeout=15)
+    assert active(bot, "alice@localhost") is False
+    assert active(bot, "bob@localhost") is True
+    assert active(bot, "dan@localhost") is None
+    assert "roster reconciled: 3 contacts, 1 users left, 1 joined" in bot.read_log()
+    alice = harness.Client(prosody, "alice").connect()
+    clients.append(alice)
+    assert "Add me" in alice.ask("hello")
+    bob = harness.Client(prosody, "bob").connect()
+    clients.append(bob)
+    assert "Commands" in bob.ask("help", "Commands")
+    # Nothing changes at the next login.
+    bot.restart()
+    assert "roster reconciled: 3 contacts, 0 users left, 0 joined" in bot.read_log()

@@ -81,14 +81,16 @@ static int setup(void **state)
     T.bot.cfg = &T.cfg;
     T.bot.store = store_open(":memory:");
     T.bot.presence = presence_new();
-    T.bot.budget = budget_new();
+    T.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
     T.bot.now = fake_now;
     T.bot.reply = fake_reply;
     snprintf(T.bot.self, sizeof(T.bot.self), "bot@x");
-    store_user_create(T.bot.store, "alice@x", "alice", false, 1, &T.alice);
-    store_user_create(T.bot.store, "bob@x", "bob", false, 1, &T.bob);
-    store_user_create(T.bot.store, "admin@x", "admin", false, 1, &T.admin);
+    store_user_create(T.bot.store, "alice@x", "alice", false, false, 1,
+                      &T.alice);
+    store_user_create(T.bot.store, "bob@x", "bob", false, false, 1, &T.bob);
+    store_user_create(T.bot.store, "admin@x", "admin", false, false, 1,
+                      &T.admin);
     T.ctx = xmpp_ctx_new(NULL, NULL);
     return 0;
 }

@@ -76,13 +76,14 @@ static int setup(void **state)
     T.bot.cfg = &T.cfg;
     T.bot.store = store_open(":memory:");
     T.bot.presence = presence_new();
-    T.bot.budget = budget_new();
+    T.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
     T.bot.now = fake_now;
     T.bot.reply = fake_reply;
     snprintf(T.bot.self, sizeof(T.bot.self), "bot@x");
-    store_user_create(T.bot.store, "alice@x", "alice", false, 1, &T.alice);
-    store_user_create(T.bot.store, "bob@x", "bob", false, 1, &T.bob);
+    store_user_create(T.bot.store, "alice@x", "alice", false, false, 1,
+                      &T.alice);
+    store_user_create(T.bot.store, "bob@x", "bob", false, false, 1, &T.bob);
     store_follow(T.bot.store, T.bob.id, T.alice.id, 1);
     presence_update(T.bot.presence, "bob@x/phone", SHOW_AVAILABLE, 0);
     return 0;
@@ -213,7 +214,7 @@ static struct user carol(void)
 {
     struct user u;
 
-    store_user_create(T.bot.store, "carol@x", "carol", false, 1, &u);
+    store_user_create(T.bot.store, "carol@x", "carol", false, false, 1, &u);
     store_follow(T.bot.store, u.id, T.alice.id, 1);
     return u;
 }
@@ -346,7 +347,7 @@ static void test_threads_reach_everyone_in_them(void **state)
     struct user c = carol(), dave;
 
     (void)state;
-    store_user_create(T.bot.store, "dave@x", "dave", false, 1, &dave);
+    store_user_create(T.bot.store, "dave@x", "dave", false, false, 1, &dave);
     presence_update(T.bot.presence, "alice@x/r", SHOW_AVAILABLE, 0);
     presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
     presence_update(T.bot.presence, "dave@x/r", SHOW_AVAILABLE, 0);
@@ -377,8 +378,8 @@ static void test_repeat(void **state)
     struct user c = carol(), dave, erin;
 
     (void)state;
-    store_user_create(T.bot.store, "dave@x", "dave", false, 1, &dave);
-    store_user_create(T.bot.store, "erin@x", "erin", false, 1, &erin);
+    store_user_create(T.bot.store, "dave@x", "dave", false, false, 1, &dave);
+    store_user_create(T.bot.store, "erin@x", "erin", false, false, 1, &erin);
     presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
     presence_update(T.bot.presence, "dave@x/r", SHOW_AVAILABLE, 0);
     presence_update(T.bot.presence, "erin@x/r", SHOW_AVAILABLE, 0);

@@ -76,9 +76,9 @@ static int setup(void **state)
     T.pr = presence_new();
     T.d = delivery_new(T.st, T.pr, &ops, NULL);
     delivery_set_backlog_max(T.d, 3);
-    store_user_create(T.st, "author@x", "author", false, 1, &u);
+    store_user_create(T.st, "author@x", "author", false, false, 1, &u);
     T.author = u.id;
-    store_user_create(T.st, "fan@x", "fan", false, 1, &u);
+    store_user_create(T.st, "fan@x", "fan", false, false, 1, &u);
     T.fan = u.id;
     store_follow(T.st, T.fan, T.author, 1);
     return 0;
@@ -419,7 +419,7 @@ static void test_backlog_never_drops_dms_mentions_replies(void **state)
     char body[16];
 
     (void)state;
-    store_user_create(T.st, "pal@x", "pal", false, 1, &pal);
+    store_user_create(T.st, "pal@x", "pal", false, false, 1, &pal);
     store_follow(T.st, T.fan, pal.id, 1); /* pal may DM fan */
     fan_presence("chat");
     mine = post_as(T.fan, "my own post", POST_PUBLIC, 0, 0, NULL);

@@ -2,20 +2,25 @@
  * test_dispatch.c - which received messages the bot acts on (SPEC 7, 9),
  * the per-JID message budget that keeps it from being used as a flooder,
  * and what a handled message sends back: XEP-0184 receipts once it is
- * handled, the one notice about encryption, the answers to
- * corrections, retractions and reactions.  dispatch_message() runs
- * against an in-memory store with recording reply and receipt hooks.
+ * handled, the one notice about encryption, the answers to corrections,
+ * retractions and reactions.  dispatch_message() runs against an
+ * in-memory store with the bot's hooks recorded.  The subscription path
+ * is in test_subscribe.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
 
 #include "budget.h"
 #include "dispatch.h"
+#include "queries.h"
 
 static enum msg_class classify(const char *type, const char *body)
 {
@@ -154,14 +159,15 @@ static int bot_setup(void **state)
     T.bot.cfg = &T.cfg;
     T.bot.store = store_open(":memory:");
     T.bot.presence = presence_new();
-    T.bot.budget = budget_new();
+    T.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
     snprintf(T.bot.self, sizeof(T.bot.self), "bot@x");
     T.bot.now = fake_now;
     T.bot.reply = rec_reply;
     T.bot.receipt = rec_receipt;
     if (T.bot.store == NULL ||
-        store_user_create(T.bot.store, "alice@x", "alice", false, 1, &u) < 0)
+        store_user_create(T.bot.store, "alice@x", "alice", false, false, 1,
+                          &u) < 0)
         return -1;
     T.alice = u.id;
     return 0;
@@ -346,7 +352,7 @@ static void test_gestures_are_not_posts(void **state)
 
 static void test_budget_warns_once_then_mutes(void **state)
 {
-    struct budget *b = budget_new();
+    struct budget *b = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     time_t t = 1000;
 
     (void)state;
@@ -365,7 +371,7 @@ static void test_budget_warns_once_then_mutes(void **state)
 
 static void test_budget_window_resets(void **state)
 {
-    struct budget *b = budget_new();
+    struct budget *b = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
 
     (void)state;
     for (int minute = 0; minute < 5; minute++)
@@ -377,7 +383,7 @@ static void test_budget_window_resets(void **state)
 
 static void test_budget_tell_once(void **state)
 {
-    struct budget *b = budget_new();
+    struct budget *b = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
 
     (void)state;
     assert_int_equal(budget_charge(b, "a@x", 1000), BUDGET_OK);
@@ -393,7 +399,7 @@ static void test_budget_tell_once(void **state)
 
 static void test_budget_many_jids(void **state)
 {
-    struct budget *b = budget_new();
+    struct budget *b = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     char jid[32];
 
     (void)state;

@@ -124,9 +124,10 @@ static void from_step(int k)
     /* And the store works on: a new post reaches the follower. */
     if (k == 0) {
         assert_int_equal(
-            store_user_create(st, "alice@x", "alice", false, 1, &alice), 0);
-        assert_int_equal(store_user_create(st, "bob@x", "bob", false, 1, &bob),
-                         0);
+            store_user_create(st, "alice@x", "alice", false, false, 1, &alice),
+            0);
+        assert_int_equal(
+            store_user_create(st, "bob@x", "bob", false, false, 1, &bob), 0);
         assert_int_equal(store_follow(st, bob.id, alice.id, 1), 0);
     }
     again = (struct post_new){

@@ -107,8 +107,9 @@ static int64_t add_user(const char *jid, const char *nick)
 {
     struct user u;
 
-    assert_int_equal(
-        store_user_create(T.bot.store, jid, nick, false, fixed_now(), &u), 0);
+    assert_int_equal(store_user_create(T.bot.store, jid, nick, false, false,
+                                       fixed_now(), &u),
+                     0);
     return u.id;
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the SQLite store on an in-memory database: users,
  * follows, blocks, tracks, posts with their recipients, search, deletion,
- * the outbox, counters, and a query plan check for every statement.
+ * the outbox, counters, and a query plan check for every statement; the
+ * free-nick search bounded in queries.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queries.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,7 +23,8 @@ static int64_t mkuser(const char *jid, const char *nick)
 {
     struct user u;
 
-    assert_int_equal(store_user_create(st, jid, nick, false, 1000, &u), 0);
+    assert_int_equal(store_user_create(st, jid, nick, false, false, 1000, &u),
+                     0);
     return u.id;
 }
 
@@ -99,7 +102,8 @@ static void test_users_and_nicks(void **state)
     assert_string_equal(u.nick, "abcdefghijklmnopqrstuvwxyz012342");
     /* Leaving and coming back keeps the user. */
     assert_int_equal(store_user_set_flag(st, a, USER_ACTIVE, false), 0);
-    assert_int_equal(store_user_create(st, "alice@x", "zzz", false, 5, &u), 0);
+    assert_int_equal(
+        store_user_create(st, "alice@x", "zzz", false, false, 5, &u), 0);
     assert_int_equal(u.id, a);
     assert_true(u.active);
     assert_string_equal(u.nick, "alice");
@@ -108,6 +112,92 @@ static void test_users_and_nicks(void **state)
     assert_int_equal(store_user_set_nick(st, a, "alice"), 0);
     assert_int_equal(store_user_set_nick(st, a, "ally"), 0);
     assert_int_equal(store_user_by_nick(st, "ally", &u), 1);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* n users join with the JIDs fmt % i and the nick bases nick_from_jid()
+ * gives: every nick valid and distinct; returns the most statements one
+ * store_user_create() ran. */
+static unsigned long join_many(const char *fmt, size_t n)
+{
+    char **nicks = xcalloc(n, sizeof(*nicks));
+    unsigned long most = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char jid[128], base[NICK_MAX + 1];
+        unsigned long before = queries;
+        struct user u;
+
+        snprintf(jid, sizeof(jid), fmt, i);
+        nick_from_jid(jid, base);
+        assert_int_equal(
+            store_user_create(st, jid, base, false, false, 1000, &u), 0);
+        if (queries - before > most)
+            most = queries - before;
+        assert_true(nick_valid(u.nick));
+        nicks[i] = xstrdup(u.nick);
+    }
+    qsort(nicks, n, sizeof(*nicks), cmp_str);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(nicks[i - 1], nicks[i]) == 0)
+            fail_msg("nick %s given twice", nicks[i]);
+    for (size_t i = 0; i < n; i++)
+        free(nicks[i]);
+    free(nicks);
+    return most;
+}
+
+/* Issue 12 item 8: 1,000 people with the same non-ASCII local part join.
+ * Probing elodie, elodie2, elodie3... in turn cost the 1,000th one 1,000
+ * lookups; now each costs about 2 log2(n): at most 2 x 10 lookups for
+ * n <= 1,024, plus the JID lookups and the insert. */
+static void test_free_nick_is_logarithmic(void **state)
+{
+    struct user u;
+    unsigned long most;
+
+    (void)state;
+    most = join_many("\xc3\x89lodie@host%zu.example", 1000);
+    assert_in_range(most, 1, 2 * 10 + 4);
+    assert_int_equal(store_user_by_jid(st, "\xc3\x89lodie@host0.example", &u),
+                     1);
+    assert_string_equal(u.nick, "elodie");
+    assert_int_equal(store_user_by_jid(st, "\xc3\x89lodie@host999.example", &u),
+                     1);
+    assert_string_equal(u.nick, "elodie1000");
+    /* Numbers freed by renames are found again, still bounded. */
+    assert_int_equal(store_user_by_nick(st, "elodie500", &u), 1);
+    assert_int_equal(store_user_set_nick(st, u.id, "someone_else"), 0);
+    most = join_many("\xc3\xa9lodie@late%zu.example", 3);
+    assert_in_range(most, 1, 2 * 11 + 4);
+    /* A local part of 32 characters: the base is cut as the number
+     * grows, and every nick still fits 32 characters. */
+    most = join_many("abcdefghijklmnopqrstuvwxyz_abcdef@h%zu.example", 150);
+    assert_in_range(most, 1, 2 * 8 + 4);
+    assert_int_equal(
+        store_user_by_jid(st, "abcdefghijklmnopqrstuvwxyz_abcdef@h149.example",
+                          &u),
+        1);
+    assert_string_equal(u.nick, "abcdefghijklmnopqrstuvwxyz_ab150");
+}
+
+/* Issue 12 item 10: a reserved base is never given as it is. */
+static void test_reserved_base_gets_a_number(void **state)
+{
+    struct user u;
+
+    (void)state;
+    assert_int_equal(
+        store_user_create(st, "admin@x", "admin", true, false, 1, &u), 0);
+    assert_string_equal(u.nick, "admin2");
+    assert_int_equal(
+        store_user_create(st, "admin@y", "admin", true, false, 1, &u), 0);
+    assert_string_equal(u.nick, "admin3");
+    assert_int_equal(store_user_by_nick(st, "admin", &u), 0);
 }
 
 static void test_follow_block_track(void **state)
@@ -444,6 +534,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_users_and_nicks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_nick_is_logarithmic, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_base_gets_a_number, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_follow_block_track, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),

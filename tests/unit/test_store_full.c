@@ -224,7 +224,8 @@ static int64_t mkuser(const char *jid, const char *nick)
 {
     struct user u;
 
-    assert_int_equal(store_user_create(st, jid, nick, false, 1000, &u), 0);
+    assert_int_equal(store_user_create(st, jid, nick, false, false, 1000, &u),
+                     0);
     return u.id;
 }
 

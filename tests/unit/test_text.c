@@ -109,11 +109,71 @@ static void test_nick_from_jid(void **state)
     assert_string_equal(nick, "bob_99");
     nick_from_jid("...@x.org", nick);
     assert_string_equal(nick, "user");
-    nick_from_jid("\xc3\xa9lodie@x.org", nick);
-    assert_string_equal(nick, "lodie");
     nick_from_jid("abcdefghijklmnopqrstuvwxyz0123456789@x", nick);
     assert_string_equal(nick, "abcdefghijklmnopqrstuvwxyz012345");
     assert_int_equal(strlen(nick), NICK_MAX);
+}
+
+/* Issue 12 item 8: what can be transliterated is (the rule is in
+ * text.c and the README). */
+static void test_nick_transliterated(void **state)
+{
+    static const struct {
+        const char *jid, *nick;
+    } rows[] = {
+        {"élodie@x.org", "elodie"},
+        {"ÉLODIE@x.org", "elodie"},
+        {"straße@x", "strasse"},
+        {"søren@x", "soren"},
+        {"łukasz@x", "lukasz"},
+        {"Łukasz@x", "lukasz"},
+        {"æsir@x", "aesir"},
+        {"françois.d@x", "francoisd"},
+        {"žček@x", "zcek"},
+        {"ștefan@x", "stefan"},
+        {"nguyễn@x", "nguyen"},
+        {"e\u0301mile@x", "emile"}, /* e and a combining acute */
+        {"наташа@x", "natasha"},
+        {"Женя@x", "zhenya"},
+        {"щука@x", "shchuka"},
+        {"Ёж@x", "ezh"},
+        {"αθηνά@x", "athina"},
+        {"Ψάρι@x", "psari"},
+        {"王@x", "user"},
+        {"王42@x", "42"},
+        {"\xff\xfe"
+         "bob@x",
+         "bob"}, /* not UTF-8: the bytes are dropped */
+    };
+    char nick[NICK_MAX + 1];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        nick_from_jid(rows[i].jid, nick);
+        if (strcmp(nick, rows[i].nick) != 0)
+            fail_msg("row %zu: %s, expected %s", i, nick, rows[i].nick);
+        assert_true(nick_valid(nick));
+    }
+    /* A multi-letter transliteration stops at 32 characters. */
+    nick_from_jid("abcdefghijklmnopqrstuvwxyz01234щ@x", nick);
+    assert_string_equal(nick, "abcdefghijklmnopqrstuvwxyz01234s");
+}
+
+/* Issue 12 item 10. */
+static void test_nick_reserved(void **state)
+{
+    (void)state;
+    assert_true(nick_reserved("admin", NULL));
+    assert_true(nick_reserved("announcement", "updates@example.org"));
+    assert_true(nick_reserved("root", NULL));
+    assert_true(nick_reserved("starling", NULL));
+    assert_true(nick_reserved("help", NULL));
+    /* The bot's own local part, as a nick would come out of it. */
+    assert_true(nick_reserved("updates", "updates@example.org"));
+    assert_true(nick_reserved("microblog", "Micro.Blog@example.org"));
+    assert_false(nick_reserved("updates", NULL));
+    assert_false(nick_reserved("admin2", "updates@example.org"));
+    assert_false(nick_reserved("alice", "updates@example.org"));
 }
 
 static void test_nick_valid_and_parse(void **state)
@@ -322,6 +382,8 @@ int main(void)
         cmocka_unit_test(test_trim),
         cmocka_unit_test(test_jid_bare),
         cmocka_unit_test(test_nick_from_jid),
+        cmocka_unit_test(test_nick_transliterated),
+        cmocka_unit_test(test_nick_reserved),
         cmocka_unit_test(test_nick_valid_and_parse),
         cmocka_unit_test(test_utf8_cut_every_offset),
         cmocka_unit_test(test_utf8_copy_every_size),
