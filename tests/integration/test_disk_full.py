@@ -70,7 +70,8 @@ def test_full_disk_refuses_posts_keeps_delivering_and_recovers(prosody, tmp_path
         live = harness.join(prosody, "live")    # online throughout
         clients.extend([admin, fan, live])
         for c in (fan, live):
-            assert c.ask("follow admin").startswith("You now follow")
+            # "admin" is a reserved nick: the admin joins as admin2.
+            assert c.ask("follow admin2").startswith("You now follow")
         fan.offline()
         time.sleep(0.5)
         assert admin.ask("held while you were out") == "Posted #1."
