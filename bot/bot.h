@@ -16,6 +16,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "match.h"
+#include "pager.h"
 #include "presence.h"
 #include "../common/util.h"
 #include "../storage/store.h"
@@ -27,12 +28,16 @@ struct bot {
     struct delivery *delivery;
     struct allowlist *allow; /* bot.allow compiled, or NULL */
     struct budget *budget;   /* per-JID message budget */
+    struct pager *pager;     /* where listings stopped, for "more" */
     char self[JID_MAX + 1];  /* the bot's own bare JID */
     time_t started;
     /* Clock for the handlers; tests replace it. */
     time_t (*now)(void);
     /* Send a one-off chat reply (not an update) to a bare JID. */
     void (*reply)(struct bot *b, const char *to, const char *text);
+    /* Tell a user about someone else's act ("alice now follows you"):
+     * sent at once like a reply, but marked as an update; NULL: reply. */
+    void (*notice)(struct bot *b, const char *to, const char *text);
 };
 
 #endif

@@ -22,6 +22,9 @@
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
+/* Users whose last listing "more" can continue (about 300 bytes each). */
+#define PAGER_USERS 4096
+
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
 
@@ -74,6 +77,18 @@ static void bot_reply(struct bot *b, const char *to, const char *text)
 {
     (void)b;
     session_send_chat(to, text, NULL, 0);
+}
+
+/* A notice about someone else's act goes out at once for now; its id
+ * marks it as an update, not an answer to the user's last message. */
+static void bot_notice(struct bot *b, const char *to, const char *text)
+{
+    static unsigned long long n;
+    char id[64];
+
+    snprintf(id, sizeof(id), "starling-notice-%lld-%llu", (long long)b->now(),
+             ++n);
+    session_send_chat(to, text, id, 0);
 }
 
 /* Delivery engine -> session layer. */
@@ -245,6 +260,7 @@ static int run(struct config *cfg)
     d.bot.cfg = cfg;
     d.bot.now = clock_now;
     d.bot.reply = bot_reply;
+    d.bot.notice = bot_notice;
     d.bot.started = time(NULL);
     if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: xmpp.jid is not a JID", cfg->path);
@@ -262,6 +278,7 @@ static int run(struct config *cfg)
     }
     d.bot.presence = presence_new();
     d.bot.budget = budget_new();
+    d.bot.pager = pager_new(PAGER_USERS);
     d.bot.delivery =
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
@@ -314,6 +331,7 @@ static int run(struct config *cfg)
     session_stop();
     delivery_free(d.bot.delivery);
     budget_free(d.bot.budget);
+    pager_free(d.bot.pager);
     presence_free(d.bot.presence);
     store_close(d.bot.store);
     match_allow_free(d.bot.allow);
