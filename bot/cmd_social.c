@@ -51,6 +51,13 @@ static bool save_prefs(struct cmd_ctx *c, const struct prefs *p)
     return true;
 }
 
+/* Quiet hours (or the zone they are read in) changed: the delivery
+ * engine looks again at what it holds for the user. */
+static void hours_changed(struct cmd_ctx *c)
+{
+    delivery_user_changed(c->bot->delivery, c->user->id);
+}
+
 void cmd_notice(struct cmd_ctx *c, const struct user *to, const char *text)
 {
     struct bot *b = c->bot;
@@ -184,6 +191,7 @@ void cmd_tz(struct cmd_ctx *c, const struct cmd_args *a)
         snprintf(p.tz, sizeof(p.tz), "%s", name);
         if (!save_prefs(c, &p))
             return;
+        hours_changed(c);
     }
     if (p.tz[0] == '\0') {
         buf_append(c->reply, "Your time zone is UTC (not set). Set it with "
@@ -210,6 +218,7 @@ void cmd_quiet(struct cmd_ctx *c, const struct cmd_args *a)
         p.quiet_end = a->end_min;
         if (!save_prefs(c, &p))
             return;
+        hours_changed(c);
     }
     if (p.quiet_start < 0) {
         buf_append(c->reply, a->flag ? "Quiet hours off."
