@@ -48,6 +48,7 @@ void cmd_notices(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_tz(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_quiet(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_export(struct cmd_ctx *c, const struct cmd_args *a);
 
 /* "Sorry, something went wrong..." for a store failure. */
 void cmd_failed(struct cmd_ctx *c);

@@ -9,13 +9,20 @@
  * zone_next().  Notices to other users ("alice faved #12", "alice now
  * follows you") go out through bot->notice, each at most once per
  * (user, post) or (follower, user): the store remembers what was told.
+ * "export" sends export.h's document as chat messages of bounded size,
+ * once an hour.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "export.h"
 #include "zone.h"
+
+#define EXPORT_EVERY  3600 /* seconds between two exports of a user */
+#define EXPORT_PIECE  3000 /* bytes of the document a chat message */
+#define EXPORT_PIECES 100  /* messages at most: larger needs a file */
 
 void cmd_clock(int minute, char *out)
 {
@@ -254,4 +261,64 @@ void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a)
     buf_printf(c->reply, "Your daily digest comes at %s", at);
     zone_note(c->reply, &p);
     buf_append(c->reply, ". \"follow NICK digest\" puts NICK's posts in it.");
+}
+
+/* Export ---------------------------------------------------------------- */
+
+/* The document goes out as a first message saying how to read it, then
+ * the pieces in order; each piece is whole UTF-8. */
+static void send_pieces(struct cmd_ctx *c, const struct buf *doc)
+{
+    struct bot *b = c->bot;
+    size_t n = 0, off, len;
+    char *text;
+
+    for (off = 0; off < doc->len; off += len, n++)
+        len = export_piece(doc->s + off, doc->len - off, EXPORT_PIECE);
+    text = xasprintf("Your export: a JSON document of %zu bytes in the %zu "
+                     "message%s below; join their texts in order. Its "
+                     "format is \"starling-export\" version 1.",
+                     doc->len, n, n == 1 ? "" : "s");
+    b->reply(b, c->user->jid, text);
+    free(text);
+    for (off = 0; off < doc->len; off += len) {
+        len = export_piece(doc->s + off, doc->len - off, EXPORT_PIECE);
+        text = xstrndup(doc->s + off, len);
+        b->reply(b, c->user->jid, text);
+        free(text);
+    }
+}
+
+void cmd_export(struct cmd_ctx *c, const struct cmd_args *a)
+{
+    time_t now = c->bot->now();
+    struct buf doc = {0};
+    struct prefs p;
+    int r;
+
+    (void)a;
+    if (!cmd_prefs(c, &p))
+        return;
+    if (p.exported != 0 && now < p.exported + EXPORT_EVERY) {
+        buf_printf(c->reply,
+                   "You can export once an hour; try again in %lld "
+                   "minutes.",
+                   (long long)(p.exported + EXPORT_EVERY - now + 59) / 60);
+        return;
+    }
+    r = export_json(c->bot->store, c->user, now,
+                    (size_t)EXPORT_PIECE * EXPORT_PIECES, &doc);
+    if (r < 0)
+        cmd_failed(c);
+    else if (r == 1)
+        buf_printf(c->reply,
+                   "Your data is more than %d KB, too much to send as chat "
+                   "messages, and this server offers no file upload yet.",
+                   EXPORT_PIECE * EXPORT_PIECES / 1000);
+    else {
+        p.exported = now;
+        if (save_prefs(c, &p))
+            send_pieces(c, &doc);
+    }
+    buf_free(&doc);
 }

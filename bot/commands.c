@@ -111,6 +111,10 @@ static const struct cmd_entry table[] = {
     {"quiet", NULL, ARGS_QUIET, false, "quiet [HH:MM-HH:MM|off]",
      "Show or set the hours of your day when updates wait for you.", cmd_quiet,
      "quiet 23:00-07:00"},
+    {"export", NULL, ARGS_NONE, false, "export",
+     "Everything the service holds about you, as one JSON document (once "
+     "an hour).",
+     cmd_export, "export"},
     {"digest", NULL, ARGS_OPT_CLOCK, false, "digest [HH:MM]",
      "Show or set the time of your daily digest (see follow).", cmd_digest,
      "digest 08:00"},

@@ -168,7 +168,8 @@ static const char *const steps[] = {
     "  quiet_start INTEGER,"
     "  quiet_end INTEGER,"
     "  digest_at INTEGER,"
-    "  notices INTEGER NOT NULL DEFAULT 1);"
+    "  notices INTEGER NOT NULL DEFAULT 1,"
+    "  exported INTEGER NOT NULL DEFAULT 0);"
     /* A follow in this table gathers the followee's posts into a daily
      * digest instead of live updates. */
     "CREATE TABLE follow_digest ("

@@ -102,6 +102,7 @@ enum stmt_id {
     S_PREFS_PUT,
     S_DIGEST_ON,
     S_DIGEST_OFF,
+    S_BLOCKING,
     S_COUNT
 };
 
@@ -286,18 +287,22 @@ static const char *const sql[S_COUNT] = {
                "ORDER BY f.post DESC LIMIT ?2",
     [S_TOLD] = "INSERT OR IGNORE INTO told (kind, actor, object) "
                "VALUES (?1, ?2, ?3)",
-    [S_PREFS_GET] = "SELECT tz, ifnull(quiet_start, -1), "
-                    "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices "
-                    "FROM prefs WHERE user = ?1",
+    [S_PREFS_GET] =
+        "SELECT tz, ifnull(quiet_start, -1), "
+        "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices, exported "
+        "FROM prefs WHERE user = ?1",
     [S_PREFS_PUT] = "INSERT OR REPLACE INTO prefs (user, tz, quiet_start, "
-                    "quiet_end, digest_at, notices) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "quiet_end, digest_at, notices, exported) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* Digest mode only for a follow that exists. */
     [S_DIGEST_ON] = "INSERT OR IGNORE INTO follow_digest (follower, followee) "
                     "SELECT follower, followee FROM follows "
                     "WHERE follower = ?1 AND followee = ?2",
     [S_DIGEST_OFF] =
         "DELETE FROM follow_digest WHERE follower = ?1 AND followee = ?2",
+    [S_BLOCKING] = "SELECT u.nick FROM blocks b JOIN users u "
+                   "ON u.id = b.blocked WHERE b.blocker = ?1 "
+                   "ORDER BY b.blocked",
 };
 
 struct store {
@@ -937,9 +942,11 @@ int store_track_del(struct store *s, int64_t user, const char *word)
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
-int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+/* Call cb with column 0 of each row of st (bound to user). */
+static int each_word(struct store *s, enum stmt_id id, int64_t user,
+                     store_word_cb cb, void *ud)
 {
-    sqlite3_stmt *st = stmt(s, S_TRACKING);
+    sqlite3_stmt *st = stmt(s, id);
     int rc;
 
     sqlite3_bind_int64(st, 1, user);
@@ -949,7 +956,12 @@ int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
             break;
         }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error(s, "tracking");
+    return rc == SQLITE_DONE ? 0 : db_error(s, "word list");
+}
+
+int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+{
+    return each_word(s, S_TRACKING, user, cb, ud);
 }
 
 /* Posts ------------------------------------------------------------------- */
@@ -1530,6 +1542,7 @@ int store_prefs_get(struct store *s, int64_t user, struct prefs *out)
         out->quiet_end = sqlite3_column_int(st, 2);
         out->digest_at = sqlite3_column_int(st, 3);
         out->notices = sqlite3_column_int(st, 4) != 0;
+        out->exported = (time_t)sqlite3_column_int64(st, 5);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "settings");
@@ -1554,7 +1567,13 @@ int store_prefs_put(struct store *s, int64_t user, const struct prefs *p)
     bind_minute(st, 4, quiet ? p->quiet_end : -1);
     bind_minute(st, 5, p->digest_at);
     sqlite3_bind_int(st, 6, p->notices);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)p->exported);
     return exec(s, st);
+}
+
+int store_blocking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+{
+    return each_word(s, S_BLOCKING, user, cb, ud);
 }
 
 int store_follow_mode(struct store *s, int64_t follower, int64_t followee,

@@ -283,10 +283,14 @@ struct prefs {
     int quiet_end;             /* minute of the day quiet hours end */
     int digest_at;             /* minute of the day (default 08:00) */
     bool notices;              /* "alice now follows you" (default on) */
+    time_t exported;           /* last "export", 0: never */
 };
 /* 0 and *out (the defaults if user has no row), or -1. */
 int store_prefs_get(struct store *st, int64_t user, struct prefs *out);
 int store_prefs_put(struct store *st, int64_t user, const struct prefs *p);
+
+/* Nicks user blocks, in the order of the blocks index. */
+int store_blocking(struct store *st, int64_t user, store_word_cb cb, void *ud);
 
 /* Follow followee in digest (true) or live (false) mode, in one unit:
  * *added is set when the follow is new, *changed when the mode changed

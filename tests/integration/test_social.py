@@ -3,6 +3,7 @@ when and continue with "more", tags, favourites, the DM inbox, removing a
 follower, follow notices, time zone, quiet hours and the digest setting,
 each through a real server."""
 import datetime
+import json
 import re
 import sqlite3
 import time
@@ -279,3 +280,44 @@ def test_help_has_examples(user):
                   "tz [ZONE]", "quiet [HH:MM-HH:MM|off]", "digest [HH:MM]",
                   "follow NICK [digest]", "last [NICK|#tag] [N]"):
         assert "\n  %s\n" % usage in h + "\n", usage
+
+
+def test_export_by_chat(user):
+    alice, bob = user("alice"), user("bob")
+    alice.ask("bio Gardener")
+    bob.ask("follow alice")
+    alice.ask("follow bob digest")
+    alice.ask("tz Europe/Berlin")
+    alice.ask("first \"quoted\" post")
+    for i in range(12):
+        alice.ask("a longer post to make the export span messages, number %d %s" % (i, "z" * 300))
+    bob.ask("d alice psst")
+    alice.ask("fav #1")
+    alice.ask("track #xmpp")
+    intro = alice.ask("export")
+    m = re.match(r"Your export: a JSON document of (\d+) bytes in the (\d+) messages below; "
+                 r"join their texts in order\. Its format is \"starling-export\" version 1\.$", intro)
+    assert m, intro
+    size, count = int(m.group(1)), int(m.group(2))
+    assert count > 1
+    pieces = [alice.wait(lambda x: not harness.is_update(x))["body"] for _ in range(count)]
+    assert all(len(p.encode()) <= 3000 for p in pieces)
+    text = "".join(pieces)
+    assert len(text.encode()) == size
+    doc = json.loads(text)
+    assert doc["format"] == "starling-export" and doc["version"] == 1
+    assert doc["user"]["nick"] == "alice" and doc["user"]["bio"] == "Gardener"
+    assert doc["settings"]["time_zone"] == "Europe/Berlin"
+    assert [p["id"] for p in doc["posts"]] == list(range(13, 0, -1))
+    assert doc["posts"][-1]["text"] == 'first "quoted" post'
+    assert doc["private_messages"] == [
+        {"id": 14, "created": doc["private_messages"][0]["created"], "direction": "received",
+         "peer": "bob", "text": "psst"}]
+    assert [(f["nick"], f["digest"]) for f in doc["following"]] == [("bob", True)]
+    assert [f["nick"] for f in doc["followers"]] == ["bob"]
+    assert [f["post"] for f in doc["favourites"]] == [1]
+    assert doc["tracking"] == ["#xmpp"] and doc["blocking"] == []
+    # Once an hour.
+    assert alice.ask("export") == "You can export once an hour; try again in 60 minutes."
+    assert re.match(r"Your export: a JSON document of \d+ bytes in the 1 message below",
+                    bob.ask("export"))

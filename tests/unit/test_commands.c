@@ -171,6 +171,8 @@ static const struct row rows[] = {
     {"digest 8", CMD_USAGE, "digest", NULL, 0, 0, NULL},
     {"digest 123:00", CMD_USAGE, "digest", NULL, 0, 0, NULL},
     {"digest of the week", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"export", CMD_OK, "export", NULL, 0, 0, NULL},
+    {"export my data please", CMD_POST, NULL, NULL, 0, 0, NULL},
 };
 
 static void test_table_of_forms(void **state)
@@ -275,7 +277,7 @@ static void test_table_entries(void **state)
         "delete",   "d",       "dm",      "whois",    "nick",      "bio",
         "mentions", "track",   "untrack", "tracking", "search",    "block",
         "unblock",  "more",    "dms",     "fav",      "unfav",     "favs",
-        "remove",   "notices", "tz",      "quiet",    "digest"};
+        "remove",   "notices", "tz",      "quiet",    "digest",    "export"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)

@@ -675,6 +675,7 @@ static void test_prefs(void **state)
     p.quiet_end = 7 * 60;
     p.digest_at = 6 * 60 + 30;
     p.notices = false;
+    p.exported = 12345;
     assert_int_equal(store_prefs_put(st, a, &p), 0);
     memset(&p, 0, sizeof(p));
     assert_int_equal(store_prefs_get(st, a, &p), 0);
@@ -683,6 +684,7 @@ static void test_prefs(void **state)
     assert_int_equal(p.quiet_end, 7 * 60);
     assert_int_equal(p.digest_at, 6 * 60 + 30);
     assert_false(p.notices);
+    assert_int_equal(p.exported, 12345);
     /* Quiet hours off; someone else's settings untouched. */
     p.quiet_start = -1;
     assert_int_equal(store_prefs_put(st, a, &p), 0);
