@@ -19,6 +19,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "match.h"
+#include "pager.h"
 #include "presence.h"
 #include "../common/util.h"
 #include "../storage/store.h"
@@ -41,6 +42,7 @@ struct bot {
     struct budget *subs_jid;    /* per-JID subscription request budget */
     struct budget *subs_domain; /* per-domain subscription request budget */
     struct roster *roster;      /* items received so far, or NULL */
+    struct pager *pager;        /* where listings stopped, for "more" */
     char self[JID_MAX + 1];     /* the bot's own bare JID */
     time_t started;
     /* The ids of the last commands users sent, so that correcting one
@@ -64,6 +66,9 @@ struct bot {
     /* Send <presence type="subscribed|subscribe|unsubscribed"/> to a bare
      * JID. */
     void (*subscription)(struct bot *b, const char *to, const char *type);
+    /* Tell a user about someone else's act ("alice now follows you"):
+     * sent at once like a reply, but marked as an update; NULL: reply. */
+    void (*notice)(struct bot *b, const char *to, const char *text);
 };
 
 #endif

@@ -40,30 +40,36 @@ void cmd_stats(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_ban(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_unban(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_broadcast(struct cmd_ctx *c, const struct cmd_args *a);
+/* Listings (cmd_list.c) and the issue 15 commands (cmd_social.c). */
+void cmd_more(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_dms(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_favs(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_fav(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_unfav(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_remove(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_notices(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_tz(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_quiet(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_export(struct cmd_ctx *c, const struct cmd_args *a);
 
 /* Gestures of today's clients (cmd_gesture.c), called by cmd_handle()
  * and dispatch. */
 void cmd_remember(struct cmd_ctx *c);
 int cmd_quoted_reply(const char *msg, int64_t *post, const char **rest);
 
-/* A post fetched with its text copied: free body. */
-struct got {
-    struct post p;
-    char *body;
-    char nick[NICK_MAX + 1];
-};
-/* Fetch post id into *g; replies "No post #N." and returns false when
- * there is none (or it is not public and public_only). */
-bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct got *g,
-                  bool public_only);
-
-/* Nicks mentioned in a text (lower-case, no '@'), at most MENTIONS_MAX. */
+/* What a public post's text holds: mentions (lower-case nicks, no '@'),
+ * words (for track) and tags, collected into pp and pointed at by p. */
 struct collected {
     char **v;
     size_t n;
 };
-void cmd_collect_mentions(const char *text, struct collected *out);
-void cmd_collected_free(struct collected *c);
+struct post_parts {
+    struct collected mentions, words, tags;
+};
+void cmd_post_parts(const char *text, struct post_parts *pp,
+                    struct post_new *p);
+void cmd_post_parts_free(struct post_parts *pp);
 
 /* "Sorry, something went wrong..." for a store failure. */
 void cmd_failed(struct cmd_ctx *c);
@@ -72,8 +78,31 @@ void cmd_failed(struct cmd_ctx *c);
 bool cmd_user_arg(struct cmd_ctx *c, const char *nick, struct user *out);
 /* A banned user is told so (with the reason); true if they were. */
 bool cmd_refuse_banned(struct cmd_ctx *c);
-/* Append "#N nick: text" (with "(re #M)") as one line. */
-void cmd_format_post(struct buf *b, const struct post *p);
+/* Append "#N nick: text" (with "(re #M)", and " · WHEN" before the colon
+ * when when is not NULL) as one line. */
+void cmd_format_post(struct buf *b, const struct post *p, const char *when);
+/* A post fetched for a command, its strings owned (free body). */
+struct cmd_got {
+    struct post p;
+    char *body;
+    char nick[NICK_MAX + 1];
+};
+/* Fetch post id into *g (public_only: DMs and broadcasts count as
+ * missing); replies "No post #N." (or the failure) and returns false
+ * when there is none.  On true the caller frees g->body. */
+bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct cmd_got *g,
+                  bool public_only);
+/* Tell user to about someone else's act (bot->notice). */
+void cmd_notice(struct cmd_ctx *c, const struct user *to, const char *text);
+/* c->user's settings; false (and the failure replied) on a store
+ * error. */
+bool cmd_prefs(struct cmd_ctx *c, struct prefs *out);
+/* "08:00" from a minute of the day; out holds 6 bytes. */
+void cmd_clock(int minute, char *out);
+/* A match_cb: copy the first item into ud (at least 63 bytes) if it is
+ * shorter than 63 bytes (never cut: lower case can be longer than what
+ * was typed), and stop. */
+int cmd_copy_word(void *ud, const char *item);
 /* Store a post of any kind from c->user and reply; used by post, reply,
  * dm and broadcast.  Returns the new post id, or 0 if nothing was stored. */
 int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,

@@ -65,9 +65,10 @@ void cmd_correct(struct cmd_ctx *c, const char *replace_id, char *text)
 {
     int64_t post = post_of(c, replace_id, true);
     const struct config *cfg = c->bot->cfg;
-    struct collected mentions = {0};
+    struct post_parts parts = {0};
+    struct post_new edit = {.author = c->user->id, .body = text};
     enum post_check check;
-    struct got g;
+    struct cmd_got g;
     int r;
 
     text_trim(text);
@@ -100,11 +101,9 @@ void cmd_correct(struct cmd_ctx *c, const char *replace_id, char *text)
         return;
     }
     if (g.p.kind == POST_PUBLIC)
-        cmd_collect_mentions(text, &mentions);
-    r = store_post_edit(c->bot->store, post, text,
-                        (const char *const *)mentions.v, mentions.n,
-                        c->user->id);
-    cmd_collected_free(&mentions);
+        cmd_post_parts(text, &parts, &edit);
+    r = store_post_edit(c->bot->store, post, &edit);
+    cmd_post_parts_free(&parts);
     if (r < 0 || (r == 0 && delivery_post_edited(c->bot->delivery, post,
                                                  c->bot->now()) < 0)) {
         cmd_failed(c);
@@ -141,7 +140,7 @@ bool cmd_reply_to_message(struct cmd_ctx *c, const char *reply_id, char *text)
     int64_t post = post_of(c, reply_id, false);
     struct cmd_args a = {0};
     struct user to;
-    struct got g;
+    struct cmd_got g;
 
     if (post <= 0) {
         if (post < 0)
@@ -226,7 +225,7 @@ void cmd_react(struct cmd_ctx *c, const char *reaction_id,
 {
     int64_t post = post_of(c, reaction_id, false);
     struct user author;
-    struct got g;
+    struct cmd_got g;
     struct buf ignored = {0}, *reply = c->reply;
     bool found;
     int r, blocked;

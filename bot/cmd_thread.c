@@ -12,7 +12,7 @@ void cmd_repeat(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct post_new p = {0};
     struct user author;
-    struct got g;
+    struct cmd_got g;
     int64_t id = 0;
     char *body, *note;
     int r;

@@ -1,7 +1,8 @@
 /*
- * cmd_user.c - the user commands of SPEC 5: following, reading, replying,
- * private messages, profile and tracking.  Replies are short, one line
- * where possible, and show nicks, never JIDs (admins see JIDs in whois).
+ * cmd_user.c - the user commands of SPEC 5: following, replying, private
+ * messages, profile and tracking (listings are in cmd_list.c).  Replies are
+ * short, one line where possible, and show nicks, never JIDs (admins see JIDs
+ * in whois).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,39 @@
 #include "match.h"
 #include "../common/text.h"
 
-#define LIST_MAX       100 /* nicks listed by followers/following */
-#define LAST_DEFAULT   10
-#define SHOW_REPLIES   20
-#define SEARCH_MAX     10
-#define MENTIONS_SHOWN 10
+/* "Their posts come in your daily digest at 08:00 (UTC)." */
+static void digest_note(struct cmd_ctx *c, const char *nick, bool added)
+{
+    struct prefs p;
+    char at[8];
+
+    if (!cmd_prefs(c, &p))
+        return;
+    cmd_clock(p.digest_at, at);
+    buf_printf(c->reply, "%s%s's posts come in your daily digest at %s (%s).",
+               added ? " " : "", nick, at, p.tz[0] ? p.tz : "UTC");
+}
+
+/* "alice now follows you", once per follower and user, unless the user
+ * turned notices off. */
+static void tell_followed(struct cmd_ctx *c, const struct user *t)
+{
+    struct prefs p;
+    char *text;
+
+    if (!t->active || t->banned ||
+        store_prefs_get(c->bot->store, t->id, &p) < 0 || !p.notices ||
+        store_told_once(c->bot->store, TOLD_FOLLOW, c->user->id, t->id) != 1)
+        return;
+    text = xasprintf("%s now follows you.", c->user->nick);
+    cmd_notice(c, t, text);
+    free(text);
+}
 
 void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct user t;
+    bool added, changed;
     int r;
 
     if (cmd_refuse_banned(c) || !cmd_user_arg(c, a->nick, &t))
@@ -35,13 +60,22 @@ void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
             buf_printf(c->reply, "You can't follow %s.", t.nick);
         return;
     }
-    r = store_follow(c->bot->store, c->user->id, t.id, c->bot->now());
-    if (r < 0)
+    if (store_follow_mode(c->bot->store, c->user->id, t.id, a->flag,
+                          c->bot->now(), &added, &changed) < 0) {
         cmd_failed(c);
-    else if (r == 1)
-        buf_printf(c->reply, "You already follow %s.", t.nick);
-    else
+        return;
+    }
+    if (added)
         buf_printf(c->reply, "You now follow %s.", t.nick);
+    else if (!changed)
+        buf_printf(c->reply, "You already follow %s%s.", t.nick,
+                   a->flag ? " in your daily digest" : "");
+    else if (!a->flag)
+        buf_printf(c->reply, "%s's posts come to you live again.", t.nick);
+    if (a->flag && (added || changed))
+        digest_note(c, t.nick, added);
+    if (added)
+        tell_followed(c, &t);
 }
 
 void cmd_unfollow(struct cmd_ctx *c, const struct cmd_args *a)
@@ -58,55 +92,6 @@ void cmd_unfollow(struct cmd_ctx *c, const struct cmd_args *a)
         buf_printf(c->reply, "You don't follow %s.", t.nick);
     else
         buf_printf(c->reply, "You no longer follow %s.", t.nick);
-}
-
-struct nicks {
-    struct buf *b;
-    size_t n;
-};
-
-static int add_nick(void *ud, const struct user *u)
-{
-    struct nicks *l = ud;
-
-    if (l->n < LIST_MAX)
-        buf_printf(l->b, "%s%s", l->n == 0 ? "" : ", ", u->nick);
-    l->n++;
-    return 0;
-}
-
-static void list_users(struct cmd_ctx *c, bool followers)
-{
-    struct buf names = {0};
-    struct nicks l = {&names, 0};
-    int r = followers
-                ? store_followers(c->bot->store, c->user->id, add_nick, &l)
-                : store_following(c->bot->store, c->user->id, add_nick, &l);
-
-    if (r < 0)
-        cmd_failed(c);
-    else if (l.n == 0)
-        buf_append(c->reply,
-                   followers ? "No followers yet." : "You follow nobody yet.");
-    else {
-        buf_printf(c->reply, "%s (%zu): %s",
-                   followers ? "Followers" : "Following", l.n, buf_str(&names));
-        if (l.n > LIST_MAX)
-            buf_printf(c->reply, " and %zu more", l.n - LIST_MAX);
-    }
-    buf_free(&names);
-}
-
-void cmd_followers(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    (void)a;
-    list_users(c, true);
-}
-
-void cmd_following(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    (void)a;
-    list_users(c, false);
 }
 
 void cmd_on(struct cmd_ctx *c, const struct cmd_args *a)
@@ -151,62 +136,9 @@ void cmd_away(struct cmd_ctx *c, const struct cmd_args *a)
     delivery_user_reset(c->bot->delivery, c->user->id);
 }
 
-struct lines {
-    struct buf *b;
-    size_t n;
-};
-
-static int add_post(void *ud, const struct post *p)
-{
-    struct lines *l = ud;
-
-    cmd_format_post(l->b, p);
-    l->n++;
-    return 0;
-}
-
-static void reply_posts(struct cmd_ctx *c, struct lines *l, int r,
-                        const char *none)
-{
-    if (r < 0)
-        cmd_failed(c);
-    else if (l->n == 0)
-        buf_append(c->reply, none);
-}
-
-void cmd_last(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    int n = a->count > 0 ? a->count : LAST_DEFAULT;
-    struct lines l = {c->reply, 0};
-    struct user t;
-    int r;
-
-    if (a->nick[0] != '\0') {
-        if (!cmd_user_arg(c, a->nick, &t))
-            return;
-        r = store_user_posts(c->bot->store, t.id, n, add_post, &l);
-    } else {
-        r = store_timeline(c->bot->store, c->user->id, n, add_post, &l);
-    }
-    reply_posts(c, &l, r, "Nothing yet.");
-}
-
-void cmd_show(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    struct lines l = {c->reply, 0};
-    struct got g;
-
-    if (!cmd_get_post(c, a->num, &g, true))
-        return;
-    cmd_format_post(c->reply, &g.p);
-    free(g.body);
-    if (store_replies(c->bot->store, a->num, SHOW_REPLIES, add_post, &l) < 0)
-        cmd_failed(c);
-}
-
 void cmd_reply(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    struct got g;
+    struct cmd_got g;
 
     if (!cmd_get_post(c, a->num, &g, true))
         return;
@@ -216,7 +148,7 @@ void cmd_reply(struct cmd_ctx *c, const struct cmd_args *a)
 
 void cmd_delete(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    struct got g;
+    struct cmd_got g;
     bool own;
 
     if (!cmd_get_post(c, a->num, &g, false))
@@ -337,33 +269,32 @@ void cmd_bio(struct cmd_ctx *c, const struct cmd_args *a)
         buf_append(c->reply, "Bio updated.");
 }
 
-void cmd_mentions(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    struct lines l = {c->reply, 0};
-    int r;
-
-    (void)a;
-    r = store_mentions(c->bot->store, c->user->id, MENTIONS_SHOWN, add_post,
-                       &l);
-    reply_posts(c, &l, r, "Nobody mentioned you yet.");
-}
-
 static int first_word(void *ud, const char *w)
 {
     *(char **)ud = xstrdup(w);
     return 1;
 }
 
-/* The word as posts are indexed: Unicode lower case, which can be longer
- * than what was typed (U+023A is 2 bytes, its lower case 3), so it is
- * never cut.  The caller frees it; NULL (and the usage line) if none. */
+/* The word (or "#tag") as posts are indexed: Unicode lower case, which
+ * can be longer than what was typed (U+023A is 2 bytes, its lower case
+ * 3), so it is never cut.  The caller frees it; NULL (and the usage line)
+ * if none. */
 static char *track_word(struct cmd_ctx *c, const char *arg)
 {
-    char *w = NULL;
+    char *w = NULL, *tag;
 
-    match_words(arg, 1, first_word, &w);
+    if (arg[0] == '#') {
+        match_tags(arg, 1, first_word, &w);
+        if (w != NULL) {
+            tag = xasprintf("#%s", w);
+            free(w);
+            w = tag;
+        }
+    } else {
+        match_words(arg, 1, first_word, &w);
+    }
     if (w == NULL)
-        buf_append(c->reply, "Usage: track WORD");
+        buf_append(c->reply, "Usage: track WORD|#tag");
     return w;
 }
 
@@ -382,10 +313,8 @@ void cmd_track(struct cmd_ctx *c, const struct cmd_args *a)
     else if (r == 2)
         buf_printf(c->reply, "You can track at most %d words.", TRACK_MAX);
     else
-        buf_printf(c->reply,
-                   "Tracking %s: posts containing it will reach "
-                   "you.",
-                   w);
+        buf_printf(c->reply, "Tracking %s: posts %s will reach you.", w,
+                   w[0] == '#' ? "tagged so" : "containing it");
     free(w);
 }
 
@@ -406,9 +335,14 @@ void cmd_untrack(struct cmd_ctx *c, const struct cmd_args *a)
     free(w);
 }
 
+struct words {
+    struct buf *b;
+    size_t n;
+};
+
 static int add_word(void *ud, const char *w)
 {
-    struct nicks *l = ud;
+    struct words *l = ud;
 
     buf_printf(l->b, "%s%s", l->n == 0 ? "" : ", ", w);
     l->n++;
@@ -418,7 +352,7 @@ static int add_word(void *ud, const char *w)
 void cmd_tracking(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct buf words = {0};
-    struct nicks l = {&words, 0};
+    struct words l = {&words, 0};
 
     (void)a;
     if (store_tracking(c->bot->store, c->user->id, add_word, &l) < 0)
@@ -428,14 +362,6 @@ void cmd_tracking(struct cmd_ctx *c, const struct cmd_args *a)
     else
         buf_printf(c->reply, "Tracking: %s", buf_str(&words));
     buf_free(&words);
-}
-
-void cmd_search(struct cmd_ctx *c, const struct cmd_args *a)
-{
-    struct lines l = {c->reply, 0};
-    int r = store_search(c->bot->store, a->text, SEARCH_MAX, add_post, &l);
-
-    reply_posts(c, &l, r, "Nothing found.");
 }
 
 void cmd_block(struct cmd_ctx *c, const struct cmd_args *a)

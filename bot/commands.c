@@ -28,73 +28,121 @@
 #define LAST_MAX     50
 #define MENTIONS_MAX 50
 #define WORDS_MAX    200
+#define TAGS_MAX     20 /* tags indexed per post */
+#define TAG_BYTES    62 /* longest tag indexed: "#tag" fits cmd_args.word */
 
 static const struct cmd_entry table[] = {
     {"help", NULL, ARGS_OPT_WORD, false, "help [COMMAND]",
-     "List the commands, or explain one.", cmd_help},
+     "List the commands, or explain one.", cmd_help, "help follow"},
     {"post", NULL, ARGS_TEXT, false, "post TEXT",
-     "Post TEXT even if it reads like a command.", cmd_post},
-    {"follow", NULL, ARGS_NICK, false, "follow NICK", "Receive NICK's posts.",
-     cmd_follow},
+     "Post TEXT even if it reads like a command.", cmd_post,
+     "post follow the white rabbit"},
+    {"follow", NULL, ARGS_FOLLOW, false, "follow NICK [digest]",
+     "Receive NICK's posts as they come, or with digest gathered into one "
+     "message a day.",
+     cmd_follow, "follow alice digest"},
     {"unfollow", NULL, ARGS_NICK, false, "unfollow NICK",
-     "Stop receiving NICK's posts.", cmd_unfollow},
+     "Stop receiving NICK's posts.", cmd_unfollow, "unfollow alice"},
     {"followers", NULL, ARGS_NONE, false, "followers", "Who follows you.",
-     cmd_followers},
+     cmd_followers, "followers"},
     {"following", NULL, ARGS_NONE, false, "following", "Whom you follow.",
-     cmd_following},
+     cmd_following, "following"},
+    {"remove", NULL, ARGS_NICK, false, "remove NICK",
+     "Stop NICK following you, without blocking them.", cmd_remove,
+     "remove bob"},
+    {"notices", NULL, ARGS_ONOFF, false, "notices on|off",
+     "Whether you are told when someone follows you.", cmd_notices,
+     "notices off"},
     {"on", NULL, ARGS_NONE, false, "on", "Resume all deliveries to you.",
-     cmd_on},
+     cmd_on, "on"},
     {"off", NULL, ARGS_NONE, false, "off",
-     "Pause all deliveries to you; nothing is held meanwhile.", cmd_off},
+     "Pause all deliveries to you; nothing is held meanwhile.", cmd_off, "off"},
     {"away", NULL, ARGS_ONOFF, false, "away on|off",
-     "Whether updates reach you while you are away or xa.", cmd_away},
-    {"last", NULL, ARGS_LAST, false, "last [NICK] [N]",
-     "The last N posts (default 10, at most 50) of your timeline, or of "
-     "NICK, newest first.",
-     cmd_last},
+     "Whether updates reach you while you are away or xa.", cmd_away,
+     "away on"},
+    {"last", NULL, ARGS_LAST, false, "last [NICK|#tag] [N]",
+     "The last N posts (default 10, at most 50) of your timeline, of NICK, "
+     "or tagged #tag (\"#tag\" alone does the same), newest first.",
+     cmd_last, "last #xmpp 20"},
+    {"more", NULL, ARGS_NONE, false, "more",
+     "Continue the last listing where it stopped.", cmd_more, "more"},
     {"show", NULL, ARGS_POSTNUM, false, "show #N",
-     "Post N with its replies (\"#N\" alone does the same).", cmd_show},
+     "Post N with its replies (\"#N\" alone does the same).", cmd_show, "#12"},
     {"reply", NULL, ARGS_POSTNUM_TEXT, false, "reply #N TEXT",
-     "Reply to post N (\"#N TEXT\" does the same).", cmd_reply},
+     "Reply to post N (\"#N TEXT\" does the same).", cmd_reply, "#12 I agree"},
     {"rt", "repeat", ARGS_POSTNUM, false, "rt #N",
      "Pass post N on to your followers (\"repeat #N\" does the same).",
-     cmd_repeat},
+     cmd_repeat, "rt #12"},
     {"mute", NULL, ARGS_POSTNUM, false, "mute #N",
-     "Replies in the thread of post N no longer reach you.", cmd_mute},
+     "Replies in the thread of post N no longer reach you.", cmd_mute,
+     "mute #12"},
     {"unmute", NULL, ARGS_POSTNUM, false, "unmute #N",
-     "Replies in the thread of post N reach you again.", cmd_unmute},
+     "Replies in the thread of post N reach you again.", cmd_unmute,
+     "unmute #12"},
     {"delete", NULL, ARGS_POSTNUM, false, "delete #N", "Delete your post N.",
-     cmd_delete},
+     cmd_delete, "delete #12"},
     {"d", "dm", ARGS_NICK_TEXT, false, "d NICK TEXT",
-     "A private message to NICK, who must follow you.", cmd_dm},
+     "A private message to NICK, who must follow you.", cmd_dm,
+     "d alice see you at 8?"},
     {"whois", NULL, ARGS_NICK, false, "whois NICK",
-     "Who NICK is: bio, joined, posts, followers, following.", cmd_whois},
+     "Who NICK is: bio, joined, posts, followers, following.", cmd_whois,
+     "whois alice"},
     {"nick", NULL, ARGS_NICK, false, "nick NEW",
-     "Change your nick (a-z, 0-9 and _, at most 32).", cmd_nick},
+     "Change your nick (a-z, 0-9 and _, at most 32).", cmd_nick, "nick ally"},
     {"bio", NULL, ARGS_TEXT, false, "bio TEXT, or bio - to clear it",
-     "Set your bio (at most 160 characters); \"bio -\" clears it.", cmd_bio},
+     "Set your bio (at most 160 characters); \"bio -\" clears it.", cmd_bio,
+     "bio Gardener and XMPP fan"},
     {"mentions", NULL, ARGS_NONE, false, "mentions",
-     "The last posts that mention you.", cmd_mentions},
-    {"track", NULL, ARGS_WORD, false, "track WORD",
-     "Receive every post containing WORD (at most 20 words).", cmd_track},
-    {"untrack", NULL, ARGS_WORD, false, "untrack WORD", "Stop tracking WORD.",
-     cmd_untrack},
+     "The last posts that mention you.", cmd_mentions, "mentions"},
+    {"dms", NULL, ARGS_NONE, false, "dms",
+     "Your private messages, sent and received, newest first.", cmd_dms, "dms"},
+    {"fav", NULL, ARGS_POSTNUM, false, "fav #N",
+     "Keep post N among your favourites; its author is told.", cmd_fav,
+     "fav #12"},
+    {"unfav", NULL, ARGS_POSTNUM, false, "unfav #N",
+     "Take post N out of your favourites.", cmd_unfav, "unfav #12"},
+    {"favs", NULL, ARGS_NONE, false, "favs",
+     "Your favourite posts, newest first.", cmd_favs, "favs"},
+    {"track", NULL, ARGS_TERM, false, "track WORD|#tag",
+     "Receive every post containing WORD, or tagged #tag (at most 20).",
+     cmd_track, "track #xmpp"},
+    {"untrack", NULL, ARGS_TERM, false, "untrack WORD|#tag",
+     "Stop tracking WORD or #tag.", cmd_untrack, "untrack #xmpp"},
     {"tracking", NULL, ARGS_NONE, false, "tracking", "The words you track.",
-     cmd_tracking},
+     cmd_tracking, "tracking"},
     {"search", NULL, ARGS_TEXT, false, "search WORDS",
-     "Posts containing all of WORDS, newest first.", cmd_search},
+     "Posts containing all of WORDS, newest first.", cmd_search,
+     "search xmpp bots"},
     {"block", NULL, ARGS_NICK, false, "block NICK",
-     "NICK can no longer follow, mention or message you.", cmd_block},
+     "NICK can no longer follow, mention or message you.", cmd_block,
+     "block spammer"},
     {"unblock", NULL, ARGS_NICK, false, "unblock NICK", "Undo block NICK.",
-     cmd_unblock},
+     cmd_unblock, "unblock spammer"},
+    {"tz", NULL, ARGS_OPT_ZONE, false, "tz [ZONE]",
+     "Show or set your time zone (an IANA name), for quiet hours, digests "
+     "and dates.",
+     cmd_tz, "tz Europe/Berlin"},
+    {"quiet", NULL, ARGS_QUIET, false, "quiet [HH:MM-HH:MM|off]",
+     "Show or set the hours of your day when updates wait for you.", cmd_quiet,
+     "quiet 23:00-07:00"},
+    {"export", NULL, ARGS_NONE, false, "export",
+     "Everything the service holds about you, as one JSON document (once "
+     "an hour).",
+     cmd_export, "export"},
+    {"digest", NULL, ARGS_OPT_CLOCK, false, "digest [HH:MM]",
+     "Show or set the time of your daily digest (see follow).", cmd_digest,
+     "digest 08:00"},
     {"stats", NULL, ARGS_NONE, true, "stats",
-     "Users, posts, follows, held deliveries, uptime.", cmd_stats},
+     "Users, posts, follows, held deliveries, uptime.", cmd_stats, "stats"},
     {"ban", NULL, ARGS_NICK_OPT_TEXT, true, "ban NICK [REASON]",
-     "NICK can no longer post, follow or message.", cmd_ban},
-    {"unban", NULL, ARGS_NICK, true, "unban NICK", "Lift a ban.", cmd_unban},
+     "NICK can no longer post, follow or message.", cmd_ban,
+     "ban spammer links to malware"},
+    {"unban", NULL, ARGS_NICK, true, "unban NICK", "Lift a ban.", cmd_unban,
+     "unban spammer"},
     {"broadcast", NULL, ARGS_TEXT, true, "broadcast TEXT",
-     "An announcement to every active user.", cmd_broadcast},
-    {NULL, NULL, ARGS_NONE, false, NULL, NULL, NULL},
+     "An announcement to every active user.", cmd_broadcast,
+     "broadcast maintenance at 22:00 UTC"},
+    {NULL, NULL, ARGS_NONE, false, NULL, NULL, NULL, NULL},
 };
 
 const struct cmd_entry *cmd_table(void)
@@ -214,6 +262,77 @@ static bool word_arg(const struct span *w, char *out, size_t size)
     return utf8_valid(out, w->n);
 }
 
+/* "#word" (word as for word_arg, not all digits) -> "#word", ASCII
+ * lower-cased here, fully by the handler. */
+static bool tag_arg(const struct span *w, char *out, size_t size)
+{
+    struct span word = {w->s + 1, w->n - 1};
+
+    if (w->n < 2 || w->s[0] != '#' || all_digits(word.s, word.n))
+        return false;
+    out[0] = '#';
+    return word_arg(&word, out + 1, size - 1);
+}
+
+/* A time zone name as typed (the handler checks the database). */
+static bool zone_arg(const struct span *w, char *out, size_t size)
+{
+    if (w->n == 0 || w->n >= size)
+        return false;
+    for (size_t i = 0; i < w->n; i++) {
+        unsigned char ch = (unsigned char)w->s[i];
+
+        if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '+' || ch == '/'))
+            return false;
+    }
+    memcpy(out, w->s, w->n);
+    out[w->n] = '\0';
+    return true;
+}
+
+/* "7:05", "07:05" -> minute of the day 425. */
+static bool clock_n(const char *s, size_t n, int *out)
+{
+    size_t colon = n >= 4 && s[n - 3] == ':' ? n - 3 : 0;
+    int64_t h, m;
+
+    if (colon == 0 || colon > 2 || !all_digits(s, colon) ||
+        !all_digits(s + colon + 1, 2))
+        return false;
+    h = post_number(s, colon);
+    m = post_number(s + colon + 1, 2);
+    if (h > 23 || m > 59)
+        return false;
+    *out = (int)(h * 60 + m);
+    return true;
+}
+
+static bool clock_arg(const struct span *w, int *out)
+{
+    return clock_n(w->s, w->n, out);
+}
+
+/* quiet's argument words: "23:00-07:00", "23:00 07:00", "23:00 - 07:00",
+ * "23:00 to 07:00". */
+static bool range_arg(const struct span *arg, size_t nargs, int *from, int *to)
+{
+    const char *dash;
+
+    if (nargs == 1) {
+        dash = memchr(arg[0].s, '-', arg[0].n);
+        return dash != NULL &&
+               clock_n(arg[0].s, (size_t)(dash - arg[0].s), from) &&
+               clock_n(dash + 1, arg[0].n - (size_t)(dash - arg[0].s) - 1,
+                       to) &&
+               *from != *to;
+    }
+    if (nargs == 3 && !((arg[1].n == 1 && arg[1].s[0] == '-') ||
+                        (arg[1].n == 2 && strncasecmp(arg[1].s, "to", 2) == 0)))
+        return false;
+    return (nargs == 2 || nargs == 3) && clock_arg(&arg[0], from) &&
+           clock_arg(&arg[nargs - 1], to) && *from != *to;
+}
+
 static bool onoff_arg(const struct span *w, bool *out)
 {
     if (w->n == 2 && strncasecmp(w->s, "on", 2) == 0)
@@ -292,15 +411,56 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
             return CMD_POST;
         if (nargs == 0)
             return CMD_OK;
-        if (nargs == 1)
-            return (all_digits(arg[0].s, arg[0].n)
-                        ? count_arg(&arg[0], &a->count)
-                        : nick_arg(&arg[0], a->nick))
-                       ? CMD_OK
-                       : CMD_USAGE;
-        return nick_arg(&arg[0], a->nick) && count_arg(&arg[1], &a->count)
+        if (nargs == 1 && all_digits(arg[0].s, arg[0].n))
+            return count_arg(&arg[0], &a->count) ? CMD_OK : CMD_USAGE;
+        if (!(arg[0].s[0] == '#' ? tag_arg(&arg[0], a->word, sizeof(a->word))
+                                 : nick_arg(&arg[0], a->nick)))
+            return CMD_USAGE;
+        return nargs == 1 || count_arg(&arg[1], &a->count) ? CMD_OK : CMD_USAGE;
+    case ARGS_FOLLOW:
+        if (nargs > 2 ||
+            (nargs == 2 &&
+             !(arg[1].n == 6 && strncasecmp(arg[1].s, "digest", 6) == 0)))
+            return CMD_POST;
+        a->flag = nargs == 2;
+        return nargs >= 1 && nick_arg(&arg[0], a->nick) ? CMD_OK : CMD_USAGE;
+    case ARGS_TERM:
+        if (nargs > 1)
+            return CMD_POST;
+        if (nargs == 0)
+            return CMD_USAGE;
+        return (arg[0].s[0] == '#'
+                    ? tag_arg(&arg[0], a->word, sizeof(a->word))
+                    : word_arg(&arg[0], a->word, sizeof(a->word)))
                    ? CMD_OK
                    : CMD_USAGE;
+    case ARGS_OPT_ZONE:
+        if (nargs > 1)
+            return CMD_POST;
+        a->flag = nargs == 1;
+        return nargs == 0 || zone_arg(&arg[0], a->word, sizeof(a->word))
+                   ? CMD_OK
+                   : CMD_USAGE;
+    case ARGS_QUIET:
+        a->flag = nargs > 0;
+        a->start_min = a->end_min = -1;
+        if (nargs == 0 || (nargs == 1 && arg[0].n == 3 &&
+                           strncasecmp(arg[0].s, "off", 3) == 0))
+            return CMD_OK;
+        if (range_arg(arg, nargs, &a->start_min, &a->end_min))
+            return CMD_OK;
+        /* "quiet night tonight" is a post; "quiet 23:00 till 7" is not. */
+        return nargs == 1 || clock_n(arg[0].s, strcspn(arg[0].s, "- \t\n"),
+                                     &a->start_min)
+                   ? CMD_USAGE
+                   : CMD_POST;
+    case ARGS_OPT_CLOCK:
+        if (nargs > 1)
+            return CMD_POST;
+        a->flag = nargs == 1;
+        a->start_min = -1;
+        return nargs == 0 || clock_arg(&arg[0], &a->start_min) ? CMD_OK
+                                                               : CMD_USAGE;
     }
     return CMD_POST;
 }
@@ -331,6 +491,12 @@ void cmd_parse(const char *msg, struct cmd_parsed *p)
     if (nw == 0)
         return;
 
+    /* "#tag" alone lists the posts tagged so ("last #tag"). */
+    if (nw == 1 && tag_arg(&w[0], p->args.word, sizeof(p->args.word))) {
+        p->cmd = cmd_find("last");
+        p->result = CMD_OK;
+        return;
+    }
     /* "#N" shows post N, "#N TEXT" replies to it. */
     if (w[0].s[0] == '#' && all_digits(w[0].s + 1, w[0].n - 1)) {
         p->args.num = post_number(w[0].s, w[0].n);
@@ -411,13 +577,15 @@ bool cmd_user_arg(struct cmd_ctx *c, const char *nick, struct user *out)
     return r == 1;
 }
 
-void cmd_format_post(struct buf *b, const struct post *p)
+void cmd_format_post(struct buf *b, const struct post *p, const char *when)
 {
     if (b->len > 0)
         buf_append(b, "\n");
     buf_printf(b, "#%lld %s", (long long)p->id, p->author_nick);
     if (p->reply_to > 0)
         buf_printf(b, " (re #%lld)", (long long)p->reply_to);
+    if (when != NULL)
+        buf_printf(b, " \xc2\xb7 %s", when);
     buf_printf(b, ": %s", p->body);
 }
 
@@ -435,21 +603,7 @@ static int collect(void *ud, const char *item)
     return 0;
 }
 
-void cmd_collect_mentions(const char *text, struct collected *out)
-{
-    out->v = xcalloc(MENTIONS_MAX, sizeof(char *));
-    out->n = 0;
-    match_mentions(text, MENTIONS_MAX, collect, out);
-}
-
-static void collect_words(const char *text, struct collected *out)
-{
-    out->v = xcalloc(WORDS_MAX, sizeof(char *));
-    out->n = 0;
-    match_words(text, WORDS_MAX, collect, out);
-}
-
-void cmd_collected_free(struct collected *c)
+static void collected_free(struct collected *c)
 {
     for (size_t i = 0; i < c->n; i++)
         free(c->v[i]);
@@ -459,7 +613,7 @@ void cmd_collected_free(struct collected *c)
 
 static int got_post(void *ud, const struct post *p)
 {
-    struct got *g = ud;
+    struct cmd_got *g = ud;
 
     g->p = *p;
     g->body = xstrdup(p->body);
@@ -469,7 +623,7 @@ static int got_post(void *ud, const struct post *p)
     return 0;
 }
 
-bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct got *g,
+bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct cmd_got *g,
                   bool public_only)
 {
     int r;
@@ -490,6 +644,49 @@ bool cmd_get_post(struct cmd_ctx *c, int64_t id, struct got *g,
     return true;
 }
 
+/* A tag is indexed as itself and tracked as "#tag" among the words, so
+ * that "track #tag" matches the tag and not every use of the word. */
+struct tagged {
+    struct collected *tags, *words;
+};
+
+static int collect_tag(void *ud, const char *tag)
+{
+    struct tagged *t = ud;
+
+    if (strlen(tag) <= TAG_BYTES) {
+        t->tags->v[t->tags->n++] = xstrdup(tag);
+        t->words->v[t->words->n++] = xasprintf("#%s", tag);
+    }
+    return 0;
+}
+
+void cmd_post_parts(const char *text, struct post_parts *pp, struct post_new *p)
+{
+    struct tagged tagged = {&pp->tags, &pp->words};
+
+    pp->mentions.v = xcalloc(MENTIONS_MAX, sizeof(char *));
+    match_mentions(text, MENTIONS_MAX, collect, &pp->mentions);
+    /* Room for the tags too, which are tracked as "#tag" words. */
+    pp->words.v = xcalloc(WORDS_MAX + TAGS_MAX, sizeof(char *));
+    match_words(text, WORDS_MAX, collect, &pp->words);
+    pp->tags.v = xcalloc(TAGS_MAX, sizeof(char *));
+    match_tags(text, TAGS_MAX, collect_tag, &tagged);
+    p->mentions = (const char *const *)pp->mentions.v;
+    p->n_mentions = pp->mentions.n;
+    p->words = (const char *const *)pp->words.v;
+    p->n_words = pp->words.n;
+    p->tags = (const char *const *)pp->tags.v;
+    p->n_tags = pp->tags.n;
+}
+
+void cmd_post_parts_free(struct post_parts *pp)
+{
+    collected_free(&pp->mentions);
+    collected_free(&pp->words);
+    collected_free(&pp->tags);
+}
+
 bool cmd_refuse_banned(struct cmd_ctx *c)
 {
     if (!c->user->banned)
@@ -506,7 +703,7 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
     const struct config *cfg = c->bot->cfg;
     enum post_check check;
     struct post_new p = {0};
-    struct collected mentions = {NULL, 0}, words = {NULL, 0};
+    struct post_parts parts = {0};
     int64_t id = 0, recent;
     int r;
 
@@ -549,17 +746,10 @@ int64_t cmd_store_post(struct cmd_ctx *c, const char *text, enum post_kind kind,
             return 0;
         }
     }
-    if (kind == POST_PUBLIC) {
-        cmd_collect_mentions(text, &mentions);
-        collect_words(text, &words);
-    }
-    p.mentions = (const char *const *)mentions.v;
-    p.n_mentions = mentions.n;
-    p.words = (const char *const *)words.v;
-    p.n_words = words.n;
+    if (kind == POST_PUBLIC)
+        cmd_post_parts(text, &parts, &p);
     r = store_post_add(c->bot->store, &p, &id, NULL);
-    cmd_collected_free(&mentions);
-    cmd_collected_free(&words);
+    cmd_post_parts_free(&parts);
     if (r < 0) {
         cmd_failed(c);
         return 0;
@@ -598,8 +788,11 @@ void cmd_help(struct cmd_ctx *c, const struct cmd_args *a)
         if (e == NULL || (e->admin && !c->admin))
             buf_printf(c->reply, "No command %s. Send help for the list.",
                        a->word);
-        else
+        else {
             buf_printf(c->reply, "%s - %s", e->usage, e->help);
+            if (e->example != NULL)
+                buf_printf(c->reply, "\nExample: %s", e->example);
+        }
         return;
     }
     buf_append(c->reply, "Send any text to post it. Commands:");

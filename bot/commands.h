@@ -27,16 +27,25 @@ enum cmd_shape {
     ARGS_POSTNUM_TEXT,  /* reply #N TEXT */
     ARGS_ONOFF,         /* away on|off */
     ARGS_WORD,          /* track WORD */
-    ARGS_LAST,          /* last [NICK] [N] */
+    ARGS_LAST,          /* last [NICK|#tag] [N] */
+    ARGS_FOLLOW,        /* follow NICK [digest] */
+    ARGS_TERM,          /* track WORD|#tag */
+    ARGS_OPT_ZONE,      /* tz [ZONE] */
+    ARGS_QUIET,         /* quiet [HH:MM-HH:MM|off] */
+    ARGS_OPT_CLOCK,     /* digest [HH:MM] */
 };
 
 struct cmd_args {
     char nick[NICK_MAX + 1]; /* "" if none */
     int64_t num;             /* post number, or 0 */
     int count;               /* last: N, 0 if not given */
-    bool flag;               /* ARGS_ONOFF */
-    char word[64];           /* help CMD, track WORD (lower-case) */
+    bool flag;               /* ARGS_ONOFF; follow: digest; tz, quiet,
+                                digest: an argument was given */
+    char word[64];           /* help CMD, track WORD (lower-case), a tag
+                                with its '#', tz ZONE (as typed) */
     const char *text;        /* points into the parsed message */
+    int start_min, end_min;  /* quiet, digest (start): minutes of the day;
+                                -1 for "off" */
 };
 
 struct cmd_ctx;
@@ -50,6 +59,7 @@ struct cmd_entry {
     const char *usage; /* "follow NICK" */
     const char *help;  /* one sentence */
     cmd_fn fn;
+    const char *example; /* for "help CMD", or NULL */
 };
 
 enum cmd_result {

@@ -27,6 +27,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define TURN_MS   250 /* longest wait for input in one turn */
 #define PROBE_MIN 1   /* seconds before writes are tried again, doubling */
 #define PROBE_MAX 30
+/* Users whose last listing "more" can continue (about 300 bytes each). */
+#define PAGER_USERS 4096
 
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
@@ -111,6 +113,18 @@ static void bot_subscription(struct bot *b, const char *to, const char *type)
 {
     (void)b;
     session_send_subscription(to, type);
+}
+
+/* A notice about someone else's act goes out at once for now; its id
+ * marks it as an update, not an answer to the user's last message. */
+static void bot_notice(struct bot *b, const char *to, const char *text)
+{
+    static unsigned long long n;
+    char id[64];
+
+    snprintf(id, sizeof(id), "starling-notice-%lld-%llu", (long long)b->now(),
+             ++n);
+    session_send_chat(to, text, id, 0);
 }
 
 /* Delivery engine -> session layer. */
@@ -435,6 +449,7 @@ static int run(struct config *cfg)
     d.bot.reply = bot_reply;
     d.bot.receipt = bot_receipt;
     d.bot.subscription = bot_subscription;
+    d.bot.notice = bot_notice;
     d.bot.started = time(NULL);
     if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: xmpp.jid is not a JID", cfg->path);
@@ -455,6 +470,7 @@ static int run(struct config *cfg)
     d.bot.subs_jid = budget_new(SUBS_PER_JID_MINUTE, SUBS_JID_MUTE_SECONDS);
     d.bot.subs_domain =
         budget_new(SUBS_PER_DOMAIN_MINUTE, SUBS_DOMAIN_MUTE_SECONDS);
+    d.bot.pager = pager_new(PAGER_USERS);
     d.bot.delivery =
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
@@ -499,6 +515,7 @@ static int run(struct config *cfg)
     budget_free(d.bot.budget);
     budget_free(d.bot.subs_jid);
     budget_free(d.bot.subs_domain);
+    pager_free(d.bot.pager);
     presence_free(d.bot.presence);
     store_close(d.bot.store);
     free(d.senders);

@@ -155,7 +155,7 @@ static const char *const steps[] = {
     "ALTER TABLE outbox ADD COLUMN what INTEGER NOT NULL DEFAULT 0;"
     "DROP INDEX outbox_user;"
     "DROP INDEX outbox_post;"
-    "CREATE INDEX outbox_held ON outbox(user, class, id) WHERE state = 0;"
+    "CREATE INDEX outbox_held ON outbox(user, id) WHERE state = 0;"
     "CREATE UNIQUE INDEX outbox_post ON outbox(post, user, what);"
     "ALTER TABLE users ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;"
     "DROP INDEX posts_stanza;"
@@ -191,6 +191,60 @@ static const char *const steps[] = {
     "  user INTEGER NOT NULL,"
     "  thread INTEGER NOT NULL,"
     "  PRIMARY KEY (user, thread)) WITHOUT ROWID;",
+
+    /* 7: what Juick and identi.ca users expect (issue 15): tags, favourites,
+     *    notices told once, per-user settings, follows in digest mode, and
+     *    indexes that page the DM inbox and the follow lists by key.  Posts
+     *    stored before this step are not in the tag index. */
+    "CREATE TABLE tags ("
+    "  tag TEXT NOT NULL,"
+    "  post INTEGER NOT NULL,"
+    "  PRIMARY KEY (tag, post)) WITHOUT ROWID;"
+    "CREATE INDEX tags_post ON tags(post);"
+    "CREATE TABLE favs ("
+    "  user INTEGER NOT NULL,"
+    "  post INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (user, post)) WITHOUT ROWID;"
+    "CREATE INDEX favs_post ON favs(post);"
+    /* One row per notice already given (kind 1: actor faved post object;
+     * kind 2: actor followed user object): each is told at most once. */
+    "CREATE TABLE told ("
+    "  kind INTEGER NOT NULL,"
+    "  actor INTEGER NOT NULL,"
+    "  object INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, actor, object)) WITHOUT ROWID;"
+    "CREATE INDEX told_object ON told(kind, object);"
+    /* Only users who changed a setting have a row; NULL minutes: none. */
+    "CREATE TABLE prefs ("
+    "  user INTEGER PRIMARY KEY,"
+    "  tz TEXT NOT NULL DEFAULT '',"
+    "  quiet_start INTEGER,"
+    "  quiet_end INTEGER,"
+    "  digest_at INTEGER,"
+    "  notices INTEGER NOT NULL DEFAULT 1,"
+    "  exported INTEGER NOT NULL DEFAULT 0);"
+    /* A follow in this table gathers the followee's posts into a daily
+     * digest instead of live updates. */
+    "CREATE TABLE follow_digest ("
+    "  follower INTEGER NOT NULL,"
+    "  followee INTEGER NOT NULL,"
+    "  PRIMARY KEY (follower, followee)) WITHOUT ROWID;"
+    "CREATE INDEX follow_digest_followee ON follow_digest(followee, follower);"
+    "CREATE INDEX posts_dm_to ON posts(to_user, id) WHERE kind = 1;"
+    "CREATE INDEX follows_followee_time ON follows(followee, created,"
+    "  follower);"
+    "CREATE INDEX follows_follower_time ON follows(follower, created,"
+    "  followee);"
+    "CREATE TRIGGER posts_ad_social AFTER DELETE ON posts BEGIN"
+    "  DELETE FROM tags WHERE post = old.id;"
+    "  DELETE FROM favs WHERE post = old.id;"
+    "  DELETE FROM told WHERE kind = 1 AND object = old.id;"
+    "END;"
+    "CREATE TRIGGER follows_ad_digest AFTER DELETE ON follows BEGIN"
+    "  DELETE FROM follow_digest"
+    "    WHERE follower = old.follower AND followee = old.followee;"
+    "END;",
 };
 
 int migrations_latest(void)

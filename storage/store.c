@@ -22,6 +22,7 @@
     "p.id, p.author, a.nick, p.body, p.created, ifnull(p.reply_to, 0), "       \
     "p.kind, ifnull(p.to_user, 0), p.edits, ifnull(p.thread, 0), "             \
     "ifnull(p.repeat_of, 0)"
+#define POST_NCOLS 11 /* columns of POST_COLS */
 #define USER_COLS                                                              \
     "id, jid, nick, bio, created, active, deliver, away, banned, ban_reason"
 
@@ -83,6 +84,7 @@ enum stmt_id {
     S_POST_GET,
     S_POST_DEL_MENTIONS,
     S_POST_DEL_REACTIONS,
+    S_POST_DEL_TAGS,
     S_POST_DEL_HELD,
     S_POST_DEL_COPIES,
     S_POST_RETRACTIONS,
@@ -120,6 +122,18 @@ enum stmt_id {
     S_FTS_CATCH_UP,
     S_FTS_MARK,
     S_AUDIT,
+    S_TAGS_INSERT,
+    S_TAG_POSTS,
+    S_DMS,
+    S_FAV_ADD,
+    S_FAV_DEL,
+    S_FAVS,
+    S_TOLD,
+    S_PREFS_GET,
+    S_PREFS_PUT,
+    S_DIGEST_ON,
+    S_DIGEST_OFF,
+    S_BLOCKING,
     S_COUNT
 };
 
@@ -162,14 +176,21 @@ static const char *const sql[S_COUNT] = {
     [S_UNFOLLOW] = "DELETE FROM follows WHERE follower = ?1 AND followee = ?2",
     [S_IS_FOLLOWING] =
         "SELECT 1 FROM follows WHERE follower = ?1 AND followee = ?2",
-    [S_FOLLOWERS] = "SELECT u.id, u.jid, u.nick, u.bio, u.created, u.active, "
-                    "u.deliver, u.away, u.banned, u.ban_reason "
+    /* Newest follow first, paged by the index's own key: sorting by nick
+     * took a temporary B-tree over every follower. */
+    [S_FOLLOWERS] = "SELECT f.follower, u.nick, f.created, 0 "
                     "FROM follows f JOIN users u ON u.id = f.follower "
-                    "WHERE f.followee = ?1 ORDER BY u.nick",
-    [S_FOLLOWING] = "SELECT u.id, u.jid, u.nick, u.bio, u.created, u.active, "
-                    "u.deliver, u.away, u.banned, u.ban_reason "
+                    "WHERE f.followee = ?1 AND (f.created, f.follower) < "
+                    "(?2, ?3) ORDER BY f.created DESC, f.follower DESC "
+                    "LIMIT ?4",
+    [S_FOLLOWING] = "SELECT f.followee, u.nick, f.created, "
+                    "d.followee IS NOT NULL "
                     "FROM follows f JOIN users u ON u.id = f.followee "
-                    "WHERE f.follower = ?1 ORDER BY u.nick",
+                    "LEFT JOIN follow_digest d ON d.follower = f.follower "
+                    "AND d.followee = f.followee "
+                    "WHERE f.follower = ?1 AND (f.created, f.followee) < "
+                    "(?2, ?3) ORDER BY f.created DESC, f.followee DESC "
+                    "LIMIT ?4",
     [S_BLOCK] =
         "INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?1, ?2)",
     [S_BLOCK_UNFOLLOW] =
@@ -187,9 +208,9 @@ static const char *const sql[S_COUNT] = {
     [S_TRACK_DEL] = "DELETE FROM tracks WHERE user = ?1 AND word = ?2",
     [S_TRACKING] = "SELECT word FROM tracks WHERE user = ?1 ORDER BY word",
     /* SPEC 4: a resend is the same id and text, soon after. */
-    [S_POST_DUP] = "SELECT id FROM posts WHERE author = ?1 AND stanza_id = ?2 "
-                   "AND body = ?3 AND kind = ?4 AND ifnull(to_user, 0) = ?5 "
-                   "AND created >= ?6 ORDER BY id DESC LIMIT 1",
+    [S_POST_DUP] = "SELECT max(id) FROM posts WHERE author = ?1 "
+                   "AND stanza_id = ?2 AND body = ?3 AND kind = ?4 "
+                   "AND ifnull(to_user, 0) = ?5 AND created >= ?6",
     [S_POST_INSERT] = "INSERT INTO posts (author, body, created, reply_to, "
                       "kind, to_user, stanza_id, origin_id, thread, "
                       "repeat_of) "
@@ -262,6 +283,7 @@ static const char *const sql[S_COUNT] = {
                    "JOIN users a ON a.id = p.author WHERE p.id = ?1",
     [S_POST_DEL_MENTIONS] = "DELETE FROM mentions WHERE post = ?1",
     [S_POST_DEL_REACTIONS] = "DELETE FROM reactions WHERE post = ?1",
+    [S_POST_DEL_TAGS] = "DELETE FROM tags WHERE post = ?1",
     [S_POST_DEL_HELD] = "DELETE FROM outbox WHERE post = ?1 AND state = 0",
     [S_POST_DEL_COPIES] = "DELETE FROM outbox WHERE post = ?1 AND state = 1",
     /* Rows that retract the copies of a deleted post (what 2). */
@@ -297,23 +319,26 @@ static const char *const sql[S_COUNT] = {
     /* The timeline is merged in C from per-author index ranges, so its
      * cost is bounded by (followees x N), whatever the store's size. */
     [S_FOLLOWEE_IDS] = "SELECT followee FROM follows WHERE follower = ?1",
+    /* Listings page by post number: ?3 is where the last page stopped. */
     [S_AUTHOR_POST_IDS] = "SELECT id FROM posts WHERE author = ?1 "
-                          "AND kind = 0 ORDER BY id DESC LIMIT ?2",
+                          "AND kind = 0 AND id < ?3 ORDER BY id DESC LIMIT ?2",
     [S_USER_POSTS] = "SELECT " POST_COLS " FROM posts p "
                      "JOIN users a ON a.id = p.author "
-                     "WHERE p.author = ?1 AND p.kind = 0 "
+                     "WHERE p.author = ?1 AND p.kind = 0 AND p.id < ?3 "
                      "ORDER BY p.id DESC LIMIT ?2",
     [S_MENTIONS] = "SELECT " POST_COLS " FROM mentions m "
                    "JOIN posts p ON p.id = m.post "
                    "JOIN users a ON a.id = p.author "
-                   "WHERE m.user = ?1 ORDER BY m.post DESC LIMIT ?2",
+                   "WHERE m.user = ?1 AND m.post < ?3 "
+                   "ORDER BY m.post DESC LIMIT ?2",
     [S_SEARCH] = "SELECT " POST_COLS " FROM posts_fts f "
                  "JOIN posts p ON p.id = f.rowid "
                  "JOIN users a ON a.id = p.author "
-                 "WHERE posts_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
+                 "WHERE posts_fts MATCH ?1 AND f.rowid < ?3 "
+                 "ORDER BY f.rowid DESC LIMIT ?2",
     [S_REPLIES] = "SELECT " POST_COLS " FROM posts p "
                   "JOIN users a ON a.id = p.author "
-                  "WHERE p.reply_to = ?1 AND p.kind = 0 "
+                  "WHERE p.reply_to = ?1 AND p.kind = 0 AND p.id > ?3 "
                   "ORDER BY p.id LIMIT ?2",
     /* The post itself is read once (S_POST_GET), not once a row. */
     [S_OUTBOX_FOR_POST] =
@@ -370,6 +395,50 @@ static const char *const sql[S_COUNT] = {
                    "FROM posts) WHERE name = 'indexed'",
     [S_AUDIT] = "INSERT INTO audit (at, admin, action, detail) "
                 "VALUES (?1, ?2, ?3, ?4)",
+    /* Tags, favourites, notices, settings (issue 15). */
+    [S_TAGS_INSERT] = "INSERT OR IGNORE INTO tags (tag, post) "
+                      "SELECT value, ?1 FROM json_each(?2)",
+    [S_TAG_POSTS] = "SELECT " POST_COLS " FROM tags t "
+                    "JOIN posts p ON p.id = t.post "
+                    "JOIN users a ON a.id = p.author "
+                    "WHERE t.tag = ?1 AND t.post < ?3 "
+                    "ORDER BY t.post DESC LIMIT ?2",
+    /* Sent and received, merged from two index ranges (no sort). */
+    [S_DMS] = "SELECT " POST_COLS ", r.nick FROM posts p "
+              "JOIN users a ON a.id = p.author "
+              "JOIN users r ON r.id = p.to_user "
+              "WHERE p.author = ?1 AND p.kind = 1 AND p.id < ?3 "
+              "UNION ALL "
+              "SELECT " POST_COLS ", a.nick FROM posts p "
+              "JOIN users a ON a.id = p.author "
+              "WHERE p.to_user = ?1 AND p.kind = 1 AND p.id < ?3 "
+              "ORDER BY 1 DESC LIMIT ?2",
+    [S_FAV_ADD] = "INSERT OR IGNORE INTO favs (user, post, created) "
+                  "VALUES (?1, ?2, ?3)",
+    [S_FAV_DEL] = "DELETE FROM favs WHERE user = ?1 AND post = ?2",
+    [S_FAVS] = "SELECT " POST_COLS " FROM favs f "
+               "JOIN posts p ON p.id = f.post "
+               "JOIN users a ON a.id = p.author "
+               "WHERE f.user = ?1 AND f.post < ?3 "
+               "ORDER BY f.post DESC LIMIT ?2",
+    [S_TOLD] = "INSERT OR IGNORE INTO told (kind, actor, object) "
+               "VALUES (?1, ?2, ?3)",
+    [S_PREFS_GET] =
+        "SELECT tz, ifnull(quiet_start, -1), "
+        "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices, exported "
+        "FROM prefs WHERE user = ?1",
+    [S_PREFS_PUT] = "INSERT OR REPLACE INTO prefs (user, tz, quiet_start, "
+                    "quiet_end, digest_at, notices, exported) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Digest mode only for a follow that exists. */
+    [S_DIGEST_ON] = "INSERT OR IGNORE INTO follow_digest (follower, followee) "
+                    "SELECT follower, followee FROM follows "
+                    "WHERE follower = ?1 AND followee = ?2",
+    [S_DIGEST_OFF] =
+        "DELETE FROM follow_digest WHERE follower = ?1 AND followee = ?2",
+    [S_BLOCKING] = "SELECT u.nick FROM blocks b JOIN users u "
+                   "ON u.id = b.blocked WHERE b.blocker = ?1 "
+                   "ORDER BY b.blocked",
 };
 
 struct store {
@@ -984,17 +1053,25 @@ static int pair_exists(struct store *s, enum stmt_id id, int64_t a, int64_t b)
     return v != 0;
 }
 
-int store_follow(struct store *s, int64_t follower, int64_t followee,
-                 time_t now)
+/* Insert the pair (a, b) made at now unless it exists: 0 added, 1
+ * there already, -1 error. */
+static int pair_add(struct store *s, enum stmt_id id, int64_t a, int64_t b,
+                    time_t now)
 {
-    sqlite3_stmt *st = stmt(s, S_FOLLOW);
+    sqlite3_stmt *st = stmt(s, id);
 
-    sqlite3_bind_int64(st, 1, follower);
-    sqlite3_bind_int64(st, 2, followee);
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
     if (exec(s, st) < 0)
         return -1;
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+int store_follow(struct store *s, int64_t follower, int64_t followee,
+                 time_t now)
+{
+    return pair_add(s, S_FOLLOW, follower, followee, now);
 }
 
 int store_unfollow(struct store *s, int64_t follower, int64_t followee)
@@ -1007,20 +1084,44 @@ int store_is_following(struct store *s, int64_t follower, int64_t followee)
     return pair_exists(s, S_IS_FOLLOWING, follower, followee);
 }
 
-int store_followers(struct store *s, int64_t id, store_user_cb cb, void *ud)
+static int follow_list(struct store *s, enum stmt_id id, int64_t user,
+                       time_t since, int64_t key, int limit, store_follow_cb cb,
+                       void *ud)
 {
-    sqlite3_stmt *st = stmt(s, S_FOLLOWERS);
+    sqlite3_stmt *st = stmt(s, id);
+    struct follow_row f;
+    int rc;
 
-    sqlite3_bind_int64(st, 1, id);
-    return each_user(s, st, cb, ud);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+    sqlite3_bind_int64(st, 3, key);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        f.user = sqlite3_column_int64(st, 0);
+        f.nick = (const char *)sqlite3_column_text(st, 1);
+        f.since = (time_t)sqlite3_column_int64(st, 2);
+        f.digest = sqlite3_column_int(st, 3) != 0;
+        if (f.nick == NULL)
+            f.nick = "";
+        if (cb(ud, &f) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "follow list");
 }
 
-int store_following(struct store *s, int64_t id, store_user_cb cb, void *ud)
+int store_followers(struct store *s, int64_t id, time_t since, int64_t user,
+                    int limit, store_follow_cb cb, void *ud)
 {
-    sqlite3_stmt *st = stmt(s, S_FOLLOWING);
+    return follow_list(s, S_FOLLOWERS, id, since, user, limit, cb, ud);
+}
 
-    sqlite3_bind_int64(st, 1, id);
-    return each_user(s, st, cb, ud);
+int store_following(struct store *s, int64_t id, time_t since, int64_t user,
+                    int limit, store_follow_cb cb, void *ud)
+{
+    return follow_list(s, S_FOLLOWING, id, since, user, limit, cb, ud);
 }
 
 int store_block(struct store *s, int64_t blocker, int64_t blocked)
@@ -1089,9 +1190,11 @@ int store_track_del(struct store *s, int64_t user, const char *word)
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
-int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+/* Call cb with column 0 of each row of st (bound to user). */
+static int each_word(struct store *s, enum stmt_id id, int64_t user,
+                     store_word_cb cb, void *ud)
 {
-    sqlite3_stmt *st = stmt(s, S_TRACKING);
+    sqlite3_stmt *st = stmt(s, id);
     int rc;
 
     sqlite3_bind_int64(st, 1, user);
@@ -1101,7 +1204,12 @@ int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
             break;
         }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error(s, "tracking");
+    return rc == SQLITE_DONE ? 0 : db_error(s, "word list");
+}
+
+int store_tracking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+{
+    return each_word(s, S_TRACKING, user, cb, ud);
 }
 
 /* Posts ------------------------------------------------------------------- */
@@ -1214,6 +1322,8 @@ int store_post_dup(struct store *s, const struct post_new *p, int64_t *id)
     return *id != 0;
 }
 
+static int insert_tags(struct store *s, int64_t id, const struct post_new *p);
+
 int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
                    size_t *n_recipients)
 {
@@ -1256,7 +1366,8 @@ int store_post_add(struct store *s, const struct post_new *p, int64_t *id,
     *id = sqlite3_last_insert_rowid(s->db);
 
     if (p->kind == POST_PUBLIC &&
-        insert_mentions(s, *id, p->author, p->mentions, p->n_mentions) < 0)
+        (insert_mentions(s, *id, p->author, p->mentions, p->n_mentions) < 0 ||
+         insert_tags(s, *id, p) < 0))
         return rollback(s);
     if (insert_outbox(s, p, *id, thread, n_recipients) < 0)
         return rollback(s);
@@ -1403,9 +1514,7 @@ int store_post_by_msgid(struct store *s, int64_t author, const char *msgid,
     return 0;
 }
 
-int store_post_edit(struct store *s, int64_t id, const char *body,
-                    const char *const *mentions, size_t n_mentions,
-                    int64_t author)
+int store_post_edit(struct store *s, int64_t id, const struct post_new *p)
 {
     sqlite3_stmt *st;
     char *old = NULL;
@@ -1441,14 +1550,17 @@ int store_post_edit(struct store *s, int64_t id, const char *body,
     }
     st = stmt(s, S_POST_EDIT);
     sqlite3_bind_int64(st, 1, id);
-    bind_text(st, 2, body);
+    bind_text(st, 2, p->body);
     if (exec(s, st) < 0)
         return rollback(s);
-    st = stmt(s, S_POST_DEL_MENTIONS);
-    sqlite3_bind_int64(st, 1, id);
-    if (exec(s, st) < 0)
-        return rollback(s);
-    if (insert_mentions(s, id, author, mentions, n_mentions) < 0)
+    for (size_t i = 0; i < 2; i++) {
+        st = stmt(s, i == 0 ? S_POST_DEL_MENTIONS : S_POST_DEL_TAGS);
+        sqlite3_bind_int64(st, 1, id);
+        if (exec(s, st) < 0)
+            return rollback(s);
+    }
+    if (insert_mentions(s, id, p->author, p->mentions, p->n_mentions) < 0 ||
+        insert_tags(s, id, p) < 0)
         return rollback(s);
     st = stmt(s, S_FTS_INSERT);
     sqlite3_bind_int64(st, 1, id);
@@ -1534,13 +1646,16 @@ int store_posts_since(struct store *s, int64_t author, time_t since,
     return scalar(s, st, count);
 }
 
-static int list(struct store *s, enum stmt_id id, int64_t arg, int limit,
-                store_post_cb cb, void *ud)
+/* A paged post listing: ?1 its subject, ?2 the page size, ?3 the post
+ * number the previous page stopped at. */
+static int list(struct store *s, enum stmt_id id, int64_t arg, int64_t key,
+                int limit, store_post_cb cb, void *ud)
 {
     sqlite3_stmt *st = stmt(s, id);
 
     sqlite3_bind_int64(st, 1, arg);
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, key);
     return each_post(s, st, cb, ud) < 0 ? -1 : 0;
 }
 
@@ -1551,15 +1666,17 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Append the newest limit public post ids of author to *ids. */
-static int author_ids(struct store *s, int64_t author, int limit, int64_t **ids,
-                      size_t *n, size_t *cap)
+/* Append the newest limit public post ids of author below before to
+ * *ids. */
+static int author_ids(struct store *s, int64_t author, int64_t before,
+                      int limit, int64_t **ids, size_t *n, size_t *cap)
 {
     sqlite3_stmt *st = stmt(s, S_AUTHOR_POST_IDS);
     int rc;
 
     sqlite3_bind_int64(st, 1, author);
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, before);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 64;
@@ -1571,9 +1688,26 @@ static int author_ids(struct store *s, int64_t author, int limit, int64_t **ids,
     return rc == SQLITE_DONE ? 0 : db_error(s, "timeline");
 }
 
-int store_timeline(struct store *s, int64_t user, int limit, store_post_cb cb,
-                   void *ud)
+/* Passes each post on and notes whether the callback asked to stop. */
+struct until_stop {
+    store_post_cb cb;
+    void *ud;
+    bool stop;
+};
+
+static int until_stop_cb(void *ud, const struct post *p)
 {
+    struct until_stop *u = ud;
+
+    if (u->cb(u->ud, p) != 0)
+        u->stop = true;
+    return 0;
+}
+
+int store_timeline(struct store *s, int64_t user, int64_t before, int limit,
+                   store_post_cb cb, void *ud)
+{
+    struct until_stop u = {cb, ud, false};
     sqlite3_stmt *st = stmt(s, S_FOLLOWEE_IDS);
     int64_t *authors = NULL, *ids = NULL;
     size_t na = 0, capa = 0, n = 0, cap = 0;
@@ -1591,14 +1725,14 @@ int store_timeline(struct store *s, int64_t user, int limit, store_post_cb cb,
     if (rc != SQLITE_DONE)
         r = db_error(s, "timeline");
     if (r == 0)
-        r = author_ids(s, user, limit, &ids, &n, &cap);
+        r = author_ids(s, user, before, limit, &ids, &n, &cap);
     for (size_t i = 0; r == 0 && i < na; i++)
-        r = author_ids(s, authors[i], limit, &ids, &n, &cap);
+        r = author_ids(s, authors[i], before, limit, &ids, &n, &cap);
     if (r == 0) {
         if (n > 0)
             qsort(ids, n, sizeof(*ids), cmp_desc);
-        for (size_t i = 0; i < n && i < (size_t)limit; i++) {
-            int got = store_post_get(s, ids[i], cb, ud);
+        for (size_t i = 0; i < n && i < (size_t)limit && !u.stop; i++) {
+            int got = store_post_get(s, ids[i], until_stop_cb, &u);
 
             if (got < 0) {
                 r = -1;
@@ -1611,25 +1745,25 @@ int store_timeline(struct store *s, int64_t user, int limit, store_post_cb cb,
     return r;
 }
 
-int store_user_posts(struct store *s, int64_t author, int limit,
+int store_user_posts(struct store *s, int64_t author, int64_t before, int limit,
                      store_post_cb cb, void *ud)
 {
-    return list(s, S_USER_POSTS, author, limit, cb, ud);
+    return list(s, S_USER_POSTS, author, before, limit, cb, ud);
 }
 
-int store_mentions(struct store *s, int64_t user, int limit, store_post_cb cb,
-                   void *ud)
+int store_mentions(struct store *s, int64_t user, int64_t before, int limit,
+                   store_post_cb cb, void *ud)
 {
-    return list(s, S_MENTIONS, user, limit, cb, ud);
+    return list(s, S_MENTIONS, user, before, limit, cb, ud);
 }
 
-int store_replies(struct store *s, int64_t id, int limit, store_post_cb cb,
-                  void *ud)
+int store_replies(struct store *s, int64_t id, int64_t after, int limit,
+                  store_post_cb cb, void *ud)
 {
-    return list(s, S_REPLIES, id, limit, cb, ud);
+    return list(s, S_REPLIES, id, after, limit, cb, ud);
 }
 
-int store_search(struct store *s, const char *words, int limit,
+int store_search(struct store *s, const char *words, int64_t before, int limit,
                  store_post_cb cb, void *ud)
 {
     struct buf q = {0};
@@ -1665,6 +1799,7 @@ int store_search(struct store *s, const char *words, int limit,
     st = stmt(s, S_SEARCH);
     bind_text(st, 1, buf_str(&q));
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, before);
     r = each_post(s, st, cb, ud);
     buf_free(&q);
     return r < 0 ? -1 : 0;
@@ -1899,4 +2034,160 @@ int store_audit(struct store *s, const char *admin_jid, const char *action,
     bind_text(st, 3, action);
     bind_text(st, 4, detail != NULL ? detail : "");
     return exec(s, st);
+}
+
+/* Tags, favourites, notices, settings (issue 15) ------------------------ */
+
+/* Called by store_post_add() inside its unit: the post's tags. */
+static int insert_tags(struct store *s, int64_t id, const struct post_new *p)
+{
+    sqlite3_stmt *st;
+    char *tags;
+    int r;
+
+    if (p->n_tags == 0)
+        return 0;
+    tags = json_array(p->tags, p->n_tags);
+    st = stmt(s, S_TAGS_INSERT);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, tags);
+    r = exec(s, st);
+    sqlite3_clear_bindings(st);
+    free(tags);
+    return r;
+}
+
+int store_tag_posts(struct store *s, const char *tag, int64_t before, int limit,
+                    store_post_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_TAG_POSTS);
+
+    bind_text(st, 1, tag);
+    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, before);
+    return each_post(s, st, cb, ud) < 0 ? -1 : 0;
+}
+
+int store_dms(struct store *s, int64_t user, int64_t before, int limit,
+              store_dm_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_DMS);
+    struct post p;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, before);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *peer = (const char *)sqlite3_column_text(st, POST_NCOLS);
+
+        read_post(st, 0, &p);
+        if (cb(ud, &p, peer != NULL ? peer : "") != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "private messages");
+}
+
+int store_fav_add(struct store *s, int64_t user, int64_t post, time_t now)
+{
+    return pair_add(s, S_FAV_ADD, user, post, now);
+}
+
+int store_fav_del(struct store *s, int64_t user, int64_t post)
+{
+    return pair_change(s, S_FAV_DEL, user, post);
+}
+
+int store_favs(struct store *s, int64_t user, int64_t before, int limit,
+               store_post_cb cb, void *ud)
+{
+    return list(s, S_FAVS, user, before, limit, cb, ud);
+}
+
+int store_told_once(struct store *s, enum told_kind kind, int64_t actor,
+                    int64_t object)
+{
+    sqlite3_stmt *st = stmt(s, S_TOLD);
+
+    sqlite3_bind_int(st, 1, (int)kind);
+    sqlite3_bind_int64(st, 2, actor);
+    sqlite3_bind_int64(st, 3, object);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+int store_prefs_get(struct store *s, int64_t user, struct prefs *out)
+{
+    sqlite3_stmt *st = stmt(s, S_PREFS_GET);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->quiet_start = out->quiet_end = -1;
+    out->digest_at = PREFS_DIGEST_DEFAULT;
+    out->notices = true;
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int(st, 2, PREFS_DIGEST_DEFAULT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_col(out->tz, sizeof(out->tz), st, 0);
+        out->quiet_start = sqlite3_column_int(st, 1);
+        out->quiet_end = sqlite3_column_int(st, 2);
+        out->digest_at = sqlite3_column_int(st, 3);
+        out->notices = sqlite3_column_int(st, 4) != 0;
+        out->exported = (time_t)sqlite3_column_int64(st, 5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "settings");
+}
+
+static void bind_minute(sqlite3_stmt *st, int i, int minute)
+{
+    if (minute < 0)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int(st, i, minute);
+}
+
+int store_prefs_put(struct store *s, int64_t user, const struct prefs *p)
+{
+    sqlite3_stmt *st = stmt(s, S_PREFS_PUT);
+    bool quiet = p->quiet_start >= 0 && p->quiet_end >= 0;
+
+    sqlite3_bind_int64(st, 1, user);
+    bind_text(st, 2, p->tz);
+    bind_minute(st, 3, quiet ? p->quiet_start : -1);
+    bind_minute(st, 4, quiet ? p->quiet_end : -1);
+    bind_minute(st, 5, p->digest_at);
+    sqlite3_bind_int(st, 6, p->notices);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)p->exported);
+    return exec(s, st);
+}
+
+int store_blocking(struct store *s, int64_t user, store_word_cb cb, void *ud)
+{
+    return each_word(s, S_BLOCKING, user, cb, ud);
+}
+
+int store_follow_mode(struct store *s, int64_t follower, int64_t followee,
+                      bool digest, time_t now, bool *added, bool *changed)
+{
+    int followed, moded;
+
+    *added = *changed = false;
+    if (begin(s) < 0)
+        return -1;
+    /* Both return 0 when they changed a row. */
+    if ((followed = store_follow(s, follower, followee, now)) < 0 ||
+        (moded = pair_change(s, digest ? S_DIGEST_ON : S_DIGEST_OFF, follower,
+                             followee)) < 0)
+        return rollback(s);
+    if (commit(s) < 0)
+        return -1;
+    *added = followed == 0;
+    *changed = moded == 0;
+    return 0;
 }

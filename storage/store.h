@@ -146,8 +146,24 @@ int store_follow(struct store *st, int64_t follower, int64_t followee,
 int store_unfollow(struct store *st, int64_t follower, int64_t followee);
 /* 1 if follower follows followee, 0 if not. */
 int store_is_following(struct store *st, int64_t follower, int64_t followee);
-int store_followers(struct store *st, int64_t id, store_user_cb cb, void *ud);
-int store_following(struct store *st, int64_t id, store_user_cb cb, void *ud);
+
+/* One follow in a listing: the other user, since when, and (following
+ * only) whether it is in digest mode. */
+struct follow_row {
+    int64_t user;
+    const char *nick;
+    time_t since;
+    bool digest;
+};
+typedef int (*store_follow_cb)(void *ud, const struct follow_row *f);
+/* Followers of id (following: whom id follows), newest follow first, at
+ * most limit, starting after the follow (since, user) a previous page
+ * stopped at (STORE_NEWEST, 0 for the first page).  Served by
+ * follows_followee_time / follows_follower_time: no sort. */
+int store_followers(struct store *st, int64_t id, time_t since, int64_t user,
+                    int limit, store_follow_cb cb, void *ud);
+int store_following(struct store *st, int64_t id, time_t since, int64_t user,
+                    int limit, store_follow_cb cb, void *ud);
 
 /* 0 added (and blocked's follow of blocker removed), 1 already. */
 int store_block(struct store *st, int64_t blocker, int64_t blocked);
@@ -185,6 +201,8 @@ struct post_new {
     size_t n_mentions;
     const char *const *words; /* lower-cased words, for track */
     size_t n_words;
+    const char *const *tags; /* lower-cased tags without '#' (PUBLIC) */
+    size_t n_tags;
 };
 
 /*
@@ -208,12 +226,11 @@ int store_post_dup(struct store *st, const struct post_new *p, int64_t *id);
  * stanza id.  1 and *id, 0 if none. */
 int store_post_by_msgid(struct store *st, int64_t author, const char *msgid,
                         int64_t *id);
-/* Replace a public post's text and mentions (XEP-0308); the search index
- * follows.  Outbox rows are not touched (see store_outbox_corrections).
- * 0 done, 1 no such post. */
-int store_post_edit(struct store *st, int64_t id, const char *body,
-                    const char *const *mentions, size_t n_mentions,
-                    int64_t author);
+/* Replace a post's text, mentions and tags with those of p (its author
+ * and body, mentions and tags; XEP-0308); the search index follows.
+ * Outbox rows are not touched (see store_outbox_corrections).  0 done,
+ * 1 no such post. */
+int store_post_edit(struct store *st, int64_t id, const struct post_new *p);
 /* Mute (or unmute) for user the thread post belongs to (a post that is
  * no reply starts its own): 0 changed, 1 already so, 2 no such post. */
 int store_mute(struct store *st, int64_t user, int64_t post, bool mute);
@@ -239,20 +256,24 @@ int store_post_delete(struct store *st, int64_t id, const int64_t *retract,
 int store_posts_since(struct store *st, int64_t author, time_t since,
                       int64_t *count);
 
-/* Listings, newest first, public posts only, at most limit. */
-int store_timeline(struct store *st, int64_t user, int limit, store_post_cb cb,
-                   void *ud); /* own + followed */
-int store_user_posts(struct store *st, int64_t author, int limit,
-                     store_post_cb cb, void *ud);
-int store_mentions(struct store *st, int64_t user, int limit, store_post_cb cb,
-                   void *ud);
+/* Listings, newest first, public posts only, at most limit, of posts
+ * numbered below before (keyset paging: a page passes the last number it
+ * showed; STORE_NEWEST for the first page). */
+#define STORE_NEWEST INT64_MAX
+int store_timeline(struct store *st, int64_t user, int64_t before, int limit,
+                   store_post_cb cb, void *ud); /* own + followed */
+int store_user_posts(struct store *st, int64_t author, int64_t before,
+                     int limit, store_post_cb cb, void *ud);
+int store_mentions(struct store *st, int64_t user, int64_t before, int limit,
+                   store_post_cb cb, void *ud);
 /* Full-text search (FTS5); words are matched as plain terms, never as
  * FTS query syntax. */
-int store_search(struct store *st, const char *words, int limit,
+int store_search(struct store *st, const char *words, int64_t before, int limit,
                  store_post_cb cb, void *ud);
-/* Replies to post id, oldest first. */
-int store_replies(struct store *st, int64_t id, int limit, store_post_cb cb,
-                  void *ud);
+/* Replies to post id numbered above after, oldest first (0: from the
+ * first). */
+int store_replies(struct store *st, int64_t id, int64_t after, int limit,
+                  store_post_cb cb, void *ud);
 
 /* Outbox ---------------------------------------------------------------- */
 
@@ -312,6 +333,63 @@ int store_outbox_corrections(struct store *st, int64_t post,
  * the number forgotten, or -1. */
 int store_outbox_prune(struct store *st, time_t before, int max,
                        int64_t *cursor);
+
+/* Tags, favourites, notices, settings (issue 15) ------------------------ */
+
+/* Public posts tagged #tag (lower case, no '#'), newest first, numbered
+ * below before, at most limit.  Tags are indexed by store_post_add(). */
+int store_tag_posts(struct store *st, const char *tag, int64_t before,
+                    int limit, store_post_cb cb, void *ud);
+
+/* A private message to or from user, and the other side's nick. */
+typedef int (*store_dm_cb)(void *ud, const struct post *p,
+                           const char *peer_nick);
+/* user's private messages, sent and received, newest first, numbered
+ * below before, at most limit. */
+int store_dms(struct store *st, int64_t user, int64_t before, int limit,
+              store_dm_cb cb, void *ud);
+
+/* 0 faved, 1 already a favourite. */
+int store_fav_add(struct store *st, int64_t user, int64_t post, time_t now);
+/* 0 removed, 1 was not a favourite. */
+int store_fav_del(struct store *st, int64_t user, int64_t post);
+/* user's favourites, highest post number first, below before. */
+int store_favs(struct store *st, int64_t user, int64_t before, int limit,
+               store_post_cb cb, void *ud);
+
+enum told_kind {
+    TOLD_FAV = 1,    /* actor faved post object */
+    TOLD_FOLLOW = 2, /* actor followed user object */
+};
+/* Record that a notice (kind, actor, object) is given: 1 if it is the
+ * first time (tell it), 0 if it was told before (stay quiet).  A post's
+ * rows go with the post. */
+int store_told_once(struct store *st, enum told_kind kind, int64_t actor,
+                    int64_t object);
+
+#define PREFS_TZ_MAX         63
+#define PREFS_DIGEST_DEFAULT (8 * 60)
+/* Per-user settings; a user who never changed one has the defaults. */
+struct prefs {
+    char tz[PREFS_TZ_MAX + 1]; /* IANA zone name, "" for UTC */
+    int quiet_start;           /* minute of the day, -1: no quiet hours */
+    int quiet_end;             /* minute of the day quiet hours end */
+    int digest_at;             /* minute of the day (default 08:00) */
+    bool notices;              /* "alice now follows you" (default on) */
+    time_t exported;           /* last "export", 0: never */
+};
+/* 0 and *out (the defaults if user has no row), or -1. */
+int store_prefs_get(struct store *st, int64_t user, struct prefs *out);
+int store_prefs_put(struct store *st, int64_t user, const struct prefs *p);
+
+/* Nicks user blocks, in the order of the blocks index. */
+int store_blocking(struct store *st, int64_t user, store_word_cb cb, void *ud);
+
+/* Follow followee in digest (true) or live (false) mode, in one unit:
+ * *added is set when the follow is new, *changed when the mode changed
+ * (a new live follow changes nothing).  0, or -1. */
+int store_follow_mode(struct store *st, int64_t follower, int64_t followee,
+                      bool digest, time_t now, bool *added, bool *changed);
 
 /* Audit ----------------------------------------------------------------- */
 

@@ -30,6 +30,7 @@ COMMANDS = [
     "help", "last", "last u2 20", "whois u2", "followers", "following",
     "mentions", "search garden tea", "show #1", "follow u7", "unfollow u7",
     "track garden", "untrack garden", "tracking", "stats", "post hello",
+    "#garden", "last #tea 20", "favs", "dms",
 ]
 # Sent untimed before a command so that it always does the same work
 # (follow always inserts, unfollow always deletes).

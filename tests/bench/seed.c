@@ -3,8 +3,10 @@
  *   seed DB USERS POSTS FOLLOWS
  * creates DB through store_open() (so the schema is the real one) and adds
  * users u1..uN@localhost (nicks u1..uN), POSTS short posts spread over the
- * users, and FOLLOWS distinct random follow pairs, in large transactions.
- * Triggers keep the counters and the search index as in production.
+ * users (each with its #tag indexed; one in 20 also faved by someone, and
+ * one private message per 20 posts), and FOLLOWS distinct random follow
+ * pairs, in large transactions.  Triggers keep the counters and the
+ * search index as in production.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -39,7 +41,7 @@ int main(int argc, char **argv)
     long users, posts, follows;
     struct store *st;
     sqlite3 *db;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s, *tag, *fav, *dm;
     double t0 = now();
     char text[160], jid[64], nick[40];
 
@@ -78,17 +80,50 @@ int main(int argc, char **argv)
                             "VALUES (?1, ?2, ?3)",
                             -1, &s, NULL),
          db, "prepare posts");
+    must(sqlite3_prepare_v2(db,
+                            "INSERT OR IGNORE INTO tags (tag, post) "
+                            "VALUES (?1, last_insert_rowid())",
+                            -1, &tag, NULL),
+         db, "prepare tags");
+    must(sqlite3_prepare_v2(db,
+                            "INSERT OR IGNORE INTO favs (user, post, created) "
+                            "VALUES (?1, last_insert_rowid(), ?2)",
+                            -1, &fav, NULL),
+         db, "prepare favs");
+    must(sqlite3_prepare_v2(db,
+                            "INSERT INTO posts (author, body, created, kind, "
+                            "to_user) VALUES (?1, 'a private word', ?2, 1, ?3)",
+                            -1, &dm, NULL),
+         db, "prepare dms");
     for (long i = 0; i < posts; i++) {
+        const char *t = words[random() % 14];
+
         snprintf(text, sizeof(text), "post %ld about %s and %s #%s", i,
-                 words[random() % 14], words[random() % 14],
-                 words[random() % 14]);
+                 words[random() % 14], words[random() % 14], t);
         sqlite3_bind_int64(s, 1, 1 + random() % users);
         sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, 1700000000 + i);
         must(sqlite3_step(s), db, "insert post");
         sqlite3_reset(s);
+        sqlite3_bind_text(tag, 1, t, -1, SQLITE_STATIC);
+        must(sqlite3_step(tag), db, "insert tag");
+        sqlite3_reset(tag);
+        if (i % 20 != 0)
+            continue;
+        sqlite3_bind_int64(fav, 1, 1 + random() % users);
+        sqlite3_bind_int64(fav, 2, 1700000000 + i);
+        must(sqlite3_step(fav), db, "insert fav");
+        sqlite3_reset(fav);
+        sqlite3_bind_int64(dm, 1, 1 + random() % users);
+        sqlite3_bind_int64(dm, 2, 1700000000 + i);
+        sqlite3_bind_int64(dm, 3, 1 + random() % users);
+        must(sqlite3_step(dm), db, "insert dm");
+        sqlite3_reset(dm);
     }
     sqlite3_finalize(s);
+    sqlite3_finalize(tag);
+    sqlite3_finalize(fav);
+    sqlite3_finalize(dm);
 
     must(sqlite3_prepare_v2(db,
                             "INSERT OR IGNORE INTO follows "

@@ -94,10 +94,18 @@ def main():
         step("A reply reaches the author of the post")
         ask(carol, "carol", "#1 Hi Alice!", "Replied to #1 as #3.")
         receive(alice, "alice", "Hi Alice!")
-        ask(alice, "alice", "show #1", "#3 carol (re #1): Hi Alice!")
+        ask(alice, "alice", "show #1", "#3 carol (re #1) \u00b7 ")
 
         step("Search")
-        ask(carol, "carol", "search garden", "#2 bob: @alice welcome aboard")
+        ask(carol, "carol", "search garden", ": @alice welcome aboard")
+
+        step("Tags, favourites, time zone and quiet hours")
+        ask(carol, "carol", "#xmpp", ": Hello from Starling! #xmpp")
+        ask(bob, "bob", "fav #1", "Faved #1.")
+        receive(alice, "alice", "bob faved #1.")
+        ask(bob, "bob", "tz europe/berlin", "Your time zone is now Europe/Berlin")
+        ask(bob, "bob", "quiet 23:00-07:00", "Quiet hours 23:00-07:00 (Europe/Berlin)")
+        ask(bob, "bob", "quiet off", "Quiet hours off.")
 
         step("Held while dnd, handed over with its original time on return")
         carol.presence("dnd")

@@ -306,6 +306,17 @@ def stop_loop(run, loop, thread):
     thread.join(5)
 
 
+# " · 3m" after a listing line's author (or a follower's nick): how long
+# ago, which a test cannot pin down (a slow run turns "now" into "1m").
+STAMP = re.compile(r" \u00b7 (now|\d+[mhd]|\d{4}-\d\d-\d\d)(?=:| \(digest\)|$)",
+                   re.M)
+
+
+def unstamp(text):
+    """A listing without its " · WHEN" stamps."""
+    return STAMP.sub("", text or "")
+
+
 def is_update(m):
     """An update delivered by the outbox (not a reply to a command)."""
     return (m.get("id") or "").startswith("starling-")

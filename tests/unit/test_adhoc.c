@@ -310,7 +310,7 @@ static void test_a_text_that_would_post_runs_nothing(void **state)
 
     (void)state;
     got = texts_of(&follow, "who=me on twitter", "");
-    assert_string_equal(got, "ERROR: Usage: follow NICK");
+    assert_string_equal(got, "ERROR: Usage: follow NICK [digest]");
     free(got);
     got = texts_of(&follow, "who=bob|nick=two words", "nick=ann");
     assert_string_equal(got, "ERROR: Usage: nick NEW");
@@ -591,7 +591,7 @@ static void test_tracking_form_tracks(void **state)
     store_track_add(T.bot.store, T.alice.id, "cats");
     expect_note("alice@x/phone", "tracking", "words=birds~c++",
                 "No longer tracking cats.\nTracking birds: posts containing "
-                "it will reach you.\nUsage: track WORD");
+                "it will reach you.\nUsage: track WORD|#tag");
     store_tracking(T.bot.store, T.alice.id, count_word, &n);
     assert_int_equal(n, 1);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "match.h"
 #include "util.h"
 
 static struct {
@@ -250,6 +251,22 @@ static void test_correction_edits_the_post_and_every_copy(void **state)
     expect(&T.alice, "m4", "next", "Posted #2.");
 }
 
+/* A correction re-reads the post: its tags follow the new text. */
+static void test_correction_retags(void **state)
+{
+    char *got;
+
+    (void)state;
+    expect(&T.alice, "m1", "time for #tea", "Posted #1.");
+    expect_act(&T.alice, "m2", CORRECT, "m1", "time for #coffee", "Edited #1.");
+    got = say(&T.bob, "b1", "#coffee");
+    assert_non_null(strstr(got, "time for #coffee"));
+    free(got);
+    got = say(&T.bob, "b2", "#tea");
+    assert_null(strstr(got, "time for"));
+    free(got);
+}
+
 static void test_late_or_unknown_correction_is_answered(void **state)
 {
     (void)state;
@@ -417,6 +434,7 @@ int main(void)
         T_(test_reused_ids_are_new_messages),
         T_(test_resend_at_the_rate_limit_gets_its_number),
         T_(test_correction_edits_the_post_and_every_copy),
+        T_(test_correction_retags),
         T_(test_late_or_unknown_correction_is_answered),
         T_(test_correcting_a_command_runs_the_corrected_one),
         T_(test_retraction_deletes_and_retracts_copies),
@@ -426,5 +444,7 @@ int main(void)
         T_(test_repeat),
     };
 
+    if (match_init() < 0)
+        return 1;
     return cmocka_run_group_tests_name("cmd_user", tests, NULL, NULL);
 }

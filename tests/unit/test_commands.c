@@ -30,7 +30,8 @@ static const struct row rows[] = {
     {"follow me on twitter", CMD_POST, NULL, NULL, 0, 0, NULL},
     {"help me please", CMD_POST, NULL, NULL, 0, 0, NULL},
     {"last night was great fun", CMD_POST, NULL, NULL, 0, 0, NULL},
-    {"#12abc", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"#", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"#xmpp is great", CMD_POST, NULL, NULL, 0, 0, NULL},
     /* help */
     {"help", CMD_OK, "help", NULL, 0, 0, NULL},
     {"HELP Follow", CMD_OK, "help", NULL, 0, 0, NULL},
@@ -134,6 +135,63 @@ static const struct row rows[] = {
     /* (From a non-admin this is "Not permitted.", not a post.) */
     {"ban the bomb!", CMD_OK, "ban", "the", 0, 0, "bomb!"},
     {"broadcast", CMD_USAGE, "broadcast", NULL, 0, 0, NULL},
+    /* issue 15: tags, more, dms, favourites, remove, notices */
+    {"#xmpp", CMD_OK, "last", NULL, 0, 0, NULL},
+    {"#12abc", CMD_OK, "last", NULL, 0, 0, NULL},
+    {"last #xmpp", CMD_OK, "last", NULL, 0, 0, NULL},
+    {"last #xmpp 20", CMD_OK, "last", NULL, 0, 20, NULL},
+    {"last #12", CMD_USAGE, "last", NULL, 0, 0, NULL},
+    {"last #xmpp 99", CMD_USAGE, "last", NULL, 0, 0, NULL},
+    {"more", CMD_OK, "more", NULL, 0, 0, NULL},
+    {"MORE", CMD_OK, "more", NULL, 0, 0, NULL},
+    {"more coffee please", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"dms", CMD_OK, "dms", NULL, 0, 0, NULL},
+    {"favs", CMD_OK, "favs", NULL, 0, 0, NULL},
+    {"fav #12", CMD_OK, "fav", NULL, 12, 0, NULL},
+    {"fav 12", CMD_OK, "fav", NULL, 12, 0, NULL},
+    {"fav", CMD_USAGE, "fav", NULL, 0, 0, NULL},
+    {"fav it", CMD_USAGE, "fav", NULL, 0, 0, NULL},
+    {"unfav #3", CMD_OK, "unfav", NULL, 3, 0, NULL},
+    {"remove @Bob", CMD_OK, "remove", "bob", 0, 0, NULL},
+    {"remove", CMD_USAGE, "remove", NULL, 0, 0, NULL},
+    {"remove the old stuff", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"notices off", CMD_OK, "notices", NULL, 0, 0, NULL},
+    {"notices", CMD_USAGE, "notices", NULL, 0, 0, NULL},
+    {"notices are annoying", CMD_POST, NULL, NULL, 0, 0, NULL},
+    /* follow NICK digest, track #tag */
+    {"follow alice digest", CMD_OK, "follow", "alice", 0, 0, NULL},
+    {"follow @Alice DIGEST", CMD_OK, "follow", "alice", 0, 0, NULL},
+    {"follow alice daily", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"track #Rust", CMD_OK, "track", NULL, 0, 0, NULL},
+    {"untrack #rust", CMD_OK, "untrack", NULL, 0, 0, NULL},
+    {"track #12", CMD_USAGE, "track", NULL, 0, 0, NULL},
+    {"track #", CMD_USAGE, "track", NULL, 0, 0, NULL},
+    /* tz, quiet, digest */
+    {"tz", CMD_OK, "tz", NULL, 0, 0, NULL},
+    {"tz Europe/Berlin", CMD_OK, "tz", NULL, 0, 0, NULL},
+    {"tz Etc/GMT+5", CMD_OK, "tz", NULL, 0, 0, NULL},
+    {"tz Europe/Berlin!", CMD_USAGE, "tz", NULL, 0, 0, NULL},
+    {"tz is hard", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"quiet", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet OFF", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00-07:00", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00 - 7:00", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00 to 07:00", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet 9:00 17:30", CMD_OK, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00-23:00", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet 24:00-07:00", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00-7", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:60-07:00", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet please", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet 23:00 till 7", CMD_USAGE, "quiet", NULL, 0, 0, NULL},
+    {"quiet night tonight", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"digest", CMD_OK, "digest", NULL, 0, 0, NULL},
+    {"digest 08:00", CMD_OK, "digest", NULL, 0, 0, NULL},
+    {"digest 8", CMD_USAGE, "digest", NULL, 0, 0, NULL},
+    {"digest 123:00", CMD_USAGE, "digest", NULL, 0, 0, NULL},
+    {"digest of the week", CMD_POST, NULL, NULL, 0, 0, NULL},
+    {"export", CMD_OK, "export", NULL, 0, 0, NULL},
+    {"export my data please", CMD_POST, NULL, NULL, 0, 0, NULL},
 };
 
 static void test_table_of_forms(void **state)
@@ -183,15 +241,62 @@ static void test_flags_and_words(void **state)
     assert_string_equal(p.args.word, "follow");
 }
 
+/* What the issue 15 forms carry: tags keep their '#', zones their case,
+ * times become minutes of the day, and flags say what was given. */
+static void test_social_arguments(void **state)
+{
+    struct cmd_parsed p;
+
+    (void)state;
+    cmd_parse("#XMPP", &p);
+    assert_string_equal(p.args.word, "#xmpp");
+    cmd_parse("last #Xmpp 5", &p);
+    assert_string_equal(p.args.word, "#xmpp");
+    assert_string_equal(p.args.nick, "");
+    cmd_parse("last alice", &p);
+    assert_string_equal(p.args.word, "");
+    cmd_parse("track #Rust", &p);
+    assert_string_equal(p.args.word, "#rust");
+    cmd_parse("track Rust", &p);
+    assert_string_equal(p.args.word, "rust");
+    cmd_parse("follow alice digest", &p);
+    assert_true(p.args.flag);
+    cmd_parse("follow alice", &p);
+    assert_false(p.args.flag);
+    cmd_parse("tz america/New_York", &p);
+    assert_true(p.args.flag);
+    assert_string_equal(p.args.word, "america/New_York");
+    cmd_parse("tz", &p);
+    assert_false(p.args.flag);
+    cmd_parse("quiet 23:00-07:30", &p);
+    assert_true(p.args.flag);
+    assert_int_equal(p.args.start_min, 23 * 60);
+    assert_int_equal(p.args.end_min, 7 * 60 + 30);
+    cmd_parse("quiet 0:05 to 00:10", &p);
+    assert_int_equal(p.args.start_min, 5);
+    assert_int_equal(p.args.end_min, 10);
+    cmd_parse("quiet off", &p);
+    assert_true(p.args.flag);
+    assert_int_equal(p.args.start_min, -1);
+    cmd_parse("quiet", &p);
+    assert_false(p.args.flag);
+    cmd_parse("digest 6:45", &p);
+    assert_true(p.args.flag);
+    assert_int_equal(p.args.start_min, 6 * 60 + 45);
+    cmd_parse("digest", &p);
+    assert_false(p.args.flag);
+}
+
 static void test_table_entries(void **state)
 {
     const char *admin[] = {"stats", "ban", "unban", "broadcast"};
     const char *user[] = {
-        "help",      "post",     "follow", "unfollow", "followers",
-        "following", "on",       "off",    "away",     "last",
-        "show",      "reply",    "delete", "d",        "dm",
-        "whois",     "nick",     "bio",    "mentions", "track",
-        "untrack",   "tracking", "search", "block",    "unblock"};
+        "help",     "post",    "follow",  "unfollow", "followers", "following",
+        "on",       "off",     "away",    "last",     "show",      "reply",
+        "delete",   "d",       "dm",      "whois",    "nick",      "bio",
+        "mentions", "track",   "untrack", "tracking", "search",    "block",
+        "unblock",  "more",    "dms",     "fav",      "unfav",     "favs",
+        "remove",   "notices", "tz",      "quiet",    "digest",    "export"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
@@ -204,6 +309,7 @@ static void test_table_entries(void **state)
         assert_non_null(e->usage);
         assert_non_null(e->help);
         assert_non_null(e->fn);
+        assert_non_null(e->example);
     }
     assert_null(cmd_find("frobnicate"));
 }
@@ -211,8 +317,9 @@ static void test_table_entries(void **state)
 /* Which keywords are never posted when their arguments do not fit. */
 static void test_guarded(void **state)
 {
-    const char *guarded[] = {"show",   "reply", "delete", "rt",    "mute",
-                             "unmute", "stats", "ban",    "unban", "broadcast"};
+    const char *guarded[] = {"show",  "reply",  "delete", "rt",
+                             "mute",  "unmute", "fav",    "unfav",
+                             "stats", "ban",    "unban",  "broadcast"};
 
     (void)state;
     for (const struct cmd_entry *e = cmd_table(); e->name != NULL; e++) {
@@ -230,6 +337,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_of_forms),
         cmocka_unit_test(test_flags_and_words),
+        cmocka_unit_test(test_social_arguments),
         cmocka_unit_test(test_table_entries),
         cmocka_unit_test(test_guarded),
     };

@@ -102,11 +102,13 @@ static void from_step(int k)
         assert_int_equal(store_user_by_nick(st, "alice", &alice), 1);
         assert_int_equal(store_user_by_nick(st, "bob", &bob), 1);
         assert_int_equal(store_is_following(st, bob.id, alice.id), 1);
-        assert_int_equal(store_timeline(st, bob.id, 10, count_cb, &count), 0);
+        assert_int_equal(
+            store_timeline(st, bob.id, STORE_NEWEST, 10, count_cb, &count), 0);
         assert_int_equal(count, 2);
         count = 0;
-        assert_int_equal(store_search(st, "gardening", 10, count_cb, &count),
-                         0);
+        assert_int_equal(
+            store_search(st, "gardening", STORE_NEWEST, 10, count_cb, &count),
+            0);
         assert_int_equal(count, 1);
         /* The held delivery is still owed, and always handed over. */
         assert_int_equal(store_outbox_count_user(st, bob.id, &n), 0);
@@ -135,7 +137,8 @@ static void from_step(int k)
     assert_int_equal(store_post_add(st, &again, &id, (size_t *)&n), 0);
     assert_int_equal(n, 1);
     count = 0;
-    assert_int_equal(store_search(st, "upgrade", 10, count_cb, &count), 0);
+    assert_int_equal(
+        store_search(st, "upgrade", STORE_NEWEST, 10, count_cb, &count), 0);
     assert_int_equal(count, 1);
     assert_int_equal(store_explain(st, plan_cb, NULL), 0);
     store_close(st);

@@ -375,7 +375,7 @@ static void test_near_misses_are_never_posted(void **state)
     assert_int_equal(posts_of(T.alice), 1);
     assert_int_equal(posts_of(T.admin), 0);
     /* The post is still there: nothing was deleted either. */
-    assert_string_equal(ask("alice@x", "#1"), "#1 alice: first");
+    assert_string_equal(ask("alice@x", "#1"), "#1 alice · now: first");
     /* "post TEXT" posts it; other keywords keep reading as posts. */
     assert_string_equal(ask("alice@x", "post delete #1 please"), "Posted #2.");
     assert_string_equal(ask("alice@x", "on my way"), "Posted #3.");
