@@ -441,7 +441,7 @@ def test_correction_after_the_window_is_refused(prosody, tmp_path, clients):
         time.sleep(1.1)
         alice.send_raw(CONVERSATIONS_CORRECTION % (BOT, "c-2", "typo", "c-1", "c-2"))
         assert "Too late to correct #1" in alice.wait("Too late")["body"]
-        assert "#1 alice: tpyo" in alice.ask("last")
+        assert "#1 alice · now: tpyo" in alice.ask("last")
     finally:
         assert b.stop() == 0
 

@@ -68,7 +68,7 @@ def test_near_miss_commands_are_never_posted(user):
     assert alice.ask("help?").startswith("Send any text to post it.")
     # Nothing reached the follower, nothing was stored or deleted.
     assert not [m for m in bob.drain(1.5) if harness.is_update(m)]
-    assert alice.ask("last") == "#1 alice: first"
+    assert alice.ask("last") == "#1 alice · now: first"
     # The hint works; other keywords still read as posts.
     assert alice.ask("post delete #1 please") == "Posted #2."
     assert alice.ask("on my way") == "Posted #3."

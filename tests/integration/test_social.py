@@ -155,7 +155,7 @@ def test_favourites(user):
     # Told once per user and post, however often it is faved again.
     assert notices(alice) == ["bob faved #2."]
     assert bob.ask("fav #99") == "No post #99."
-    assert bob.ask("fav it") == "Usage: fav #N"
+    assert bob.ask("fav it") == "Usage: fav #N (to post this text, send: post TEXT)"
     # Faving your own post or one of someone who blocks you tells nobody.
     assert alice.ask("fav #1") == "Faved #1."
     alice.ask("block carol")
