@@ -4,9 +4,12 @@ RELOADING=1 and STOPPING=1."""
 import signal
 import time
 
+import pytest
+
 import harness
 
 
+@pytest.mark.core
 def test_ready_after_login_and_watchdog_keeps_coming(prosody, tmp_path):
     b = harness.Bot(prosody, tmp_path)
     b.start(wait_ready=False, env={"WATCHDOG_USEC": "1000000"})

@@ -1,9 +1,12 @@
 """Becoming a user (SPEC 3): subscribe, welcome, strangers, leaving."""
 import time
 
+import pytest
+
 import harness
 
 
+@pytest.mark.core
 def test_subscribe_gives_both_and_a_welcome(user):
     alice = user("alice", welcome=False)
     m = alice.wait("Welcome to Starling", timeout=15)
@@ -35,6 +38,7 @@ def test_help_is_answered(user):
     assert "broadcast" not in body and "No command" in alice.ask("help ban")
 
 
+@pytest.mark.core
 def test_stranger_gets_one_short_reply(bot, client):
     eve = client("eve")
     eve.send("hello there")
@@ -46,6 +50,7 @@ def test_stranger_gets_one_short_reply(bot, client):
     assert "Posted" not in alice_view
 
 
+@pytest.mark.core
 def test_unsubscribe_makes_inactive(user):
     alice = user("alice")
     bob = user("bob")
