@@ -2,6 +2,8 @@
 #
 #   make            build/starling
 #   make test       unit tests (plain and ASan/UBSan) + integration tests
+#                   (all on Prosody, the core on ejabberd)
+#   make test-ejabberd  the whole integration suite on ejabberd
 #   make demo       a private Prosody, the bot and a scripted conversation
 #   make bench      benchmarks against baselines measured in the same run
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each
@@ -39,7 +41,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
 .PHONY: all deps test unit integration demo bench fuzz install uninstall \
-        clean format test-valgrind check-deps
+        clean format test-valgrind test-ejabberd check-deps
 all: $(B)/starling
 
 $(B)/starling: $(OBJS)
@@ -90,6 +92,10 @@ integration: $(B)/starling
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(ASAN_BINS)
 	@sh tests/run-all.sh "$(UNIT_BINS) $(ASAN_BINS)"
+
+test-ejabberd: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/run-integration.sh --server=ejabberd
 
 test-valgrind: deps
 	@$(MAKE) --no-print-directory all

@@ -2,7 +2,8 @@
 # Install the Debian packages Starling's build, tests and demo need.
 # With --check only report what is missing.
 PKGS="build-essential pkg-config libstrophe-dev libsqlite3-dev libconfig-dev
-libssl-dev libpcre2-dev libcmocka-dev prosody lua-dbi-sqlite3 python3-slixmpp
+libssl-dev libpcre2-dev libcmocka-dev prosody lua-dbi-sqlite3 ejabberd
+erlang-base python3-slixmpp
 python3-pytest openssl sqlite3 mandoc man-db valgrind clang libclang-rt-14-dev
 systemd procps clang-format"
 
@@ -24,10 +25,27 @@ fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null || exit 1
+# Debian starts the packaged prosody and ejabberd (with a system-wide
+# epmd) on install; the tests run their own.  A policy-rc.d answering 101
+# keeps invoke-rc.d from starting them, for the length of the install.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	trap 'rm -f "$policy"' EXIT
+	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+fi
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing >/dev/null || exit 1
-# Debian starts a system-wide prosody on install; the tests run their own.
-if command -v systemctl >/dev/null 2>&1; then
-	systemctl stop prosody >/dev/null 2>&1 || true
-fi
+# Stopped and disabled anyway (started before, or by a policy-rc.d that
+# was already there).
+for svc in prosody ejabberd; do
+	case " $missing " in *" $svc "*) ;; *) continue ;; esac
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl stop "$svc" >/dev/null 2>&1 || true
+		systemctl disable "$svc" >/dev/null 2>&1 || true
+	elif [ -x "/etc/init.d/$svc" ]; then
+		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+	fi
+done
 exit 0

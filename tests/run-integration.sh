@@ -1,8 +1,9 @@
 #!/bin/sh
 # Integration tests: pytest with real slixmpp clients against a private
-# Prosody per test.  Debian's python3 (with slixmpp and pytest) is used on
-# purpose: a python3 earlier on PATH may lack them.  Extra arguments go to
-# pytest.
+# server per test: Prosody, or ejabberd with --server=ejabberd (or
+# STARLING_SERVER=ejabberd).  Debian's python3 (with slixmpp and pytest)
+# is used on purpose: a python3 earlier on PATH may lack them.  Extra
+# arguments go to pytest.
 cd "$(dirname "$0")/.." || exit 2
 exec /usr/bin/python3 -m pytest -q -p no:cacheprovider -W ignore \
 	tests/integration "$@"

@@ -1,5 +1,10 @@
-"""Fixtures: a private Prosody and Starling per test, clients on demand,
-and everything stopped at teardown even when a test fails."""
+"""Fixtures: a private XMPP server and Starling per test, clients on
+demand, and everything stopped at teardown even when a test fails.
+
+The server is Prosody unless --server=ejabberd (or STARLING_SERVER=ejabberd)
+says otherwise; the fixture is still called "prosody" in the tests, "server"
+names the same thing.  Tests marked "core" are the ones make test also runs
+on ejabberd."""
 import os
 import sys
 
@@ -9,11 +14,41 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption("--server", choices=sorted(harness.SERVERS), default=None,
+                     help="XMPP server the integration tests run against "
+                     "(default $STARLING_SERVER, else prosody)")
+
+
+def pytest_configure(config):
+    kind = config.getoption("--server")
+    if kind:
+        os.environ["STARLING_SERVER"] = kind
+    harness.server_kind()  # a wrong $STARLING_SERVER stops the run here
+    config.addinivalue_line(
+        "markers", "core: essentials make test also runs on ejabberd")
+    config.addinivalue_line(
+        "markers", "server(**kw): keywords for the test's harness.Server")
+
+
+def pytest_report_header(config):
+    return "XMPP server: " + harness.server_kind()
+
+
 @pytest.fixture
-def prosody(tmp_path):
-    p = harness.Prosody(tmp_path).start()
-    yield p
-    p.stop()
+def server(request, tmp_path):
+    """The server, started; @pytest.mark.server(KEY=VALUE...) passes its
+    keywords to harness.Server (e.g. unlimited=[JID])."""
+    marker = request.node.get_closest_marker("server")
+    s = harness.Server(tmp_path, **(marker.kwargs if marker else {})).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def prosody(server):
+    """The chosen server (Prosody or ejabberd): the name is historical."""
+    return server
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
-"""Test harness: a private Prosody, the Starling binary and slixmpp clients.
+"""Test harness: a private XMPP server (Prosody, or ejabberd: one node or
+a cluster), the Starling binary and slixmpp clients.
 
-Everything runs on loopback in a temporary directory: Prosody gets its own
-CA and a certificate for "localhost" that the bot verifies; accounts are
-written as files (internal_plain); the bot reports readiness through a
-NOTIFY_SOCKET the harness owns.  Clients are real slixmpp connections,
-each with its own asyncio loop in a thread, wrapped in a synchronous API
-for plain pytest tests.  Used by the integration tests, the demo and the
-benchmarks.
+Everything runs on loopback in a temporary directory: the server gets its
+own CA and a certificate for "localhost" that the bot verifies; accounts
+are written as files (Prosody, internal_plain) or created over erl_call
+(ejabberd); Server() gives the kind $STARLING_SERVER names; the bot
+reports readiness through a NOTIFY_SOCKET the harness owns.  Clients are
+real slixmpp connections, each with its own asyncio loop in a thread,
+wrapped in a synchronous API for plain pytest tests.  Used by the
+integration tests, the demo and the benchmarks.
 """
 import asyncio
+import glob
 import os
 import queue
 import re
@@ -71,33 +74,78 @@ def escape(name):
     return "".join(c if c.isalnum() else "%%%02x" % ord(c) for c in name)
 
 
+def server_certs(dirname, ca_name):
+    """A CA named ca_name and a certificate for "localhost" it signed, in
+    dirname: (ca, key, cert), ca being (key, cert) as make_ca returns."""
+    ca = make_ca(dirname, ca_name.replace(" ", "_"))
+    key, cert = make_cert(dirname, ca)
+    return ca, key, cert
+
+
+def wait_port(port, proc, what, timeout):
+    """Until something accepts on 127.0.0.1:port; RuntimeError when proc
+    exits first or timeout passes."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s: nothing on port %d within %s s" % (what, port, timeout))
+
+
 class Prosody:
-    """A private Prosody 0.12 on a free loopback port."""
+    """A private Prosody 0.12 on a free loopback port.  The config is
+    written by start(), so add_component() before it counts."""
+
+    kind = "prosody"
 
     def __init__(self, tmpdir, limits_unlimited=True, roster_sql=False,
                  ca_name="Starling Test CA", extra="", unlimited=()):
         self.dir = os.path.join(str(tmpdir), "prosody")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         self.port = free_port()
-        certs = os.path.join(self.dir, "certs")
-        self.ca = make_ca(certs, ca_name.replace(" ", "_"))
-        self.key, self.cert = make_cert(certs, self.ca)
+        self.ca, self.key, self.cert = server_certs(os.path.join(self.dir, "certs"), ca_name)
         self.ca_file = self.ca[1]
         self.proc = None
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
+        self.log = os.path.join(self.dir, "prosody.log")
+        self.exempt = ([BOT] if limits_unlimited else []) + list(unlimited)
+        self.roster_sql = roster_sql
+        self.extra = extra
+        self.components = []  # (domain, secret)
+        self.component_port = None
+        self.add_user("bot")
+
+    def add_component(self, domain, secret):
+        """An XEP-0114 component domain with its secret; returns the
+        component port.  Before start()."""
+        if self.component_port is None:
+            self.component_port = free_port()
+        self.components.append((domain, secret))
+        return self.component_port
+
+    def write_config(self):
         limits = 'limits = { c2s = { rate = "10kb/s" }; s2sin = { rate = "30kb/s" } }\n'
-        exempt = ([BOT] if limits_unlimited else []) + list(unlimited)
-        if exempt:
-            limits += "unlimited_jids = { %s }\n" % "; ".join('"%s"' % j for j in exempt)
+        if self.exempt:
+            limits += "unlimited_jids = { %s }\n" % "; ".join('"%s"' % j for j in self.exempt)
         storage = ""
-        if roster_sql:
+        if self.roster_sql:
             storage = ('storage = { roster = "sql" }\n'
                        'sql = { driver = "SQLite3", database = "roster.sqlite" }\n')
         root = "run_as_root = true\n" if os.geteuid() == 0 else ""
+        components = ""
+        if self.components:
+            components = 'component_ports = { %d }\ncomponent_interfaces = { "127.0.0.1" }\n' % self.component_port
+        sections = "".join('Component "%s"\n  component_secret = "%s"\n' % c
+                           for c in self.components)
         with open(self.config, "w") as f:
             f.write(f"""{root}pidfile = "{self.dir}/prosody.pid"
 data_path = "{self.dir}/data"
-log = {{ info = "{self.dir}/prosody.log" }}
+log = {{ info = "{self.log}" }}
 daemonize = false
 modules_disabled = {{ "posix" }}
 modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "limits"; "offline" }}
@@ -107,34 +155,36 @@ c2s_ports = {{ {self.port} }}
 c2s_direct_tls_ports = {{ }}
 s2s_ports = {{ }}
 c2s_require_encryption = true
-{extra}
+{components}{self.extra}
 VirtualHost "{DOMAIN}"
   ssl = {{ key = "{self.key}"; certificate = "{self.cert}" }}
-""")
-        self.add_user("bot")
+{sections}""")
 
     def add_user(self, name, password=PASSWORD):
+        """An account (its password replaced if it exists); its JID."""
         d = os.path.join(self.dir, "data", escape(DOMAIN), "accounts")
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, escape(name) + ".dat"), "w") as f:
             f.write('return { ["password"] = "%s"; };\n' % password)
         return "%s@%s" % (name, DOMAIN)
 
+    def add_users(self, names, password=PASSWORD):
+        """Many accounts at once; their JIDs."""
+        return [self.add_user(n, password) for n in names]
+
     def start(self):
+        self.write_config()
         self.proc = subprocess.Popen(
             ["prosody", "--config", self.config],
             stdout=open(os.path.join(self.dir, "stdout.log"), "a"),
             stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("prosody exited: see " + self.dir)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("prosody did not start")
+        try:
+            wait_port(self.port, self.proc, "prosody", 15)
+            if self.component_port is not None:
+                wait_port(self.component_port, self.proc, "prosody", 15)
+        except RuntimeError as e:
+            raise RuntimeError("%s: see %s" % (e, self.dir))
+        return self
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -156,6 +206,428 @@ VirtualHost "{DOMAIN}"
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+
+def erl_binary(text):
+    """text as an Erlang UTF-8 binary literal."""
+    return '<<"%s"/utf8>>' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def ejabberd_libs():
+    """The directory holding Debian's ejabberd-VERSION application (for
+    ERL_LIBS): /usr/lib/<multiarch triplet>."""
+    found = sorted(glob.glob("/usr/lib/*/ejabberd-*/ebin"))
+    if not found:
+        raise RuntimeError("ejabberd is not installed (apt-get install ejabberd)")
+    return os.path.dirname(os.path.dirname(found[0]))
+
+
+class Ejabberd:
+    """A private ejabberd node (Debian's 23.01) on free loopback ports,
+    with the same interface as Prosody.
+
+    One Erlang node of its own: Mnesia, log and config in the test's
+    directory; the packaged service and /etc/ejabberd are not used.  A
+    lone node runs without epmd (its distribution port is fixed with
+    -erl_epmd_port); nodes of a Cluster find each other through the
+    cluster's private epmd.  Accounts are created through erl_call
+    (ejabberd_auth:try_register/3), many in one call; those added before
+    start() are created as soon as the node is up, and Mnesia keeps them
+    across restarts.  The config is written by start(), so listeners and
+    components added before it count.
+
+    limits_unlimited: the bot (and the JIDs in unlimited) are exempt from
+    the c2s shaper; everybody else, and the bot too with
+    limits_unlimited=False, gets ejabberd's stock "normal" shaper (3,000
+    bytes a second from a client, bursts of 20,000).  The modules are
+    those of Debian's ejabberd.yml a client session meets (roster,
+    offline, stream management, carbons, vCard, privacy, blocking...),
+    without mod_pres_counter.  extra: YAML appended at the top level;
+    modules: YAML lines appended to the modules (indented by two);
+    listeners: YAML mappings (one string each) added to the listen list.
+    roster_sql is accepted for Prosody's interface and ignored (rosters
+    live in Mnesia)."""
+
+    kind = "ejabberd"
+
+    def __init__(self, tmpdir, limits_unlimited=True, roster_sql=False,
+                 ca_name="Starling Test CA", extra="", unlimited=(),
+                 listeners=(), modules="", name="ejabberd", cookie=None,
+                 epmd_port=None, certs=None):
+        self.dir = os.path.join(str(tmpdir), name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.node = name + "@localhost"
+        self.cookie = cookie or "starling-" + os.urandom(8).hex()
+        self.epmd_port = epmd_port
+        if certs is None:
+            certs = server_certs(os.path.join(self.dir, "certs"), ca_name)
+        self.ca, self.key, self.cert = certs
+        self.ca_file = self.ca[1]
+        self.exempt = ([BOT] if limits_unlimited else []) + list(unlimited)
+        self.extra = extra
+        self.modules = modules
+        self.listeners = list(listeners)
+        self.component_ports = []
+        self.config = os.path.join(self.dir, "ejabberd.yml")
+        self.log = os.path.join(self.dir, "ejabberd.log")
+        self.proc = None
+        self.notify = None
+        self.pending = []  # (name, password) to register once started
+        self.add_user("bot")
+
+    def add_component(self, domain, secret):
+        """An ejabberd_service (XEP-0114) listener on a free port for
+        domain with its secret; returns the port.  Before start()."""
+        port = free_port()
+        self.component_ports.append(port)
+        self.listeners.append(f"""port: {port}
+ip: "127.0.0.1"
+module: ejabberd_service
+hosts:
+  "{domain}":
+    password: "{secret}"
+""")
+        return port
+
+    def write_config(self):
+        listeners = "".join(
+            "  -\n" + "".join("    %s\n" % line for line in l.strip("\n").split("\n"))
+            for l in self.listeners)
+        exempt = ""
+        if self.exempt:
+            exempt = "  starling_unlimited:\n    user:\n" + "".join(
+                '      - "%s"\n' % j for j in self.exempt)
+        unlimited = "    none: starling_unlimited\n" if self.exempt else ""
+        with open(os.path.join(self.dir, "inetrc"), "w") as f:
+            f.write('{lookup,[file,native]}.\n{host,{127,0,0,1},["localhost"]}.\n')
+        with open(self.config, "w") as f:
+            f.write(f"""loglevel: info
+log_rotate_count: 0
+hosts:
+  - "{DOMAIN}"
+ca_file: "{self.ca_file}"
+certfiles:
+  - "{self.cert}"
+  - "{self.key}"
+listen:
+  -
+    port: {self.port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    shaper: c2s_shaper
+    access: c2s
+    starttls_required: true
+{listeners}acl:
+  local:
+    user_regexp: ""
+{exempt}access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+shaper:
+  normal:
+    rate: 3000
+    burst_size: 20000
+  fast: 200000
+shaper_rules:
+  max_user_sessions: 10
+  max_user_offline_messages: 100
+  c2s_shaper:
+{unlimited}    normal: all
+  s2s_shaper: fast
+modules:
+  mod_blocking: {{}}
+  mod_caps: {{}}
+  mod_carboncopy: {{}}
+  mod_client_state: {{}}
+  mod_disco: {{}}
+  mod_last: {{}}
+  mod_offline:
+    access_max_user_messages: max_user_offline_messages
+  mod_ping: {{}}
+  mod_privacy: {{}}
+  mod_roster:
+    versioning: true
+  mod_stream_mgmt:
+    resend_on_timeout: if_offline
+  mod_vcard:
+    search: false
+  mod_vcard_xupdate: {{}}
+  mod_version: {{}}
+{self.modules}{self.extra}""")
+
+    def env(self):
+        e = dict(os.environ)
+        e.update(EJABBERD_CONFIG_PATH=self.config, EJABBERD_LOG_PATH=self.log,
+                 HOME=self.dir, ERL_LIBS=ejabberd_libs(),
+                 ERL_INETRC=os.path.join(self.dir, "inetrc"))
+        e.pop("NOTIFY_SOCKET", None)
+        if self.epmd_port is not None:
+            e.update(ERL_EPMD_PORT=str(self.epmd_port), ERL_EPMD_ADDRESS="127.0.0.1")
+        return e
+
+    def command(self):
+        if self.epmd_port is None:
+            dist = ["-erl_epmd_port", str(self.dist_port)]
+        else:
+            dist = ["-kernel", "inet_dist_listen_min", str(self.dist_port),
+                    "inet_dist_listen_max", str(self.dist_port)]
+        # +sbwt none: idle schedulers sleep instead of spinning (a shared
+        # two-core machine).
+        return (["erl", "+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none",
+                 "-sname", self.node, "-setcookie", self.cookie, "-noinput",
+                 "-start_epmd", "false"] + dist +
+                ["-kernel", "inet_dist_use_interface", "{127,0,0,1}",
+                 "-mnesia", "dir", '"%s"' % os.path.join(self.dir, "mnesia"),
+                 "-s", "ejabberd"])
+
+    def start(self, timeout=30, register=True):
+        """Start the node; returns once it said READY=1 (ejabberd speaks
+        sd_notify), its c2s and component ports accept and the pending
+        accounts exist."""
+        self.write_config()
+        notify = os.path.join(self.dir, "notify.sock")
+        if os.path.exists(notify):
+            os.unlink(notify)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(notify)
+        env = self.env()
+        env["NOTIFY_SOCKET"] = notify
+        self.proc = subprocess.Popen(
+            self.command(), env=env, start_new_session=True,
+            stdout=open(os.path.join(self.dir, "stdout.log"), "a"),
+            stderr=subprocess.STDOUT)
+        # The socket stays open while the node runs (it says STOPPING=1).
+        self.notify = sock
+        deadline = time.time() + timeout
+        sock.settimeout(0.2)
+        ready = False
+        while not ready and time.time() < deadline and self.proc.poll() is None:
+            try:
+                ready = "READY=1" in sock.recv(4096).decode(errors="replace").split("\n")
+            except socket.timeout:
+                pass
+        try:
+            for port in [self.port] + self.component_ports:
+                wait_port(port, self.proc, "ejabberd", max(1, deadline - time.time()))
+            if register and self.pending:
+                self.register(self.pending)
+                self.pending = []
+        except Exception as e:
+            self.kill()
+            raise RuntimeError("%s: see %s" % (e, self.dir))
+        return self
+
+    def erl(self, expr, timeout=60):
+        """Evaluate the Erlang expression expr (ending with ".") on the
+        node through erl_call; returns erl_call's answer, "{ok, Result}"."""
+        r = subprocess.run(
+            ["erl_call", "-address", "127.0.0.1:%d" % self.dist_port,
+             "-c", self.cookie, "-e"],
+            input=(expr + "\n").encode(), capture_output=True, timeout=timeout)
+        out = r.stdout.decode(errors="replace")
+        if r.returncode != 0 or not out.startswith("{ok,"):
+            raise RuntimeError("erl_call on %s failed (%s): %s%s" % (
+                self.node, r.returncode, out[:2000], r.stderr.decode(errors="replace")[:2000]))
+        return out
+
+    def register(self, accounts):
+        """Create (or reset the password of) each (name, password), a few
+        thousand to one erl_call."""
+        for i in range(0, len(accounts), 2000):
+            pairs = ",".join("{%s,%s}" % (erl_binary(n), erl_binary(p))
+                             for n, p in accounts[i:i + 2000])
+            # sync_log: on disk before the call returns, so that a test
+            # that kills the node next finds the accounts after it.
+            out = self.erl(
+                'H = %s, Rs = [case ejabberd_auth:try_register(U, H, P) of '
+                '{error, exists} -> ejabberd_auth:set_password(U, H, P); R -> R end '
+                '|| {U, P} <- [%s]], mnesia:sync_log(), Rs.' % (erl_binary(DOMAIN), pairs))
+            if "error" in out:
+                raise RuntimeError("registering accounts on %s: %s" % (self.node, out[:2000]))
+
+    def add_user(self, name, password=PASSWORD):
+        """An account (its password replaced if it exists); its JID."""
+        return self.add_users([name], password)[0]
+
+    def session_shaper(self, name, resource):
+        """The shaper on the live c2s session name@DOMAIN/resource: None
+        when unshaped, else (bytes per second, burst size)."""
+        out = self.erl("element(6, maps:get(socket, sys:get_state(ejabberd_sm:get_session_pid("
+                       "%s, %s, %s))))." % (erl_binary(name), erl_binary(DOMAIN), erl_binary(resource)))
+        m = re.match(r"\{ok, \{state, (\d+), (\d+),", out)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+        if out.strip() == "{ok, none}":
+            return None
+        raise RuntimeError("no shaper for %s/%s: %s" % (name, resource, out))
+
+    def add_users(self, names, password=PASSWORD):
+        """Many accounts at once; their JIDs."""
+        accounts = [(n, password) for n in names]
+        if self.proc is None:
+            self.pending.extend(accounts)
+        else:
+            self.register(accounts)
+        return ["%s@%s" % (n, DOMAIN) for n in names]
+
+    def stop(self):
+        """Stop ejabberd (its streams closed), then Mnesia, flush the
+        logs, halt the VM.  (init:stop() would take a second longer.)"""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.erl("application:stop(ejabberd), mnesia:stop(), "
+                         "[catch logger_std_h:filesync(H) || H <- logger:get_handler_ids()], "
+                         "erlang:halt(0).", 20)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass  # the node may halt before erl_call has its answer
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+        self.gone()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def kill(self):
+        """SIGKILL to the node and its helpers (its own process group):
+        the server vanishes without closing its streams."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.proc.wait()
+        self.gone()
+
+    def gone(self):
+        self.proc = None
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
+
+
+class Cluster:
+    """ejabberd nodes (two by default) joined into one cluster on
+    loopback: a private epmd on a free port (ERL_EPMD_PORT), one cookie,
+    one certificate; node 1.. join node 0 with
+    ejabberd_admin:join_cluster.  Accounts are shared by the cluster, so
+    add_user on any node will do; a client belongs to the node whose port
+    it connects to (Client(cluster.nodes[1], "bob")).  Nodes can be
+    killed, stopped and started again one by one (a node started again
+    rejoins by itself: its Mnesia schema names the cluster)."""
+
+    def __init__(self, tmpdir, nodes=2, ca_name="Starling Test CA", **kw):
+        self.dir = os.path.join(str(tmpdir), "cluster")
+        os.makedirs(self.dir, exist_ok=True)
+        self.epmd_port = free_port()
+        cookie = "starling-" + os.urandom(8).hex()
+        certs = server_certs(os.path.join(self.dir, "certs"), ca_name)
+        self.nodes = [Ejabberd(tmpdir, name="ejabberd%d" % i, cookie=cookie,
+                               epmd_port=self.epmd_port, certs=certs, **kw)
+                      for i in range(nodes)]
+        self.ca_file = certs[0][1]
+        self.epmd = None
+
+    def __getitem__(self, i):
+        return self.nodes[i]
+
+    def add_component(self, domain, secret):
+        """The component listener on every node; the ports, node by node."""
+        return [n.add_component(domain, secret) for n in self.nodes]
+
+    def start(self, timeout=60):
+        self.epmd = subprocess.Popen(
+            ["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+            env=dict(os.environ, ERL_EPMD_ADDRESS="127.0.0.1"),
+            start_new_session=True,
+            stdout=open(os.path.join(self.dir, "epmd.log"), "a"),
+            stderr=subprocess.STDOUT)
+        try:
+            wait_port(self.epmd_port, self.epmd, "epmd", 10)
+            first = self.nodes[0]
+            for n in self.nodes[1:]:
+                # Joining wipes the joining node's own Mnesia: its
+                # accounts are created on the cluster afterwards.
+                first.pending += n.pending
+                n.pending = []
+            first.start(timeout)
+            for n in self.nodes[1:]:
+                n.start(timeout, register=False)
+                n.erl("ejabberd_admin:join_cluster(%s)." % erl_binary(first.node), timeout)
+                for port in [n.port] + n.component_ports:
+                    wait_port(port, n.proc, "ejabberd", timeout)
+            want = sorted(n.node for n in self.nodes)
+            deadline = time.time() + timeout
+            while self.running() != want:
+                if time.time() > deadline:
+                    raise RuntimeError("cluster did not form: %s" % self.running())
+                time.sleep(0.2)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def wait_present(self, *names, timeout=10):
+        """Until every running node sees each of names (local parts)
+        available.  A node learns of a session on another node
+        asynchronously (Mnesia dirty writes): a chat to a bare JID that a
+        node routes before that lands in offline storage, not with the
+        client that is in fact online."""
+        deadline = time.time() + timeout
+        for node in self.nodes:
+            for n in names:
+                while node.proc is not None and node.erl(
+                        "ejabberd_sm:get_user_present_resources(%s, %s)." % (
+                            erl_binary(n), erl_binary(DOMAIN))).strip() == "{ok, []}":
+                    if time.time() > deadline:
+                        raise AssertionError("%s does not see %s online within %s s" % (node.node, n, timeout))
+                    time.sleep(0.05)
+
+    def running(self, i=0):
+        """The names of the cluster's nodes node i sees running, sorted."""
+        out = self.nodes[i].erl("lists:sort(ejabberd_cluster:get_nodes()).")
+        return re.findall(r"[\w.-]+@localhost", out)
+
+    def kill(self, i):
+        self.nodes[i].kill()
+
+    def stop(self):
+        for n in reversed(self.nodes):
+            n.stop()
+        if self.epmd is not None:
+            if self.epmd.poll() is None:
+                self.epmd.terminate()
+            self.epmd.wait()
+            self.epmd = None
+
+
+SERVERS = {"prosody": Prosody, "ejabberd": Ejabberd}
+
+
+def server_kind():
+    """The server the tests run against: $STARLING_SERVER (prosody by
+    default, or ejabberd)."""
+    kind = os.environ.get("STARLING_SERVER") or "prosody"
+    if kind not in SERVERS:
+        raise RuntimeError("STARLING_SERVER=%s: not one of %s" % (kind, ", ".join(SERVERS)))
+    return kind
+
+
+def Server(tmpdir, **kw):
+    """A private server of the chosen kind (server_kind()), not started."""
+    return SERVERS[server_kind()](tmpdir, **kw)
 
 
 class Bot:
@@ -489,6 +961,8 @@ class Client:
             return
         if self.xmpp is not None:
             async def go():
+                if self.xmpp.transport is None:
+                    return  # the server closed the stream already
                 self.xmpp.disconnect()
                 try:
                     await asyncio.wait_for(self.xmpp.disconnected, 5)
@@ -584,8 +1058,7 @@ class Crowd:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.xmpp = {}
-        for n in self.names:
-            prosody.add_user(n)
+        prosody.add_users(self.names)
 
     def _run(self, coro, timeout=120):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

@@ -2,6 +2,8 @@
 whois with JIDs; everyone else gets "Not permitted."."""
 import time
 
+import pytest
+
 import harness
 
 
@@ -48,6 +50,7 @@ def test_admin_deletes_any_post(user):
     assert alice.ask("#1") == "No post #1."
 
 
+@pytest.mark.core
 def test_broadcast_reaches_everyone_by_presence_rules(user):
     admin, alice, bob = user("admin"), user("alice"), user("bob")
     bob.presence("dnd")

@@ -2,6 +2,8 @@
 import os
 import subprocess
 
+import pytest
+
 import harness
 
 BIN = os.path.join(harness.ROOT, "build", "starling")
@@ -64,6 +66,7 @@ def test_version_help_and_unknown_flag():
     assert r.returncode == 2
 
 
+@pytest.mark.core
 def test_wrong_password_exits_1(prosody, tmp_path):
     b = harness.Bot(prosody, tmp_path, password="wrong-password")
     b.start(wait_ready=False)

@@ -2,6 +2,8 @@
 its original time, backlog summary, on/off, several resources."""
 import time
 
+import pytest
+
 import harness
 
 
@@ -24,6 +26,7 @@ def test_available_and_chat_receive_now(user):
     assert harness.is_update(m)
 
 
+@pytest.mark.core
 def test_away_held_unless_away_on(user):
     alice, bob = user("alice"), user("bob")
     bob.ask("follow alice")
@@ -44,6 +47,7 @@ def test_away_held_unless_away_on(user):
     assert bob.ask("away") == "Usage: away on|off"
 
 
+@pytest.mark.core
 def test_dnd_held_then_delivered_in_order(user):
     alice, bob = user("alice"), user("bob")
     bob.ask("follow alice")
@@ -57,6 +61,7 @@ def test_dnd_held_then_delivered_in_order(user):
     assert got == ["alice: busy %d (#%d)" % (i, i + 1) for i in range(3)]
 
 
+@pytest.mark.core
 def test_offline_follower_gets_backlog_with_summary(prosody, tmp_path, clients):
     b = harness.Bot(prosody, tmp_path, delivery="backlog_max = 3;",
                     bot_section="posts_per_minute = 100;").start()
@@ -126,6 +131,7 @@ def test_off_holds_nothing_and_on_resumes(user):
     bob.wait("heard")
 
 
+@pytest.mark.core
 def test_best_resource_counts(user, prosody, clients):
     alice, bob = user("alice"), user("bob")
     bob.ask("follow alice")
@@ -141,6 +147,7 @@ def test_best_resource_counts(user, prosody, clients):
     bob.wait("not yet")
 
 
+@pytest.mark.core
 def test_held_updates_survive_bot_restart(prosody, tmp_path, clients):
     b = harness.Bot(prosody, tmp_path, bot_section="posts_per_minute = 100;").start()
     alice = harness.join(prosody, "alice")

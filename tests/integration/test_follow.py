@@ -1,6 +1,8 @@
 """Following, mentions, blocks (SPEC 5 and 6)."""
 import time
 
+import pytest
+
 from harness import unstamp
 
 
@@ -20,6 +22,7 @@ def test_follow_unfollow_and_lists(user):
     assert bob.ask("unfollow") == "Usage: unfollow NICK"
 
 
+@pytest.mark.core
 def test_follower_gets_post_and_non_follower_does_not(user):
     alice, bob, carol = user("alice"), user("bob"), user("carol")
     bob.ask("follow alice")

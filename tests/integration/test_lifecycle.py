@@ -3,9 +3,12 @@ test_signals.py."""
 import signal
 import time
 
+import pytest
+
 import harness
 
 
+@pytest.mark.core
 def test_server_restart_bot_comes_back(prosody, bot, user):
     alice = user("alice")
     prosody.restart()

@@ -5,6 +5,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 import harness
 
 
@@ -35,6 +37,7 @@ def wait_log(b, text, timeout=20):
         time.sleep(0.05)
 
 
+@pytest.mark.core
 def test_ready_after_login_and_watchdog_keeps_coming(prosody, tmp_path):
     b = harness.Bot(prosody, tmp_path)
     b.start(wait_ready=False, env={"WATCHDOG_USEC": "1000000"})

@@ -3,6 +3,8 @@ SIGHUP (SPEC 1) without dropping the session."""
 import signal
 import time
 
+import pytest
+
 import harness
 
 
@@ -40,6 +42,7 @@ def test_closed_lets_only_admins_in(prosody, tmp_path, clients):
         assert b.stop() == 0
 
 
+@pytest.mark.core
 def test_sighup_reloads_without_dropping_the_session(prosody, tmp_path, clients):
     b = harness.Bot(prosody, tmp_path, bot_section="post_max_chars = 10;").start()
     try:

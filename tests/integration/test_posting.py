@@ -6,6 +6,7 @@ import pytest
 import harness
 
 
+@pytest.mark.core
 def test_post_is_confirmed_and_readable(user):
     alice = user("alice")
     assert alice.ask("Hello, world!") == "Posted #1."
@@ -43,6 +44,7 @@ def test_rate_limit(prosody, tmp_path, clients):
         assert b.stop() == 0
 
 
+@pytest.mark.core
 def test_same_stanza_id_is_stored_once(user):
     alice = user("alice")
     alice.send("resent after a resumption", id="fixed-id-1")

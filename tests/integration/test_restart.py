@@ -27,6 +27,7 @@ def answers_help(prosody, timeout):
     return False
 
 
+@pytest.mark.core
 def test_server_killed_backoff_then_back(prosody, bot, user):
     user("alice").disconnect()
     prosody.kill()

@@ -2,6 +2,8 @@
 0, and contacts see the bot go unavailable."""
 import signal
 
+import pytest
+
 import harness
 
 
@@ -19,6 +21,7 @@ def stop_by(sig, prosody, tmp_path, clients):
     return b
 
 
+@pytest.mark.core
 def test_sigterm_exits_0_and_goes_unavailable(prosody, tmp_path, clients):
     stop_by(signal.SIGTERM, prosody, tmp_path, clients)
 

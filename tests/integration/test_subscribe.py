@@ -3,9 +3,12 @@ reserved nicks, and the roster reconciled at every login."""
 import sqlite3
 import time
 
+import pytest
+
 import harness
 
 
+@pytest.mark.core
 def test_subscribe_gives_both_and_a_welcome(user):
     alice = user("alice", welcome=False)
     m = alice.wait("Welcome to Starling", timeout=15)
@@ -37,6 +40,7 @@ def test_help_is_answered(user):
     assert "broadcast" not in body and "No command" in alice.ask("help ban")
 
 
+@pytest.mark.core
 def test_stranger_gets_one_short_reply(bot, client):
     eve = client("eve")
     eve.send("hello there")
@@ -48,6 +52,7 @@ def test_stranger_gets_one_short_reply(bot, client):
     assert "Posted" not in alice_view
 
 
+@pytest.mark.core
 def test_unsubscribe_makes_inactive(user):
     alice = user("alice")
     bob = user("bob")

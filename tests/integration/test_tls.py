@@ -3,9 +3,12 @@ always checked against the configured CA, never skipped."""
 import os
 import time
 
+import pytest
+
 import harness
 
 
+@pytest.mark.core
 def test_login_with_verified_tls(bot, user):
     log = bot.read_log()
     assert "logged in as bot@localhost/starling" in log
@@ -16,6 +19,7 @@ def test_login_with_verified_tls(bot, user):
     assert alice.online() == ["starling"]
 
 
+@pytest.mark.core
 def test_certificate_from_another_ca_is_refused(prosody, tmp_path):
     other = harness.make_ca(os.path.join(str(tmp_path), "other"), "Other_CA")
     b = harness.Bot(prosody, tmp_path, ca_file=other[1])
