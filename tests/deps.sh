@@ -4,7 +4,7 @@
 PKGS="build-essential pkg-config libstrophe-dev libsqlite3-dev libconfig-dev
 libssl-dev libpcre2-dev libcmocka-dev prosody lua-dbi-sqlite3 ejabberd
 erlang-base python3-slixmpp
-python3-pytest openssl sqlite3 mandoc man-db valgrind clang libclang-rt-14-dev
+python3-pytest python3-pytest-xdist openssl sqlite3 mandoc man-db valgrind clang libclang-rt-14-dev
 systemd procps clang-format"
 
 missing=""

@@ -160,6 +160,16 @@ VirtualHost "{DOMAIN}"
   ssl = {{ key = "{self.key}"; certificate = "{self.cert}" }}
 {sections}""")
 
+    def add_contacts(self, owner, jids):
+        """jids become contacts of owner's roster with subscription both,
+        as if each had been subscribed and approved; the server restarts
+        (it caches rosters it has read)."""
+        self.stop()
+        items = read_roster(self, owner)
+        items.update((j, "both") for j in jids)
+        write_roster(self, owner, items)
+        self.start()
+
     def add_user(self, name, password=PASSWORD):
         """An account (its password replaced if it exists); its JID."""
         d = os.path.join(self.dir, "data", escape(DOMAIN), "accounts")
@@ -434,6 +444,16 @@ modules:
             raise RuntimeError("erl_call on %s failed (%s): %s%s" % (
                 self.node, r.returncode, out[:2000], r.stderr.decode(errors="replace")[:2000]))
         return out
+
+    def add_contacts(self, owner, jids):
+        """jids become contacts of owner's roster with subscription both,
+        as if each had been subscribed and approved (mod_admin_extra, no
+        restart needed)."""
+        calls = ",".join(
+            'mod_admin_extra:add_rosteritem(<<"%s">>, <<"%s">>, <<"%s">>, '
+            '<<"%s">>, <<"">>, <<"">>, <<"both">>)'
+            % (owner, DOMAIN, j.split("@")[0], j.split("@")[1]) for j in jids)
+        self.erl("[%s]." % calls)
 
     def register(self, accounts):
         """Create (or reset the password of) each (name, password), a few
@@ -1038,11 +1058,7 @@ def add_followers(db, poster, names, prosody=None):
                         (cur.lastrowid, pid))
     con.close()
     if prosody is not None:
-        prosody.stop()
-        items = read_roster(prosody, BOT.split("@")[0])
-        items.update(("%s@%s" % (n, DOMAIN), "both") for n in names)
-        write_roster(prosody, BOT.split("@")[0], items)
-        prosody.start()
+        prosody.add_contacts(BOT.split("@")[0], ["%s@%s" % (n, DOMAIN) for n in names])
 
 
 class Crowd:
