@@ -69,6 +69,15 @@ struct bot {
     /* Tell a user about someone else's act ("alice now follows you"):
      * sent at once like a reply, but marked as an update; NULL: reply. */
     void (*notice)(struct bot *b, const char *to, const char *text);
+    /* The same from another address of the bot's domain (component mode,
+     * a user's NICK@domain), and that address's presence. */
+    void (*subscription_from)(struct bot *b, const char *from, const char *to,
+                              const char *type);
+    void (*presence_from)(struct bot *b, const char *from, const char *to,
+                          const char *status, bool available);
+    /* bare became an active user: in component mode the bot greets them
+     * (its presence, a probe of theirs). */
+    void (*contact)(struct bot *b, const char *bare);
 };
 
 #endif

@@ -193,6 +193,14 @@ void cmd_dm(struct cmd_ctx *c, const struct cmd_args *a)
         buf_printf(c->reply, "Sent to %s.", t.nick);
 }
 
+void cmd_private(struct cmd_ctx *c, const char *nick, const char *text)
+{
+    struct cmd_args a = {.text = text};
+
+    utf8_copy(a.nick, sizeof(a.nick), nick);
+    cmd_dm(c, &a);
+}
+
 void cmd_whois(struct cmd_ctx *c, const struct cmd_args *a)
 {
     struct user_counts n;

@@ -115,6 +115,10 @@ bool cmd_reply_to_message(struct cmd_ctx *ctx, const char *reply_id,
 void cmd_react(struct cmd_ctx *ctx, const char *reaction_id,
                const char *const *emoji, size_t n);
 
+/* A private message to nick, as "d NICK TEXT" sends it (SPEC 10: a
+ * message written to a user's NICK@domain). */
+void cmd_private(struct cmd_ctx *ctx, const char *nick, const char *text);
+
 /* Post text (already trimmed) as ctx->user; used by post/reply/handler.
  * reply_to 0 for none.  Writes "Posted #N." or the refusal. */
 void cmd_post_text(struct cmd_ctx *ctx, const char *text, int64_t reply_to);

@@ -54,13 +54,17 @@ static int line_of(const config_setting_t *s)
 }
 
 /* The keys each group accepts. */
-static const char *const xmpp_keys[] = {"jid",     "password", "password_file",
-                                        "host",    "port",     "tls",
-                                        "ca_file", "resource", NULL};
+static const char *const xmpp_keys[] = {
+    "mode", "jid", "password", "password_file", "host",
+    "port", "tls", "ca_file",  "resource",      NULL};
+static const char *const component_keys[] = {
+    "domain", "secret", "secret_file", "host",
+    "port",   "nodes",  "user_jids",   NULL};
 static const char *const storage_keys[] = {"path", NULL};
 static const char *const bot_keys[] = {
-    "admins",           "subscription", "allow",  "post_max_chars",
-    "posts_per_minute", "edit_minutes", "avatar", NULL};
+    "admins",         "subscription",     "allow",
+    "post_max_chars", "posts_per_minute", "edit_minutes",
+    "avatar",         "service_jid",      NULL};
 static const char *const delivery_keys[] = {"deliver_when_away", "backlog_max",
                                             NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -69,7 +73,8 @@ static const struct {
     const char *name;
     const char *const *keys;
 } groups[] = {
-    {"xmpp", xmpp_keys},         {"storage", storage_keys}, {"bot", bot_keys},
+    {"xmpp", xmpp_keys},         {"component", component_keys},
+    {"storage", storage_keys},   {"bot", bot_keys},
     {"delivery", delivery_keys}, {"log", log_keys},
 };
 
@@ -307,44 +312,133 @@ static char *resolve(const char *cfgpath, const char *file)
     return xasprintf("%.*s/%s", (int)(slash - cfgpath), cfgpath, file);
 }
 
-static void load_password(struct loader *l, config_setting_t *root,
-                          struct config *c)
+/*
+ * A secret given as group.key, group.key_file (relative: to
+ * $CREDENTIALS_DIRECTORY or the configuration's directory) or, with
+ * neither, $CREDENTIALS_DIRECTORY/cred: exactly one of them.  NULL (and l
+ * failed) when there is none.
+ */
+static char *load_secret(struct loader *l, config_setting_t *root,
+                         const char *group, const char *key, const char *cred)
 {
-    config_setting_t *pw, *pwf, *g = config_setting_get_member(root, "xmpp");
-    char *file;
+    config_setting_t *pw, *pwf, *g = config_setting_get_member(root, group);
+    char *file, *secret, *file_key = xasprintf("%s_file", key);
 
-    c->xmpp.password = get_string(l, root, "xmpp", "password", &pw);
-    file = get_string(l, root, "xmpp", "password_file", &pwf);
+    secret = get_string(l, root, group, key, &pw);
+    file = get_string(l, root, group, file_key, &pwf);
     if (l->failed) {
-        free(file);
-        return;
-    }
-    if (pw != NULL && pwf != NULL) {
-        fail(l, line_of(pwf),
-             "xmpp: give password or password_file, "
-             "not both");
+        /* nothing more to say */
+    } else if (pw != NULL && pwf != NULL) {
+        fail(l, line_of(pwf), "%s: give %s or %s, not both", group, key,
+             file_key);
     } else if (pwf != NULL) {
         char *path = resolve(l->path, file);
 
-        c->xmpp.password = read_password(l, line_of(pwf), path);
+        secret = read_password(l, line_of(pwf), path);
         free(path);
     } else if (pw == NULL) {
         const char *creds = getenv("CREDENTIALS_DIRECTORY");
         char *path;
 
         if (creds != NULL && creds[0] != '\0') {
-            path = xasprintf("%s/password", creds);
+            path = xasprintf("%s/%s", creds, cred);
             if (access(path, R_OK) == 0)
-                c->xmpp.password = read_password(l, line_of(g), path);
+                secret = read_password(l, line_of(g), path);
             free(path);
         }
-        if (c->xmpp.password == NULL)
+        if (secret == NULL)
             fail(l, g != NULL ? line_of(g) : 1,
-                 "xmpp: missing required key 'password' (or password_file)");
-    } else if (c->xmpp.password[0] == '\0') {
-        fail(l, line_of(pw), "xmpp.password is empty");
+                 "%s: missing required key '%s' (or %s)", group, key, file_key);
+    } else if (secret[0] == '\0') {
+        fail(l, line_of(pw), "%s.%s is empty", group, key);
     }
     free(file);
+    free(file_key);
+    if (l->failed) {
+        free(secret);
+        return NULL;
+    }
+    return secret;
+}
+
+/* bare is domain itself or a JID at domain. */
+static bool jid_in_domain(const char *bare, const char *domain)
+{
+    const char *at = strchr(bare, '@');
+
+    return strcmp(at != NULL ? at + 1 : bare, domain) == 0;
+}
+
+/* One connection target: 1 and *out from "host:port". */
+static int parse_node(const char *v, struct config_node *out)
+{
+    const char *colon = strrchr(v, ':');
+    char *end;
+    long port;
+
+    if (colon == NULL || colon == v)
+        return 0;
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535)
+        return 0;
+    out->host = xstrndup(v, (size_t)(colon - v));
+    out->port = (int)port;
+    return 1;
+}
+
+/*
+ * The component section (SPEC 10): a domain, its secret, and where the
+ * server's component port is: host/port (default localhost:5347) and any
+ * further nodes of a cluster as "host:port" strings.
+ */
+static void load_component(struct loader *l, config_setting_t *root,
+                           struct config *c)
+{
+    config_setting_t *g = config_setting_get_member(root, "component"), *s;
+    char bare[JID_MAX + 1], **nodes;
+    size_t n;
+    int port = 5347;
+
+    c->component.domain = get_string(l, root, "component", "domain", &s);
+    if (!l->failed && c->component.domain == NULL)
+        fail(l, g != NULL ? line_of(g) : 1,
+             "xmpp.mode = \"component\" needs component.domain");
+    else if (!l->failed &&
+             (jid_bare(c->component.domain, bare, sizeof(bare)) < 0 ||
+              strchr(bare, '@') != NULL || strchr(bare, '/') != NULL))
+        fail(l, line_of(s), "component.domain \"%s\" is not a domain",
+             c->component.domain);
+    if (l->failed)
+        return;
+    c->component.secret =
+        load_secret(l, root, "component", "secret", "component-secret");
+    if (l->failed)
+        return;
+    c->component.nodes = xcalloc(1, sizeof(*c->component.nodes));
+    c->component.nodes[0].host = get_string(l, root, "component", "host", NULL);
+    if (c->component.nodes[0].host == NULL)
+        c->component.nodes[0].host = xstrdup("localhost");
+    get_int(l, root, "component", "port", 1, 65535, &port);
+    c->component.nodes[0].port = port;
+    c->component.n_nodes = 1;
+    nodes = get_strings(l, root, "component", "nodes", &n, NULL);
+    s = config_setting_get_member(g, "nodes");
+    if (n > 0)
+        c->component.nodes =
+            xrealloc(c->component.nodes, (n + 1) * sizeof(*c->component.nodes));
+    for (size_t i = 0; i < n && !l->failed; i++)
+        if (!parse_node(nodes[i],
+                        &c->component.nodes[c->component.n_nodes++])) {
+            c->component.n_nodes--;
+            fail(l, line_of(s), "component.nodes: \"%s\" is not host:port",
+                 nodes[i]);
+        }
+    for (size_t i = 0; i < n; i++)
+        free(nodes[i]);
+    free(nodes);
+    s = get(l, root, "component", "user_jids", CONFIG_TYPE_BOOL);
+    if (s != NULL)
+        c->component.user_jids = config_setting_get_bool(s) != 0;
 }
 
 static void load_xmpp(struct loader *l, config_setting_t *root,
@@ -352,17 +446,25 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
 {
     static const char *const tls_names[] = {"required", "direct", "disabled",
                                             NULL};
+    static const char *const mode_names[] = {"client", "component", NULL};
     config_setting_t *g = config_setting_get_member(root, "xmpp"), *s;
     char bare[JID_MAX + 1];
-    int tls = TLS_REQUIRED;
+    int tls = TLS_REQUIRED, mode = MODE_CLIENT;
 
+    get_enum(l, root, "xmpp", "mode", mode_names, &mode);
+    c->xmpp.mode = (enum xmpp_mode)mode;
+    if (c->xmpp.mode == MODE_COMPONENT) {
+        /* The account is not used: a component has no JID or password. */
+        load_component(l, root, c);
+        return;
+    }
     c->xmpp.jid = get_string(l, root, "xmpp", "jid", &s);
     if (!l->failed && c->xmpp.jid == NULL)
         fail(l, g != NULL ? line_of(g) : 1, "xmpp: missing required key 'jid'");
     else if (!l->failed && (jid_bare(c->xmpp.jid, bare, sizeof(bare)) < 0 ||
                             strchr(bare, '@') == NULL))
         fail(l, line_of(s), "xmpp.jid \"%s\" is not a JID", c->xmpp.jid);
-    load_password(l, root, c);
+    c->xmpp.password = load_secret(l, root, "xmpp", "password", "password");
     c->xmpp.host = get_string(l, root, "xmpp", "host", NULL);
     get_int(l, root, "xmpp", "port", 1, 65535, &c->xmpp.port);
     get_enum(l, root, "xmpp", "tls", tls_names, &tls);
@@ -475,6 +577,24 @@ static void load_rest(struct loader *l, config_setting_t *root,
             &c->bot.posts_per_minute);
     get_int(l, root, "bot", "edit_minutes", 0, 1440, &c->bot.edit_minutes);
     load_avatar(l, root, c);
+    c->bot.service_jid = get_string(l, root, "bot", "service_jid", &s);
+    if (!l->failed && c->bot.service_jid != NULL) {
+        char bare[JID_MAX + 1];
+
+        if (c->xmpp.mode != MODE_COMPONENT)
+            fail(l, line_of(s),
+                 "bot.service_jid is for xmpp.mode = "
+                 "\"component\" only");
+        else if (jid_bare(c->bot.service_jid, bare, sizeof(bare)) < 0 ||
+                 strcmp(bare, c->bot.service_jid) != 0 ||
+                 !jid_in_domain(bare, c->component.domain))
+            fail(l, line_of(s),
+                 "bot.service_jid \"%s\" is not a bare JID of %s",
+                 c->bot.service_jid, c->component.domain);
+    }
+    if (!l->failed && c->xmpp.mode == MODE_COMPONENT &&
+        c->bot.service_jid == NULL)
+        c->bot.service_jid = xstrdup(c->component.domain);
 
     s = get(l, root, "delivery", "deliver_when_away", CONFIG_TYPE_BOOL);
     if (s != NULL)
@@ -543,6 +663,15 @@ void config_free(struct config *c)
     free_list(c->bot.allow, c->bot.n_allow);
     free(c->bot.avatar);
     free(c->bot.avatar_png);
+    free(c->bot.service_jid);
+    free(c->component.domain);
+    if (c->component.secret != NULL) {
+        explicit_bzero(c->component.secret, strlen(c->component.secret));
+        free(c->component.secret);
+    }
+    for (size_t i = 0; i < c->component.n_nodes; i++)
+        free(c->component.nodes[i].host);
+    free(c->component.nodes);
     memset(c, 0, sizeof(*c));
 }
 

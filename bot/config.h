@@ -13,20 +13,38 @@
 #include "../common/log.h"
 
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
+enum xmpp_mode { MODE_CLIENT, MODE_COMPONENT };
+
+/* One server node a component connects to (SPEC 10). */
+struct config_node {
+    char *host;
+    int port;
+};
 enum sub_policy { SUB_OPEN, SUB_ALLOWLIST, SUB_CLOSED };
 
 struct config {
     char *path;
     struct {
-        char *jid;      /* as written (may carry a resource) */
-        char *password; /* from password, password_file or
-                           $CREDENTIALS_DIRECTORY/password */
-        char *host;     /* NULL: the JID's domain */
-        int port;       /* 0: default for the TLS mode */
+        enum xmpp_mode mode; /* default client */
+        char *jid;           /* as written (may carry a resource); NULL in
+                                component mode */
+        char *password;      /* from password, password_file or
+                                $CREDENTIALS_DIRECTORY/password */
+        char *host;          /* NULL: the JID's domain */
+        int port;            /* 0: default for the TLS mode */
         enum tls_mode tls;
         char *ca_file;  /* NULL: system store */
         char *resource; /* default "starling" */
     } xmpp;
+    struct {
+        char *domain;              /* the component's domain (SPEC 10) */
+        char *secret;              /* from secret, secret_file or
+                                      $CREDENTIALS_DIRECTORY/component-secret */
+        struct config_node *nodes; /* host/port, then every "host:port"
+                                      of nodes: a connection each */
+        size_t n_nodes;
+        bool user_jids; /* NICK@domain per user; default false */
+    } component;
     struct {
         char *path;
     } storage;
@@ -43,6 +61,8 @@ struct config {
         unsigned char *avatar_png; /* its bytes, read and checked at
                                       load (NULL without an avatar) */
         size_t avatar_len;
+        char *service_jid; /* component mode: the address people add;
+                              default component.domain */
     } bot;
     struct {
         bool deliver_when_away; /* default false */

@@ -163,16 +163,89 @@ static bool subscription_budget(struct bot *b, const char *bare)
     return false;
 }
 
-void dispatch_subscription(struct bot *b, const char *from_bare,
+/* The nick a message, presence or subscription addressed to: 1 and nick
+ * when to is NICK@ the bot's domain (SPEC 10 per-user addresses, which
+ * the session passes on only when they are in use), 0 when it is the
+ * bot's own address. */
+static int user_address(const struct bot *b, const char *to, char *nick)
+{
+    const char *domain = strchr(b->self, '@');
+    char bare[JID_MAX + 1];
+    const char *at;
+
+    domain = domain != NULL ? domain + 1 : b->self;
+    if (to == NULL || jid_bare(to, bare, sizeof(bare)) < 0 ||
+        strcmp(bare, b->self) == 0 || (at = strchr(bare, '@')) == NULL ||
+        strcmp(at + 1, domain) != 0 || (size_t)(at - bare) > NICK_MAX)
+        return 0;
+    memcpy(nick, bare, (size_t)(at - bare));
+    nick[at - bare] = '\0';
+    return nick_valid(nick);
+}
+
+/* A subscription to NICK@domain follows NICK, its removal unfollows
+ * (SPEC 10); the address answers for itself. */
+static void follow_by_address(struct bot *b, const char *bare, const char *to,
+                              const char *nick, enum sub_kind kind)
+{
+    struct user u, t;
+    bool refuse;
+
+    if (kind == SUB_SUBSCRIBED)
+        return;
+    if (store_user_by_nick(b->store, nick, &t) != 1) {
+        if (kind == SUB_SUBSCRIBE)
+            b->subscription_from(b, to, bare, "unsubscribed");
+        return;
+    }
+    if (kind != SUB_SUBSCRIBE) {
+        if (store_user_by_jid(b->store, bare, &u) == 1 &&
+            store_unfollow(b->store, u.id, t.id) == 0)
+            log_info("%s unfollowed %s by removing its address", u.nick,
+                     t.nick);
+        return;
+    }
+    /* Not a user yet: joining comes first, with its budget and policy. */
+    if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active) {
+        dispatch_subscription(b, bare, b->self, SUB_SUBSCRIBE);
+        if (store_user_by_jid(b->store, bare, &u) != 1 || !u.active)
+            return;
+    }
+    refuse = u.banned || u.id == t.id ||
+             store_is_blocked(b->store, t.id, u.id) != 0 ||
+             store_follow(b->store, u.id, t.id, b->now()) < 0;
+    b->subscription_from(b, to, bare, refuse ? "unsubscribed" : "subscribed");
+    if (!refuse)
+        b->presence_from(b, to, bare, t.bio, true);
+}
+
+void dispatch_probe(struct bot *b, const char *from_bare, const char *to)
+{
+    char nick[NICK_MAX + 1];
+    struct user t;
+
+    if (user_address(b, to, nick) != 1)
+        return;
+    if (store_user_by_nick(b->store, nick, &t) == 1)
+        b->presence_from(b, to, from_bare, t.bio, true);
+    else
+        b->presence_from(b, to, from_bare, NULL, false);
+}
+
+void dispatch_subscription(struct bot *b, const char *from_bare, const char *to,
                            enum sub_kind kind)
 {
-    char bare[JID_MAX + 1];
+    char bare[JID_MAX + 1], nick[NICK_MAX + 1];
     struct user u;
     int r;
 
     if (jid_bare(from_bare, bare, sizeof(bare)) < 0 ||
         strchr(bare, '@') == NULL || strcmp(bare, b->self) == 0)
         return;
+    if (user_address(b, to, nick) == 1) {
+        follow_by_address(b, bare, to, nick, kind);
+        return;
+    }
 
     switch (kind) {
     case SUB_SUBSCRIBE:
@@ -192,6 +265,7 @@ void dispatch_subscription(struct bot *b, const char *from_bare,
             return; /* no approval: the request is asked again later */
         b->subscription(b, bare, "subscribed");
         b->subscription(b, bare, "subscribe");
+        b->contact(b, bare);
         if (r == 1) {
             log_info("new user %s (%s)", u.nick, u.jid);
             welcome(b, &u);
@@ -359,6 +433,7 @@ static void handle_user_message(struct bot *b, struct user *u,
         .reply = &reply,
     };
     char *text = xstrdup(m->body != NULL ? m->body : "");
+    char nick[NICK_MAX + 1];
 
     /* SPEC 9: what a client wraps around a gesture is never posted. */
     if (m->retract_id != NULL)
@@ -367,8 +442,11 @@ static void handle_user_message(struct bot *b, struct user *u,
         cmd_correct(&ctx, m->replace_id, text);
     else if (m->reaction_id != NULL)
         cmd_react(&ctx, m->reaction_id, m->reactions, m->n_reactions);
-    else if (m->reply_id == NULL ||
-             !cmd_reply_to_message(&ctx, m->reply_id, text))
+    else if (user_address(b, m->to, nick) == 1) {
+        /* Written to NICK@domain: a private message (SPEC 10). */
+        cmd_private(&ctx, nick, text_trim(text));
+    } else if (m->reply_id == NULL ||
+               !cmd_reply_to_message(&ctx, m->reply_id, text))
         cmd_handle(&ctx, text);
     if (reply.len > 0)
         b->reply(b, u->jid, buf_str(&reply));

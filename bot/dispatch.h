@@ -39,9 +39,13 @@ enum msg_class dispatch_classify(const struct inmsg *m);
 void dispatch_message(struct bot *b, const struct inmsg *m);
 void dispatch_presence(struct bot *b, const char *from_full, enum show show,
                        int priority, bool unavailable);
-/* A subscription request (budget, then policy) or a removal. */
-void dispatch_subscription(struct bot *b, const char *from_bare,
+/* A subscription request (budget, then policy) or a removal, to the bot
+ * or (component mode) to a user's NICK@domain, which follows NICK. */
+void dispatch_subscription(struct bot *b, const char *from_bare, const char *to,
                            enum sub_kind kind);
+/* Component mode: from_bare's server asks for the presence of to, a
+ * user's NICK@domain: available with NICK's bio, never NICK's own. */
+void dispatch_probe(struct bot *b, const char *from_bare, const char *to);
 /* Roster reconciliation at every login: the items of the roster are
  * collected, then dispatch_roster_done() makes the store match them both
  * ways.  Active users whose item is gone or no longer "from"/"both"

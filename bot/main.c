@@ -127,6 +127,33 @@ static void bot_notice(struct bot *b, const char *to, const char *text)
     session_send_chat(to, text, id, 0);
 }
 
+static void bot_subscription_from(struct bot *b, const char *from,
+                                  const char *to, const char *type)
+{
+    (void)b;
+    session_send_subscription_from(from, to, type);
+}
+
+static void bot_presence_from(struct bot *b, const char *from, const char *to,
+                              const char *status, bool available)
+{
+    (void)b;
+    session_send_presence_from(from, to, status, available);
+}
+
+static void bot_contact(struct bot *b, const char *bare)
+{
+    (void)b;
+    session_contact(bare);
+}
+
+static int greet_user(void *ud, const struct user *u)
+{
+    (void)ud;
+    session_contact(u->jid);
+    return 0;
+}
+
 /* Delivery engine -> session layer. */
 static size_t ops_room(void *ud)
 {
@@ -159,6 +186,10 @@ static void cb_ready(void *ud)
 
     log_info("ready: %zu users online so far",
              presence_online_count(d->bot.presence));
+    /* A component keeps its roster itself: every active user is greeted
+     * (paced by the session), after READY. */
+    if (session_wants_contacts())
+        store_users_active(d->bot.store, greet_user, NULL);
     if (!d->ready_once) {
         d->ready_once = true;
         notify_send("READY=1");
@@ -177,7 +208,7 @@ static void cb_auth_failed(void *ud)
 {
     struct daemon *d = ud;
 
-    log_error("authentication refused for %s", d->bot.cfg->xmpp.jid);
+    log_error("authentication refused for %s", d->bot.self);
     d->auth_failed = true;
     got_stop = 1;
 }
@@ -216,11 +247,19 @@ static void cb_presence(void *ud, const char *from, enum show show,
     dispatch_presence(&d->bot, from, show, priority, unavailable);
 }
 
-static void cb_subscription(void *ud, const char *from, enum sub_kind kind)
+static void cb_subscription(void *ud, const char *from, const char *to,
+                            enum sub_kind kind)
 {
     struct daemon *d = ud;
 
-    dispatch_subscription(&d->bot, from, kind);
+    dispatch_subscription(&d->bot, from, to, kind);
+}
+
+static void cb_probe(void *ud, const char *from, const char *to)
+{
+    struct daemon *d = ud;
+
+    dispatch_probe(&d->bot, from, to);
 }
 
 static void cb_roster_item(void *ud, const char *bare, const char *sub)
@@ -267,6 +306,7 @@ static const struct session_callbacks session_cbs = {
     .message = cb_message,
     .presence = cb_presence,
     .subscription = cb_subscription,
+    .probe = cb_probe,
     .roster_item = cb_roster_item,
     .roster_done = cb_roster_done,
     .barrier = cb_barrier,
@@ -450,9 +490,12 @@ static int run(struct config *cfg)
     d.bot.receipt = bot_receipt;
     d.bot.subscription = bot_subscription;
     d.bot.notice = bot_notice;
+    d.bot.subscription_from = bot_subscription_from;
+    d.bot.presence_from = bot_presence_from;
+    d.bot.contact = bot_contact;
     d.bot.started = time(NULL);
-    if (jid_bare(cfg->xmpp.jid, d.bot.self, sizeof(d.bot.self)) < 0) {
-        log_error("%s: xmpp.jid is not a JID", cfg->path);
+    if (session_own_jid(cfg, d.bot.self, sizeof(d.bot.self)) < 0) {
+        log_error("%s: the bot's own JID is not a JID", cfg->path);
         return EXIT_USAGE;
     }
     if (match_init() < 0)

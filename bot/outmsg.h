@@ -10,6 +10,9 @@
 
 struct outmsg {
     const char *to;         /* bare JID */
+    const char *author;     /* the nick whose update this is, or NULL:
+                               with per-user addresses (SPEC 10) it comes
+                               from NICK@domain */
     const char *body;       /* the text, or a fallback for old clients */
     const char *id;         /* stanza id and XEP-0359 origin-id; NULL:
                                the session makes one */

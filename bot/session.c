@@ -101,8 +101,14 @@ static struct {
     const struct session_callbacks *cb;
     void *ud;
     char *full_jid;
-    char bare[JID_MAX + 1];
-    const char *domain;
+    char bare[JID_MAX + 1]; /* the bot's own address (service JID) */
+    const char *domain;     /* our server's, or the component's domain */
+    bool component;         /* a XEP-0114 component (SPEC 10) */
+    size_t domain_len;
+    /* Component mode: subscribers still to be greeted (presence,
+     * subscription request, probe), paced by the send queue. */
+    char **greet;
+    size_t ngreet, greet_next, greet_cap;
     bool connected; /* stream established (CONNECT seen) */
     bool ready;     /* roster fetched, presence sent */
     bool ever_ready;
@@ -209,6 +215,10 @@ static char *new_id(const char *prefix)
  * by itself (IQ answers, pings, its presence) is not. */
 static void queue_stanza(xmpp_stanza_t *st, bool answer)
 {
+    /* A component's stanzas carry their own sender: the service JID
+     * unless the caller chose another address of the domain. */
+    if (S.component && xmpp_stanza_get_from(st) == NULL)
+        xmpp_stanza_set_from(st, S.bare);
     if (S.holding) {
         if (S.nheld == S.held_cap) {
             S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
@@ -275,6 +285,8 @@ static void text_child(xmpp_stanza_t *parent, const char *name,
     free(fixed);
 }
 
+/* A ping to our server; a component pings its own domain, which the server
+ * routes back to it (and its answer too), behind everything sent before. */
 static void send_ping(const char *id)
 {
     xmpp_stanza_t *iq = xmpp_iq_new(S.ctx, "get", id);
@@ -292,9 +304,13 @@ static xmpp_stanza_t *iq_reply(xmpp_stanza_t *iq, const char *type)
 {
     xmpp_stanza_t *r = xmpp_iq_new(S.ctx, type, xmpp_stanza_get_id(iq));
     const char *from = xmpp_stanza_get_from(iq);
+    const char *to = xmpp_stanza_get_to(iq);
 
     if (from != NULL)
         xmpp_stanza_set_to(r, from);
+    /* A component answers from the address that was asked. */
+    if (S.component && to != NULL)
+        xmpp_stanza_set_from(r, to);
     return r;
 }
 
@@ -376,11 +392,15 @@ static void publish_vcard(void)
 }
 
 /* The bot's available presence: status, priority, XEP-0172 nickname,
- * XEP-0115 caps and the XEP-0153 avatar hash (empty: no avatar). */
-static void send_presence(void)
+ * XEP-0115 caps and the XEP-0153 avatar hash (empty: no avatar).  to
+ * NULL: to our server, which passes it on to the roster; a component has
+ * no roster there and sends it to each subscriber. */
+static void send_presence_to(const char *to)
 {
     xmpp_stanza_t *p = xmpp_presence_new(S.ctx), *c, *x;
 
+    if (to != NULL)
+        xmpp_stanza_set_to(p, to);
     text_child(p, "status", "Send \"help\" to get started.");
     text_child(p, "priority", "1");
     c = child(p, "nick", NS_NICK);
@@ -394,6 +414,12 @@ static void send_presence(void)
     if (S.avatar_sha1[0] != '\0')
         xmpp_stanza_add_child_ex(c, text_node(S.avatar_sha1), 0);
     send_release(p);
+}
+
+static void send_presence(void)
+{
+    if (!S.component)
+        send_presence_to(NULL);
 }
 
 /* Hash and encode cfg's bot.avatar.  true if it is another image than the
@@ -436,6 +462,8 @@ static void reply_version(xmpp_stanza_t *iq)
     send_release(r);
 }
 
+static void become_ready(size_t contacts);
+
 static void roster_result(xmpp_stanza_t *iq)
 {
     xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_ROSTER), *item;
@@ -464,10 +492,20 @@ static void roster_result(xmpp_stanza_t *iq)
     }
     publish_vcard();
     send_presence();
+    become_ready(n);
+}
+
+/* Logged in (roster loaded) or, for a component, the handshake done. */
+static void become_ready(size_t contacts)
+{
     S.ready = true;
     S.ever_ready = true;
     S.backoff = BACKOFF_MIN;
-    log_info("logged in as %s, %zu contacts in the roster", S.full_jid, n);
+    if (S.component)
+        log_info("connected as component %s (%s)", S.domain, S.bare);
+    else
+        log_info("logged in as %s, %zu contacts in the roster", S.full_jid,
+                 contacts);
     if (S.cb->ready != NULL)
         S.cb->ready(S.ud);
 }
@@ -495,6 +533,29 @@ static bool from_self(const char *from)
 }
 
 static bool adhoc_iq(xmpp_stanza_t *iq);
+static void greet_some(void);
+static void greet_forget(void);
+
+/* Component mode: is the address to (bare) the bot's own (or the bare
+ * domain), another address of the domain, or not ours at all? */
+enum addr { ADDR_BOT, ADDR_USER, ADDR_OTHER };
+
+static enum addr address_of(const char *to)
+{
+    char bare[JID_MAX + 1];
+    size_t n;
+
+    if (!S.component || to == NULL || jid_bare(to, bare, sizeof(bare)) < 0)
+        return ADDR_BOT;
+    if (strcmp(bare, S.bare) == 0 || strcmp(bare, S.domain) == 0)
+        return ADDR_BOT;
+    n = strlen(bare);
+    if (S.cfg->component.user_jids && n > S.domain_len + 1 &&
+        bare[n - S.domain_len - 1] == '@' &&
+        strcmp(bare + n - S.domain_len, S.domain) == 0)
+        return ADDR_USER;
+    return ADDR_OTHER;
+}
 
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 {
@@ -563,6 +624,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     (void)conn;
     (void)ud;
     S.handled++;
+    if (address_of(xmpp_stanza_get_to(st)) == ADDR_OTHER)
+        return 1; /* no such address here */
     stanza_msg_parse(st, &sm);
     if (sm.m.from != NULL && S.cb->message != NULL)
         S.cb->message(S.ud, &sm.m);
@@ -581,6 +644,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
                 {"unsubscribed", SUB_UNSUBSCRIBED}};
     const char *from = xmpp_stanza_get_from(st);
     const char *type = xmpp_stanza_get_type(st);
+    const char *to = xmpp_stanza_get_to(st);
     char bare[JID_MAX + 1];
 
     (void)conn;
@@ -588,6 +652,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     S.handled++;
     if (from == NULL || jid_bare(from, bare, sizeof(bare)) < 0 ||
         strcmp(bare, S.bare) == 0)
+        return 1;
+    if (to == NULL || address_of(to) == ADDR_BOT)
+        to = S.bare;
+    else if (address_of(to) == ADDR_OTHER)
         return 1;
     if (type == NULL) {
         xmpp_stanza_t *show = xmpp_stanza_get_child_by_name(st, "show");
@@ -619,11 +687,18 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (strcmp(type, subs[i].name) == 0) {
             if (S.cb->subscription != NULL)
-                S.cb->subscription(S.ud, bare, subs[i].kind);
+                S.cb->subscription(S.ud, bare, to, subs[i].kind);
             return 1;
         }
     }
-    return 1; /* probe */
+    if (strcmp(type, "probe") == 0 && S.component) {
+        /* The bot is always there; another address: see dispatch. */
+        if (strcmp(to, S.bare) == 0)
+            send_presence_to(bare);
+        else if (S.cb->probe != NULL)
+            S.cb->probe(S.ud, bare, to);
+    }
+    return 1;
 }
 
 /*
@@ -679,6 +754,12 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         xmpp_handler_add(conn, on_message, NULL, "message", NULL, NULL);
         xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
         xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, NULL);
+        if (S.component) {
+            /* No roster here: the bot keeps its subscribers itself and
+             * greets them (main.c), paced. */
+            become_ready(0);
+            return;
+        }
         id = new_id("roster");
         iq = xmpp_iq_new(S.ctx, "get", id);
         child(iq, "query", NS_ROSTER);
@@ -714,6 +795,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     S.ready = false;
     S.dead = true;
     S.fd = -1;
+    greet_forget(); /* greeted anew after the next login */
 }
 
 /* Replies are small and answer a request: send them at once (no Nagle),
@@ -761,6 +843,23 @@ static int connect_now(void)
     }
     S.conn = xmpp_conn_new(S.ctx);
     S.auth_refused = false;
+    if (S.component) {
+        const struct config_node *node = &S.cfg->component.nodes[0];
+
+        /* XEP-0114: a plain handshake with the shared secret, as servers
+         * offer it on loopback or a private network. */
+        xmpp_conn_set_jid(S.conn, S.domain);
+        xmpp_conn_set_pass(S.conn, S.cfg->component.secret);
+        xmpp_conn_set_sockopt_callback(S.conn, sockopts);
+        if (xmpp_connect_component(S.conn, node->host,
+                                   (unsigned short)node->port, on_conn,
+                                   NULL) != XMPP_EOK) {
+            log_warnx("cannot connect to %s:%d", node->host, node->port);
+            S.dead = true;
+            return -1;
+        }
+        return 0;
+    }
     xmpp_conn_set_flags(S.conn, flags);
     xmpp_conn_set_jid(S.conn, S.full_jid);
     xmpp_conn_set_pass(S.conn, S.cfg->xmpp.password);
@@ -779,6 +878,13 @@ static int connect_now(void)
     return 0;
 }
 
+int session_own_jid(const struct config *cfg, char *out, size_t len)
+{
+    return jid_bare(cfg->xmpp.mode == MODE_COMPONENT ? cfg->bot.service_jid
+                                                     : cfg->xmpp.jid,
+                    out, len);
+}
+
 int session_start(const struct config *cfg, const struct session_callbacks *cb,
                   void *ud)
 {
@@ -789,10 +895,19 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     S.cfg = cfg;
     S.cb = cb;
     S.ud = ud;
-    if (jid_bare(cfg->xmpp.jid, S.bare, sizeof(S.bare)) < 0)
-        return -1;
-    S.domain = strchr(S.bare, '@') + 1;
-    S.full_jid = xasprintf("%s/%s", S.bare, cfg->xmpp.resource);
+    S.component = cfg->xmpp.mode == MODE_COMPONENT;
+    if (S.component) {
+        if (jid_bare(cfg->bot.service_jid, S.bare, sizeof(S.bare)) < 0)
+            return -1;
+        S.domain = cfg->component.domain;
+        S.domain_len = strlen(S.domain);
+        S.full_jid = xstrdup(S.bare);
+    } else {
+        if (jid_bare(cfg->xmpp.jid, S.bare, sizeof(S.bare)) < 0)
+            return -1;
+        S.domain = strchr(S.bare, '@') + 1;
+        S.full_jid = xasprintf("%s/%s", S.bare, cfg->xmpp.resource);
+    }
     S.backoff = BACKOFF_MIN;
     now_mono(&t);
     srandom((unsigned)(t.tv_nsec ^ t.tv_sec));
@@ -840,6 +955,8 @@ void session_run_once(unsigned long timeout_ms)
 {
     if (S.ctx == NULL)
         return;
+    if (S.greet_next < S.ngreet)
+        timeout_ms = 10; /* greeting: as fast as the server takes it */
     /* libstrophe formats every stanza in and out for its debug log (and
      * strophe_log would scan each for secrets): while the stream is up and
      * nobody reads debug output, its log is off.  A dropped stream is
@@ -882,6 +999,7 @@ void session_run_once(unsigned long timeout_ms)
         if (S.handled == before)
             break;
     }
+    greet_some();
 }
 
 void session_hold(void)
@@ -926,7 +1044,7 @@ void session_reconfigure(const struct config *cfg)
 {
     /* The xmpp section is not reloaded; keep the pointer current. */
     S.cfg = cfg;
-    if (S.ctx != NULL && load_avatar(cfg) && S.ready) {
+    if (S.ctx != NULL && load_avatar(cfg) && S.ready && !S.component) {
         log_info("bot.avatar changed: publishing it");
         publish_vcard();
         send_presence();
@@ -942,6 +1060,7 @@ void session_stop(void)
     S.stopping = true;
     session_release();
     free(S.held);
+    greet_forget();
     if (S.conn != NULL && S.connected) {
         xmpp_stanza_t *p = xmpp_presence_new(S.ctx);
 
@@ -995,6 +1114,13 @@ int session_send(const struct outmsg *o)
     if (id == NULL)
         id = own = new_id("m");
     m = xmpp_message_new(S.ctx, "chat", o->to, id);
+    /* Per-user addresses: an update comes from its author's. */
+    if (o->author != NULL && S.component && S.cfg->component.user_jids) {
+        char *from = xasprintf("%s@%s", o->author, S.domain);
+
+        xmpp_stanza_set_from(m, from);
+        free(from);
+    }
     text_child(m, "body", o->body);
     if (own == NULL) /* XEP-0359: a stable id clients can point at */
         xmpp_stanza_set_attribute(child(m, "origin-id", NS_SID), "id", id);
@@ -1051,6 +1177,109 @@ int session_send_receipt(const char *to_full, const char *id)
      * the others if the turn's commit fails. */
     queue_stanza(m, true);
     free(own);
+    return 0;
+}
+
+void session_contact(const char *bare)
+{
+    if (!S.component)
+        return; /* the server keeps the roster and tells */
+    if (S.ngreet == S.greet_cap) {
+        S.greet_cap = S.greet_cap ? S.greet_cap * 2 : 1024;
+        S.greet = xrealloc(S.greet, S.greet_cap * sizeof(*S.greet));
+    }
+    S.greet[S.ngreet++] = xstrdup(bare);
+}
+
+bool session_wants_contacts(void)
+{
+    return S.component;
+}
+
+/* Component mode: greet the next subscribers while the send queue has
+ * room: the bot's presence, a subscription request (answered by their
+ * server at once if they approved before; a user of a client-mode store
+ * is asked to add the service JID) and a probe of theirs.  Greeting
+ * 100,000 this way takes as long as the server needs, never a burst. */
+static void greet_some(void)
+{
+    while (S.greet_next < S.ngreet && S.ready && S.conn != NULL &&
+           xmpp_conn_send_queue_len(S.conn) < WINDOW / 2) {
+        char *to = S.greet[S.greet_next++];
+
+        send_presence_to(to);
+        session_send_subscription(to, "subscribe");
+        session_send_probe(to);
+        free(to);
+    }
+    if (S.greet_next == S.ngreet && S.ngreet > 0) {
+        log_info("greeted %zu subscribers", S.ngreet);
+        free(S.greet);
+        S.greet = NULL;
+        S.ngreet = S.greet_next = S.greet_cap = 0;
+    }
+}
+
+static void greet_forget(void)
+{
+    for (size_t i = S.greet_next; i < S.ngreet; i++)
+        free(S.greet[i]);
+    free(S.greet);
+    S.greet = NULL;
+    S.ngreet = S.greet_next = S.greet_cap = 0;
+}
+
+int session_send_available(const char *to)
+{
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    send_presence_to(to);
+    return 0;
+}
+
+int session_send_probe(const char *to)
+{
+    xmpp_stanza_t *p;
+
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    p = xmpp_presence_new(S.ctx);
+    xmpp_stanza_set_type(p, "probe");
+    xmpp_stanza_set_to(p, to);
+    send_release(p);
+    return 0;
+}
+
+int session_send_presence_from(const char *from, const char *to,
+                               const char *status, bool available)
+{
+    xmpp_stanza_t *p;
+
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    p = xmpp_presence_new(S.ctx);
+    xmpp_stanza_set_from(p, from);
+    xmpp_stanza_set_to(p, to);
+    if (!available)
+        xmpp_stanza_set_type(p, "unavailable");
+    else if (status != NULL && status[0] != '\0')
+        text_child(p, "status", status);
+    queue_stanza(p, true);
+    return 0;
+}
+
+int session_send_subscription_from(const char *from, const char *to,
+                                   const char *type)
+{
+    xmpp_stanza_t *p;
+
+    if (!S.connected || S.conn == NULL)
+        return -1;
+    p = xmpp_presence_new(S.ctx);
+    xmpp_stanza_set_from(p, from);
+    xmpp_stanza_set_type(p, type);
+    xmpp_stanza_set_to(p, to);
+    queue_stanza(p, true);
     return 0;
 }
 

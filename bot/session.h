@@ -60,6 +60,8 @@ enum msg_crypto {
  */
 struct inmsg {
     const char *from;        /* full JID as stamped by the server */
+    const char *to;          /* the address written to (component mode:
+                                maybe a user's NICK@domain), or NULL */
     const char *type;        /* "chat", "normal", "error", ... or NULL */
     const char *id;          /* stanza id or NULL */
     const char *body;        /* NULL if the message has no <body/>; for a
@@ -94,7 +96,13 @@ struct session_callbacks {
      * error: every resource of that contact is gone. */
     void (*presence)(void *ud, const char *from_full, enum show show,
                      int priority, bool unavailable);
-    void (*subscription)(void *ud, const char *from_bare, enum sub_kind kind);
+    /* A subscription request or answer from from_bare to the address to
+     * (the bot's own, or in component mode any JID of its domain). */
+    void (*subscription)(void *ud, const char *from_bare, const char *to,
+                         enum sub_kind kind);
+    /* Component mode: a server asks for the presence of to on behalf of
+     * from_bare (RFC 6121 4.3). */
+    void (*probe)(void *ud, const char *from_bare, const char *to);
     /* One roster item, during the roster fetch after login;
      * subscription is "none", "to", "from" or "both". */
     void (*roster_item)(void *ud, const char *bare, const char *subscription);
@@ -114,6 +122,9 @@ struct session_callbacks {
                            const struct adhoc_command **out, size_t max);
 };
 
+/* The bot's own bare JID for cfg: its account, or a component's service
+ * JID.  0, or -1 if it is none. */
+int session_own_jid(const struct config *cfg, char *out, size_t len);
 /* Create the context and start connecting.  0, or -1 (logged). */
 int session_start(const struct config *cfg, const struct session_callbacks *cb,
                   void *ud);
@@ -160,6 +171,22 @@ int session_send_chat(const char *to, const char *body, const char *id,
  * connected.
  */
 int session_send_receipt(const char *to_full, const char *id);
+/* A user of the bot, active now: in component mode (the bot keeps its
+ * roster itself) they are greeted, paced; otherwise nothing happens. */
+void session_contact(const char *bare);
+/* Whether session_contact() wants every active user after login. */
+bool session_wants_contacts(void);
+/* Component mode: the bot's presence to one subscriber; a probe of a
+ * subscriber's; and the presence of another address of the domain (a
+ * user's NICK@domain: available with status, or unavailable). */
+int session_send_available(const char *to);
+int session_send_probe(const char *to);
+int session_send_presence_from(const char *from, const char *to,
+                               const char *status, bool available);
+/* Component mode: <presence type=... from=from/> for another address of
+ * the domain than the bot's own. */
+int session_send_subscription_from(const char *from, const char *to,
+                                   const char *type);
 /* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>; a
  * subscription request carries the bot's XEP-0172 nickname. */
 int session_send_subscription(const char *to, const char *type);

@@ -292,6 +292,7 @@ void stanza_msg_parse(xmpp_stanza_t *st, struct stanza_msg *out)
 
     memset(out, 0, sizeof(*out));
     m->from = xmpp_stanza_get_from(st);
+    m->to = xmpp_stanza_get_to(st);
     m->type = xmpp_stanza_get_type(st);
     m->id = xmpp_stanza_get_id(st);
     for (c = xmpp_stanza_get_children(st); c != NULL;
