@@ -31,6 +31,7 @@
 
 #include "delivery.h"
 #include "../common/log.h"
+#include "../common/text.h"
 #include "../common/util.h"
 
 #define WINDOW      64   /* sends between two barriers */
@@ -51,6 +52,7 @@ struct item {
     bool away;
     enum outbox_what what;
     int edits; /* the post's, for a correction's id */
+    char author[NICK_MAX + 1]; /* whose update, "" for the bot's own */
     struct body *body;
     char jid[];
 };
@@ -242,6 +244,10 @@ static struct item *item_new(const struct outbox_row *r, int64_t user,
         it->post = r->post.id;
         it->what = r->what;
         it->edits = r->post.edits;
+        /* An announcement is the service's; everything else its author's
+         * (SPEC 10: per-user addresses). */
+        if (r->post.kind != POST_BROADCAST)
+            utf8_copy(it->author, sizeof(it->author), r->post.author_nick);
     }
     it->user = user;
     it->away = away;
@@ -685,7 +691,10 @@ static void close_window(struct delivery *d)
 static int send_item(struct delivery *d, const struct item *it)
 {
     char id[80], ref[64];
-    struct outmsg m = {.to = it->jid, .body = it->body->text, .id = id};
+    struct outmsg m = {.to = it->jid,
+                       .body = it->body->text,
+                       .id = id,
+                       .author = it->author[0] != '\0' ? it->author : NULL};
 
     if (it->outbox_id == 0) {
         snprintf(id, sizeof(id), ID_PREFIX "note-%lld-%llu",

@@ -144,13 +144,19 @@ static void bot_presence_from(struct bot *b, const char *from, const char *to,
 static void bot_contact(struct bot *b, const char *bare)
 {
     (void)b;
-    session_contact(bare);
+    session_contact(bare, true);
+}
+
+static void say_goodbye(void *ud, const char *bare)
+{
+    (void)ud;
+    session_goodbye(bare);
 }
 
 static int greet_user(void *ud, const struct user *u)
 {
     (void)ud;
-    session_contact(u->jid);
+    session_contact(u->jid, false);
     return 0;
 }
 
@@ -553,6 +559,7 @@ static int run(struct config *cfg)
         d.exit_code = EXIT_RUNTIME;
     notify_send("STOPPING=1");
     log_info("stopping");
+    presence_each_online(d.bot.presence, say_goodbye, NULL);
     session_stop();
     delivery_free(d.bot.delivery);
     budget_free(d.bot.budget);

@@ -314,3 +314,14 @@ size_t presence_online_count(const struct presence *p)
 {
     return p->online;
 }
+
+void presence_each_online(const struct presence *p,
+                          void (*cb)(void *ud, const char *bare), void *ud)
+{
+    for (size_t i = 0; i < p->nslots; i++) {
+        const struct entry *e = &p->slots[i];
+
+        if (e->bare != NULL && e->bare != TOMBSTONE && e->best != SHOW_OFFLINE)
+            cb(ud, e->bare);
+    }
+}

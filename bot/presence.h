@@ -55,5 +55,8 @@ bool presence_allows(const struct presence *p, const char *bare,
                      bool deliver_when_away);
 /* Number of bare JIDs with at least one available resource. */
 size_t presence_online_count(const struct presence *p);
+/* cb for each bare JID with an available resource. */
+void presence_each_online(const struct presence *p,
+                          void (*cb)(void *ud, const char *bare), void *ud);
 
 #endif

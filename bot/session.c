@@ -22,6 +22,7 @@
  * A connection is never released inside one of its own callbacks: the
  * handlers only mark it dead, session_run_once() releases it.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -30,7 +31,9 @@
 #include <string.h>
 #include <strings.h>
 #include <strophe.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "session.h"
@@ -44,6 +47,7 @@
 #define KA_TICK_MS    5000 /* how often the keep-alive looks */
 #define KA_PERIOD     60   /* seconds between keep-alive pings */
 #define KA_TIMEOUT    30   /* seconds without an answer: dead */
+#define GREET_AGAIN   3    /* seconds before a newcomer is asked again */
 #define BACKOFF_MIN   1    /* seconds */
 #define BACKOFF_MAX   60
 #define NS_PING       "urn:xmpp:ping"
@@ -104,10 +108,15 @@ static struct {
     char bare[JID_MAX + 1]; /* the bot's own address (service JID) */
     const char *domain;     /* our server's, or the component's domain */
     bool component;         /* a XEP-0114 component (SPEC 10) */
+    xmpp_conn_t *comp;      /* its connection, kept for every reconnect */
+    bool comp_handlers;     /* our stanza handlers are on comp */
     size_t domain_len;
     /* Component mode: subscribers still to be greeted (presence,
      * subscription request, probe), paced by the send queue. */
-    char **greet;
+    struct greet {
+        char *jid;
+        time_t due; /* monotonic seconds */
+    } *greet;
     size_t ngreet, greet_next, greet_cap;
     bool connected; /* stream established (CONNECT seen) */
     bool ready;     /* roster fetched, presence sent */
@@ -684,6 +693,12 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
                            true);
         return 1;
     }
+    /* A component's probes and subscription requests to users who have
+     * not (yet) approved it are answered "unsubscribed" by their servers:
+     * that says nothing about them leaving.  Removing the bot sends
+     * "unsubscribe" too, which is what counts. */
+    if (S.component && strcmp(type, "unsubscribed") == 0)
+        return 1;
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (strcmp(type, subs[i].name) == 0) {
             if (S.cb->subscription != NULL)
@@ -750,9 +765,14 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         S.auth_refused = false; /* a later mechanism was accepted */
         S.ka_outstanding = false;
         now_mono(&S.ka_sent);
-        xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
-        xmpp_handler_add(conn, on_message, NULL, "message", NULL, NULL);
-        xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
+        /* A component's connection object lives on across reconnects,
+         * and so do its handlers. */
+        if (conn != S.comp || !S.comp_handlers) {
+            xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
+            xmpp_handler_add(conn, on_message, NULL, "message", NULL, NULL);
+            xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
+            S.comp_handlers = conn == S.comp;
+        }
         xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, NULL);
         if (S.component) {
             /* No roster here: the bot keeps its subscribers itself and
@@ -826,10 +846,72 @@ static void schedule_reconnect(void)
     S.backoff = S.backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : S.backoff * 2;
 }
 
+static void borrowed_closed(xmpp_conn_t *conn, xmpp_conn_event_t event,
+                            int error, xmpp_stream_error_t *stream_error,
+                            void *ud)
+{
+    (void)conn, (void)error, (void)stream_error;
+    if (event == XMPP_CONN_DISCONNECT || event == XMPP_CONN_FAIL)
+        *(bool *)ud = true;
+}
+
+/*
+ * The component's connection object.  libstrophe 0.12.2 reads a
+ * connection's stream-management state on every send but makes one only
+ * in xmpp_connect_client(): a component connection would crash on its
+ * first stanza after the handshake.  So a client connection is made to a
+ * loopback port that takes nobody (refused at once), and hands its empty
+ * state over.  The object is then kept for every reconnect, with it.
+ */
+static xmpp_conn_t *component_conn(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    xmpp_conn_t *donor = xmpp_conn_new(S.ctx), *conn = NULL;
+    xmpp_sm_state_t *sm = NULL;
+    bool closed = false;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    /* A port of ours nobody listens on: bound, never listening. */
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0) {
+        xmpp_conn_set_jid(donor, "starling@localhost");
+        xmpp_conn_set_flags(donor, XMPP_CONN_FLAG_DISABLE_TLS |
+                                       XMPP_CONN_FLAG_DISABLE_SM);
+        if (xmpp_connect_client(donor, "127.0.0.1", ntohs(a.sin_port),
+                                borrowed_closed, &closed) == XMPP_EOK)
+            for (int i = 0; i < 500 && !closed; i++)
+                xmpp_run_once(S.ctx, 10);
+        sm = closed ? xmpp_conn_get_sm_state(donor) : NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    xmpp_conn_release(donor);
+    if (sm == NULL) {
+        log_error("cannot prepare the component connection");
+        return NULL;
+    }
+    conn = xmpp_conn_new(S.ctx);
+    if (xmpp_conn_set_sm_state(conn, sm) != XMPP_EOK) {
+        xmpp_free_sm_state(sm);
+        xmpp_conn_release(conn);
+        log_error("cannot prepare the component connection");
+        return NULL;
+    }
+    xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_SM);
+    xmpp_conn_set_jid(conn, S.domain);
+    xmpp_conn_set_pass(conn, S.cfg->component.secret);
+    xmpp_conn_set_sockopt_callback(conn, sockopts);
+    return conn;
+}
+
 static int connect_now(void)
 {
     long flags = XMPP_CONN_FLAG_DISABLE_SM;
 
+    if (!S.component)
+        S.conn = xmpp_conn_new(S.ctx);
     switch (S.cfg->xmpp.tls) {
     case TLS_REQUIRED:
         flags |= XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -841,16 +923,17 @@ static int connect_now(void)
         flags |= XMPP_CONN_FLAG_DISABLE_TLS;
         break;
     }
-    S.conn = xmpp_conn_new(S.ctx);
     S.auth_refused = false;
     if (S.component) {
         const struct config_node *node = &S.cfg->component.nodes[0];
 
+        if (S.comp == NULL && (S.comp = component_conn()) == NULL) {
+            schedule_reconnect();
+            return -1;
+        }
+        S.conn = S.comp;
         /* XEP-0114: a plain handshake with the shared secret, as servers
          * offer it on loopback or a private network. */
-        xmpp_conn_set_jid(S.conn, S.domain);
-        xmpp_conn_set_pass(S.conn, S.cfg->component.secret);
-        xmpp_conn_set_sockopt_callback(S.conn, sockopts);
         if (xmpp_connect_component(S.conn, node->host,
                                    (unsigned short)node->port, on_conn,
                                    NULL) != XMPP_EOK) {
@@ -955,8 +1038,8 @@ void session_run_once(unsigned long timeout_ms)
 {
     if (S.ctx == NULL)
         return;
-    if (S.greet_next < S.ngreet)
-        timeout_ms = 10; /* greeting: as fast as the server takes it */
+    if (S.greet_next < S.ngreet && timeout_ms > 100)
+        timeout_ms = 100; /* greeting: as fast as the server takes it */
     /* libstrophe formats every stanza in and out for its debug log (and
      * strophe_log would scan each for secrets): while the stream is up and
      * nobody reads debug output, its log is off.  A dropped stream is
@@ -964,7 +1047,8 @@ void session_run_once(unsigned long timeout_ms)
     S.logger.handler =
         S.ready && log_get_level() > LOG_LEVEL_DEBUG ? NULL : strophe_log;
     if (S.dead && S.conn != NULL) {
-        xmpp_conn_release(S.conn);
+        if (S.conn != S.comp)
+            xmpp_conn_release(S.conn);
         S.conn = NULL;
         S.dead = false;
         if (!S.stopping)
@@ -1064,16 +1148,23 @@ void session_stop(void)
     if (S.conn != NULL && S.connected) {
         xmpp_stanza_t *p = xmpp_presence_new(S.ctx);
 
+        /* A component has no roster at the server to broadcast to: the
+         * caller said goodbye to each online user (session_goodbye()). */
         xmpp_stanza_set_type(p, "unavailable");
-        send_release(p);
+        if (S.component)
+            xmpp_stanza_release(p);
+        else
+            send_release(p);
         xmpp_disconnect(S.conn);
         now_mono(&until);
         until.tv_sec += 3;
         while (!S.dead && ms_until(&until) > 0)
             xmpp_run_once(S.ctx, 50);
     }
-    if (S.conn != NULL)
+    if (S.conn != NULL && S.conn != S.comp)
         xmpp_conn_release(S.conn);
+    if (S.comp != NULL)
+        xmpp_conn_release(S.comp);
     xmpp_ctx_free(S.ctx);
     xmpp_shutdown();
     free(S.full_jid);
@@ -1180,15 +1271,23 @@ int session_send_receipt(const char *to_full, const char *id)
     return 0;
 }
 
-void session_contact(const char *bare)
+void session_contact(const char *bare, bool fresh)
 {
+    struct timespec now;
+
     if (!S.component)
         return; /* the server keeps the roster and tells */
     if (S.ngreet == S.greet_cap) {
         S.greet_cap = S.greet_cap ? S.greet_cap * 2 : 1024;
         S.greet = xrealloc(S.greet, S.greet_cap * sizeof(*S.greet));
     }
-    S.greet[S.ngreet++] = xstrdup(bare);
+    now_mono(&now);
+    S.greet[S.ngreet].jid = xstrdup(bare);
+    /* A newcomer's client answers the bot's first request for their
+     * presence at once, often before their server has recorded it (Prosody
+     * then keeps the answer as a pre-approval); asked again a little later,
+     * the server completes the subscription by itself. */
+    S.greet[S.ngreet++].due = now.tv_sec + (fresh ? GREET_AGAIN : 0);
 }
 
 bool session_wants_contacts(void)
@@ -1203,9 +1302,13 @@ bool session_wants_contacts(void)
  * 100,000 this way takes as long as the server needs, never a burst. */
 static void greet_some(void)
 {
+    struct timespec now;
+
+    now_mono(&now);
     while (S.greet_next < S.ngreet && S.ready && S.conn != NULL &&
+           S.greet[S.greet_next].due <= now.tv_sec &&
            xmpp_conn_send_queue_len(S.conn) < WINDOW / 2) {
-        char *to = S.greet[S.greet_next++];
+        char *to = S.greet[S.greet_next++].jid;
 
         send_presence_to(to);
         session_send_subscription(to, "subscribe");
@@ -1223,7 +1326,7 @@ static void greet_some(void)
 static void greet_forget(void)
 {
     for (size_t i = S.greet_next; i < S.ngreet; i++)
-        free(S.greet[i]);
+        free(S.greet[i].jid);
     free(S.greet);
     S.greet = NULL;
     S.ngreet = S.greet_next = S.greet_cap = 0;
@@ -1235,6 +1338,18 @@ int session_send_available(const char *to)
         return -1;
     send_presence_to(to);
     return 0;
+}
+
+void session_goodbye(const char *bare)
+{
+    xmpp_stanza_t *p;
+
+    if (!S.component || !S.connected || S.conn == NULL)
+        return;
+    p = xmpp_presence_new(S.ctx);
+    xmpp_stanza_set_type(p, "unavailable");
+    xmpp_stanza_set_to(p, bare);
+    send_release(p);
 }
 
 int session_send_probe(const char *to)

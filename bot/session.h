@@ -171,9 +171,13 @@ int session_send_chat(const char *to, const char *body, const char *id,
  * connected.
  */
 int session_send_receipt(const char *to_full, const char *id);
-/* A user of the bot, active now: in component mode (the bot keeps its
- * roster itself) they are greeted, paced; otherwise nothing happens. */
-void session_contact(const char *bare);
+/* A user of the bot, active now (fresh: who just joined): in component
+ * mode (the bot keeps its roster itself) they are greeted, paced;
+ * otherwise nothing happens. */
+void session_contact(const char *bare, bool fresh);
+/* Stopping: a component tells each online user that it goes (a client's
+ * server does that for it). */
+void session_goodbye(const char *bare);
 /* Whether session_contact() wants every active user after login. */
 bool session_wants_contacts(void);
 /* Component mode: the bot's presence to one subscriber; a probe of a

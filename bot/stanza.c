@@ -27,6 +27,7 @@
 #include "../common/util.h"
 
 #define NS_CLIENT      "jabber:client"
+#define NS_COMPONENT   "jabber:component:accept"
 #define NS_SID         "urn:xmpp:sid:0"
 #define NS_CORRECT     "urn:xmpp:message-correct:0"
 #define NS_RETRACT     "urn:xmpp:message-retract:1"
@@ -303,8 +304,10 @@ void stanza_msg_parse(xmpp_stanza_t *st, struct stanza_msg *out)
 
         if (!xmpp_stanza_is_tag(c) || name == NULL)
             continue;
+        /* A component's stream has its own default namespace. */
         if (strcmp(name, "body") == 0 &&
-            (ns == NULL || strcmp(ns, NS_CLIENT) == 0)) {
+            (ns == NULL || strcmp(ns, NS_CLIENT) == 0 ||
+             strcmp(ns, NS_COMPONENT) == 0)) {
             if (m->body == NULL)
                 m->body = keep(out, text_of(c));
         } else if (is(c, "origin-id", NS_SID)) {

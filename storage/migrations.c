@@ -245,6 +245,11 @@ static const char *const steps[] = {
     "  DELETE FROM follow_digest"
     "    WHERE follower = old.follower AND followee = old.followee;"
     "END;",
+
+    /* 8: a retraction row remembers whose post it retracts (the post is
+     *    gone), so that with per-user addresses (SPEC 10) it comes from the
+     *    same address as the copy it retracts. */
+    "ALTER TABLE outbox ADD COLUMN author INTEGER;",
 };
 
 int migrations_latest(void)

@@ -71,6 +71,7 @@ enum stmt_id {
     S_POST_DUP,
     S_POST_INSERT,
     S_THREAD_OF,
+    S_AUTHOR_OF,
     S_REPEAT_OF,
     S_REPEATS,
     S_MUTE,
@@ -216,6 +217,7 @@ static const char *const sql[S_COUNT] = {
                       "repeat_of) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_THREAD_OF] = "SELECT ifnull(thread, id) FROM posts WHERE id = ?1",
+    [S_AUTHOR_OF] = "SELECT author FROM posts WHERE id = ?1",
     [S_REPEAT_OF] = "SELECT id FROM posts WHERE repeat_of = ?1 AND author = ?2",
     [S_REPEATS] = "SELECT id FROM posts WHERE repeat_of = ?1",
     [S_MUTE] = "INSERT OR IGNORE INTO mutes (user, thread) VALUES (?1, ?2)",
@@ -288,8 +290,8 @@ static const char *const sql[S_COUNT] = {
     [S_POST_DEL_COPIES] = "DELETE FROM outbox WHERE post = ?1 AND state = 1",
     /* Rows that retract the copies of a deleted post (what 2). */
     [S_POST_RETRACTIONS] =
-        "INSERT OR IGNORE INTO outbox (post, user, created, what) "
-        "SELECT ?1, u.id, ?3, 2 FROM users u "
+        "INSERT OR IGNORE INTO outbox (post, user, created, what, author) "
+        "SELECT ?1, u.id, ?3, 2, ?4 FROM users u "
         "WHERE u.id IN (SELECT value FROM json_each(?2)) AND u.active = 1 "
         "AND u.deliver = 1 AND u.banned = 0",
     [S_POST_BY_STANZA] =
@@ -342,15 +344,17 @@ static const char *const sql[S_COUNT] = {
                   "ORDER BY p.id LIMIT ?2",
     /* The post itself is read once (S_POST_GET), not once a row. */
     [S_OUTBOX_FOR_POST] =
-        "SELECT o.id, o.user, u.jid, u.away, o.class, o.what FROM outbox o "
-        "JOIN users u ON u.id = o.user WHERE o.post = ?1 AND o.what = ?2 "
-        "AND o.state = 0 ORDER BY o.user",
+        "SELECT o.id, o.user, u.jid, u.away, o.class, o.what, "
+        "ifnull(r.nick, '') FROM outbox o JOIN users u ON u.id = o.user "
+        "LEFT JOIN users r ON r.id = o.author WHERE o.post = ?1 "
+        "AND o.what = ?2 AND o.state = 0 ORDER BY o.user",
     /* A retraction's post is gone: its columns are NULL (LEFT JOIN). */
     [S_OUTBOX_FOR_USER] =
         "SELECT o.id, o.user, u.jid, u.away, o.class, o.what, "
-        "o.post, " POST_COLS " FROM outbox o "
+        "ifnull(r.nick, ''), o.post, " POST_COLS " FROM outbox o "
         "JOIN users u ON u.id = o.user LEFT JOIN posts p ON p.id = o.post "
         "LEFT JOIN users a ON a.id = p.author "
+        "LEFT JOIN users r ON r.id = o.author "
         "WHERE o.user = ?1 AND o.state = 0 ORDER BY o.id",
     /* Every row of a post, delivered or not: who has a copy. */
     [S_OUTBOX_OF_POST] =
@@ -1457,12 +1461,16 @@ static int64_t outbox_for_users(struct store *s, sqlite3_stmt *st,
 int store_post_delete(struct store *s, int64_t id, const int64_t *retract,
                       size_t n_retract, time_t now)
 {
+    sqlite3_stmt *ast = stmt(s, S_AUTHOR_OF);
+    int64_t author;
+
     static const enum stmt_id cleanup[] = {
         S_POST_DEL_MENTIONS, S_POST_DEL_REACTIONS, S_POST_DEL_COPIES};
     sqlite3_stmt *st;
     int changed;
 
-    if (begin(s) < 0)
+    sqlite3_bind_int64(ast, 1, id);
+    if (scalar(s, ast, &author) < 0 || begin(s) < 0)
         return -1;
     /* The delete trigger takes the post out of the index: it must be in. */
     if (s->unindexed && index_posts(s) < 0)
@@ -1485,6 +1493,7 @@ int store_post_delete(struct store *s, int64_t id, const int64_t *retract,
     if (changed > 0 && n_retract > 0) {
         st = stmt(s, S_POST_RETRACTIONS);
         sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 4, author);
         if (outbox_for_users(s, st, retract, n_retract, now) < 0)
             return rollback(s);
     }
@@ -1807,9 +1816,9 @@ int store_search(struct store *s, const char *words, int64_t before, int limit,
 
 /* Outbox ---------------------------------------------------------------- */
 
-/* Call cb for each row of st: (id, user, jid, away, class, what), then
- * either the one post given for every row, or (post id, the post's
- * columns) read from the row itself. */
+/* Call cb for each row of st: (id, user, jid, away, class, what, the
+ * nick of a retraction's author), then either the one post given for
+ * every row, or (post id, the post's columns) read from the row itself. */
 static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
                     store_outbox_cb cb, void *ud)
 {
@@ -1827,9 +1836,12 @@ static int each_row(struct store *s, sqlite3_stmt *st, const struct post *post,
         r.ordinary = sqlite3_column_int(st, 4) == 0;
         r.what = (enum outbox_what)sqlite3_column_int(st, 5);
         if (post == NULL) {
-            read_post(st, 7, &r.post);
-            r.post.id = sqlite3_column_int64(st, 6);
+            read_post(st, 8, &r.post);
+            r.post.id = sqlite3_column_int64(st, 7);
         }
+        /* A retraction's post is gone: the author's nick is the row's. */
+        if (r.what == OUTBOX_RETRACTION)
+            r.post.author_nick = (const char *)sqlite3_column_text(st, 6);
         if (cb(ud, &r) != 0) {
             rc = SQLITE_DONE;
             break;

@@ -1,0 +1,168 @@
+"""Component mode (SPEC 10) on Prosody: the bot is a XEP-0114 component,
+answers subscriptions itself, keeps its subscribers in its store, greets
+them at start (presence, subscription request, probe) and delivers by the
+same rules as in client mode; with per-user addresses every user NICK is
+also NICK@domain."""
+import time
+
+import harness
+
+SERVICE = "updates." + harness.DOMAIN
+SECRET = "component-Secret-7"
+
+
+def component_prosody(tmp_path):
+    port = harness.free_port()
+    extra = ('component_ports = { %d }\n'
+             'component_interfaces = { "127.0.0.1" }\n'
+             'Component "%s"\n'
+             '  component_secret = "%s"\n' % (port, SERVICE, SECRET))
+    p = harness.Prosody(tmp_path, extra=extra)
+    p.component_port = port
+    return p.start()
+
+
+def component_bot(prosody, tmp_path, user_jids=False, db=None, name="starling"):
+    d = tmp_path / name
+    d.mkdir(exist_ok=True)
+    config = """xmpp: { mode = "component"; };
+component: {
+  domain = "%s";
+  secret = "%s";
+  host = "127.0.0.1";
+  port = %d;
+  user_jids = %s;
+};
+storage: { path = "%s"; };
+bot: { admins = [ "admin@%s" ]; posts_per_minute = 100; };
+log: { level = "info"; };
+""" % (SERVICE, SECRET, prosody.component_port,
+       "true" if user_jids else "false", db or str(d / "starling.db"),
+       harness.DOMAIN)
+    return harness.Bot(prosody, tmp_path, config=config, name=name)
+
+
+def join(prosody, name):
+    c = harness.Client(prosody, name).connect()
+    c.subscribe(to=SERVICE)
+    c.wait("Welcome to Starling", timeout=15)
+    return c
+
+
+def ask(c, text, to=SERVICE, match=None):
+    """Send text to the service, return the answer (not an update)."""
+    c.send(text, to=to)
+    return c.wait(lambda m: not harness.is_update(m) and
+                  (match is None or match in (m["body"] or "")))["body"]
+
+
+def test_subscribe_follow_post_and_presence_rules(tmp_path, clients):
+    prosody = component_prosody(tmp_path)
+    b = component_bot(prosody, tmp_path).start()
+    try:
+        alice, bob = join(prosody, "alice"), join(prosody, "bob")
+        clients.extend([alice, bob])
+        # The bot approved and asked back: both see it online.
+        bob.wait_online(SERVICE)
+        assert ask(bob, "follow alice") == "You now follow alice."
+        assert ask(alice, "hello from a component") == "Posted #1."
+        m = bob.wait("hello from a component")
+        assert m["frm"].split("/")[0] == SERVICE
+        assert harness.is_update(m)
+        # dnd: held, then handed over with its time.
+        bob.presence("dnd")
+        time.sleep(0.5)
+        assert ask(alice, "while you were busy") == "Posted #2."
+        assert [x for x in bob.drain(1.0) if "busy" in (x["body"] or "")] == []
+        bob.presence("chat")
+        assert bob.wait("while you were busy")["delay"] is not None
+        # Removing the bot makes you inactive, as in client mode.
+        bob.unsubscribe(to=SERVICE)
+        time.sleep(0.5)
+        assert ask(alice, "nobody hears") == "Posted #3."
+        assert [x for x in bob.drain(1.0) if "nobody" in (x["body"] or "")] == []
+    finally:
+        assert b.stop() == 0
+        prosody.stop()
+
+
+def test_restart_greets_subscribers_and_delivers_what_was_held(tmp_path, clients):
+    prosody = component_prosody(tmp_path)
+    b = component_bot(prosody, tmp_path).start()
+    try:
+        alice, bob = join(prosody, "alice"), join(prosody, "bob")
+        clients.extend([alice, bob])
+        assert ask(bob, "follow alice") == "You now follow alice."
+        b.stop()
+        # While the bot is down bob stays online; nobody tells the bot.
+        b.start()
+        # The bot probes its subscribers: bob's presence comes back by
+        # itself, and a post reaches him without any help from him.
+        bob.wait_online(SERVICE, timeout=15)
+        assert ask(alice, "after the restart") == "Posted #1."
+        bob.wait("after the restart", timeout=15)
+        assert "greeted 2 subscribers" in b.read_log()
+    finally:
+        assert b.stop() == 0
+        prosody.stop()
+
+
+def test_per_user_addresses(tmp_path, clients):
+    prosody = component_prosody(tmp_path)
+    b = component_bot(prosody, tmp_path, user_jids=True).start()
+    alice_jid = "alice@" + SERVICE
+    try:
+        alice, bob = join(prosody, "alice"), join(prosody, "bob")
+        clients.extend([alice, bob])
+        assert ask(alice, "bio I grow tomatoes") == "Bio updated."
+        # Adding alice@updates.localhost follows alice.
+        bob.subscribe(to=alice_jid)
+        deadline = time.time() + 10
+        while time.time() < deadline and "alice" not in ask(bob, "following"):
+            time.sleep(0.3)
+        assert "alice" in ask(bob, "following")
+        # Its presence is available, with alice's bio as status.
+        bob.wait_online(alice_jid)
+        # alice's updates come from her own address.
+        assert ask(alice, "tomatoes are ripe") == "Posted #1."
+        m = bob.wait("tomatoes are ripe")
+        assert m["frm"].split("/")[0] == alice_jid
+        # Writing to alice@updates.localhost is a private message to her.
+        assert ask(alice, "follow bob") == "You now follow bob."
+        bob.send("can I have some?", to=alice_jid)
+        got = alice.wait("can I have some?")
+        assert got["body"] == "DM from bob: can I have some?"
+        assert got["frm"].split("/")[0] == "bob@" + SERVICE
+        # Removing the contact unfollows.
+        bob.unsubscribe(to=alice_jid)
+        deadline = time.time() + 10
+        while time.time() < deadline and "alice" in ask(bob, "following"):
+            time.sleep(0.3)
+        assert "alice" not in ask(bob, "following")
+    finally:
+        assert b.stop() == 0
+        prosody.stop()
+
+
+def test_client_mode_store_moves_to_component_mode(tmp_path, clients):
+    prosody = component_prosody(tmp_path)
+    # A client-mode bot first: alice and bob join it, bob follows alice.
+    client_bot = harness.Bot(prosody, tmp_path, name="client",
+                             bot_section="posts_per_minute = 100;").start()
+    alice = harness.join(prosody, "alice")
+    bob = harness.join(prosody, "bob")
+    clients.extend([alice, bob])
+    assert bob.ask("follow alice") == "You now follow alice."
+    client_bot.stop()
+    # The same store, now a component: each user is asked to add the new
+    # address (their client approves), and gets updates from it.
+    b = component_bot(prosody, tmp_path, db=client_bot.db).start()
+    try:
+        bob.wait_online(SERVICE, timeout=15)
+        alice.wait_online(SERVICE, timeout=15)
+        assert ask(alice, "moved!") == "Posted #1."
+        m = bob.wait("moved!", timeout=15)
+        assert m["frm"].split("/")[0] == SERVICE
+    finally:
+        assert b.stop() == 0
+        prosody.stop()
