@@ -314,6 +314,66 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* SPEC 10: component mode needs no account, only a domain and a secret;
+ * every mistake names its line. */
+static void test_component_mode(void **state)
+{
+    struct config c;
+    char err[1024];
+    const char *path;
+
+    (void)state;
+    write_file("secret", "s3cret\n");
+    path = write_file("comp.conf",
+                      "xmpp: { mode = \"component\"; };\n"
+                      "component: {\n"
+                      "  domain = \"updates.example.org\";\n"
+                      "  secret_file = \"secret\";\n"
+                      "  host = \"10.0.0.1\"; port = 5275;\n"
+                      "  nodes = [ \"10.0.0.2:5276\" ];\n"
+                      "  user_jids = true;\n"
+                      "};\n"
+                      "storage: { path = \"/tmp/x.db\"; };\n");
+    assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.xmpp.mode, MODE_COMPONENT);
+    assert_null(c.xmpp.jid);
+    assert_string_equal(c.component.domain, "updates.example.org");
+    assert_string_equal(c.component.secret, "s3cret");
+    assert_int_equal(c.component.n_nodes, 2);
+    assert_string_equal(c.component.nodes[0].host, "10.0.0.1");
+    assert_int_equal(c.component.nodes[0].port, 5275);
+    assert_string_equal(c.component.nodes[1].host, "10.0.0.2");
+    assert_int_equal(c.component.nodes[1].port, 5276);
+    assert_true(c.component.user_jids);
+    /* The service JID defaults to the domain. */
+    assert_string_equal(c.bot.service_jid, "updates.example.org");
+    config_free(&c);
+
+#define COMP "xmpp: { mode = \"component\"; };\n" \
+             "storage: { path = \"/tmp/x.db\"; };\n"
+    expect_error(COMP "component: {\n secret = \"x\";\n};\n", 3,
+                 "needs component.domain");
+    expect_error(COMP "component: {\n domain = \"a@b\";\n};\n", 4,
+                 "is not a domain");
+    expect_error(COMP "component: {\n domain = \"u.example.org\";\n};\n",
+                 3, "missing required key 'secret'");
+    expect_error(COMP "component: {\n domain = \"u.example.org\";\n"
+                      " secret = \"x\";\n nodes = [ \"nohost\" ];\n};\n",
+                 6, "is not host:port");
+    expect_error(COMP "component: {\n domain = \"u.example.org\";\n"
+                      " secret = \"x\";\n port = 70000;\n};\n",
+                 6, "between");
+    expect_error(COMP "component: {\n domain = \"u.example.org\";\n"
+                      " secret = \"x\";\n};\nbot: {\n"
+                      " service_jid = \"bot@elsewhere.org\";\n};\n",
+                 8, "is not a bare JID of u.example.org");
+    expect_error(BASE "bot: {\n service_jid = \"u.example.org\";\n};\n", 4,
+                 "for xmpp.mode = \"component\" only");
+    expect_error(BASE "component: {\n colour = 1;\n};\n", 4,
+                 "unknown key 'component.colour'");
+#undef COMP
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_password_file_and_credentials),
         cmocka_unit_test(test_error_never_shows_password),
         cmocka_unit_test(test_shipped_example),
+        cmocka_unit_test(test_component_mode),
     };
 
     return cmocka_run_group_tests_name("config", tests, setup, teardown);

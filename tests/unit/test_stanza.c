@@ -83,6 +83,22 @@ static void test_plain_message(void **state)
 }
 
 /* A "> " quote without XEP-0461 is left to the layers above. */
+/* A component's stream (XEP-0114) has its own default namespace: the
+ * body is read all the same, and the address written to is kept. */
+static void test_component_stream_message(void **state)
+{
+    const struct inmsg *m;
+
+    (void)state;
+    m = parse("<message xmlns='jabber:component:accept' "
+              "from='bob@example.org/phone' "
+              "to='alice@updates.example.org' type='chat' id='c1'>"
+              "<body>hi there</body></message>");
+    assert_string_equal(m->body, "hi there");
+    assert_string_equal(m->to, "alice@updates.example.org");
+    assert_int_equal(dispatch_classify(m), MSG_HANDLE);
+}
+
 static void test_quote_without_reply_is_kept(void **state)
 {
     const struct inmsg *m;
@@ -481,6 +497,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_message),
+        cmocka_unit_test(test_component_stream_message),
         cmocka_unit_test(test_quote_without_reply_is_kept),
         cmocka_unit_test(test_correction),
         cmocka_unit_test(test_retraction),
