@@ -51,7 +51,7 @@ struct item {
     time_t stamp; /* 0: fresh, no <delay/> */
     bool away;
     enum outbox_what what;
-    int edits; /* the post's, for a correction's id */
+    int edits;                 /* the post's, for a correction's id */
     char author[NICK_MAX + 1]; /* whose update, "" for the bot's own */
     struct body *body;
     char jid[];
@@ -339,6 +339,57 @@ void delivery_disconnected(struct delivery *d)
     d->nwindows = 0;
     d->cur.n = 0;
     idmap_clear(&d->pending);
+}
+
+/* Rows sent but never confirmed: no longer pending, collected in lost. */
+static void forget_window(struct delivery *d, const struct window *w,
+                          struct window *lost)
+{
+    lost->ids = xrealloc(lost->ids, (lost->n + w->n + 1) * sizeof(*lost->ids));
+    for (size_t i = 0; i < w->n; i++) {
+        idmap_del(&d->pending, w->ids[i]);
+        lost->ids[lost->n++] = w->ids[i];
+    }
+}
+
+static void user_again(void *ud, int64_t user)
+{
+    delivery_user_changed(ud, user);
+}
+
+void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
+                        bool current)
+{
+    struct window lost = {0};
+    size_t kept = 0;
+
+    for (size_t i = 0; i < d->nwindows; i++) {
+        bool gone = false;
+
+        for (size_t k = 0; k < n && !gone; k++)
+            gone = d->windows[i].token == tokens[k];
+        if (gone) {
+            forget_window(d, &d->windows[i], &lost);
+            free(d->windows[i].ids);
+        } else {
+            d->windows[kept++] = d->windows[i];
+        }
+    }
+    d->nwindows = kept;
+    if (current) {
+        forget_window(d, &d->cur, &lost);
+        d->cur.n = 0;
+    }
+    /* Their recipients get them queued again, over the links left. */
+    if (lost.n > 0)
+        log_info("delivery: %zu updates sent over a lost link go out again",
+                 lost.n);
+    if (lost.n > 0 &&
+        store_outbox_users(d->store, lost.ids, lost.n, user_again, d) < 0)
+        log_warnx("delivery: %zu rows of a lost link go out on the next "
+                  "presence",
+                  lost.n);
+    free(lost.ids);
 }
 
 void delivery_free(struct delivery *d)

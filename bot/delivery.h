@@ -72,6 +72,12 @@ void delivery_requeue(struct delivery *d);
 /* Send what the window allows; call after every loop iteration. */
 void delivery_pump(struct delivery *d);
 void delivery_barrier_done(struct delivery *d, uint64_t token);
+/* One of several links dropped (component mode): the windows of the
+ * barriers in tokens, and with current what was sent since the last
+ * barrier, never arrive for sure; their rows go out again over the
+ * other links. */
+void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
+                        bool current);
 /* The stream dropped: in-flight and queued rows are forgotten (they stay
  * in the store). */
 void delivery_disconnected(struct delivery *d);

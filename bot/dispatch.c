@@ -249,6 +249,14 @@ void dispatch_subscription(struct bot *b, const char *from_bare, const char *to,
 
     switch (kind) {
     case SUB_SUBSCRIBE:
+        /* A user asking again (a client that reconnected, or one that
+         * answers the bot's own request with one of its own) is approved
+         * again: nothing new, nothing charged. */
+        if (store_user_by_jid(b->store, bare, &u) == 1 && u.active) {
+            b->subscription(b, bare, "subscribed");
+            b->subscription(b, bare, "subscribe");
+            return;
+        }
         /* Over budget: refused like the policy does, so that the request
          * does not stay pending on the server (which would not pass on
          * the same request again) and can be made again later. */
@@ -265,7 +273,8 @@ void dispatch_subscription(struct bot *b, const char *from_bare, const char *to,
             return; /* no approval: the request is asked again later */
         b->subscription(b, bare, "subscribed");
         b->subscription(b, bare, "subscribe");
-        b->contact(b, bare);
+        if (b->contact != NULL)
+            b->contact(b, bare);
         if (r == 1) {
             log_info("new user %s (%s)", u.nick, u.jid);
             welcome(b, &u);

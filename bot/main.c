@@ -282,6 +282,14 @@ static void cb_roster_done(void *ud)
     dispatch_roster_done(&d->bot);
 }
 
+static void cb_link_lost(void *ud, const uint64_t *tokens, size_t n,
+                         bool current)
+{
+    struct daemon *d = ud;
+
+    delivery_link_lost(d->bot.delivery, tokens, n, current);
+}
+
 static void cb_barrier(void *ud, uint64_t token)
 {
     struct daemon *d = ud;
@@ -316,6 +324,7 @@ static const struct session_callbacks session_cbs = {
     .roster_item = cb_roster_item,
     .roster_done = cb_roster_done,
     .barrier = cb_barrier,
+    .link_lost = cb_link_lost,
     .command = cb_command,
     .command_list = cb_command_list,
 };

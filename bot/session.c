@@ -97,9 +97,33 @@ static const char *const features[] = {
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 
+/* One stream to the server: the account's, or in component mode one
+ * XEP-0114 connection per node of the server (SPEC 10: a cluster spreads
+ * the component's domain over them). */
+struct link {
+    xmpp_conn_t *conn;              /* client mode: NULL between connections */
+    const struct config_node *node; /* component mode */
+    size_t index;
+    bool connected;   /* stream established (CONNECT seen) */
+    bool ready;       /* roster fetched (client), handshake done (component) */
+    bool dead;        /* disconnected: run_once schedules the reconnect */
+    bool waiting;     /* for next_attempt */
+    bool handlers;    /* our stanza handlers are on conn */
+    unsigned backoff; /* seconds before the next attempt */
+    struct timespec next_attempt;
+    bool ka_outstanding;     /* a keep-alive ping awaits its answer */
+    struct timespec ka_sent; /* when the last one was sent */
+    int fd;                  /* the stream's socket, -1 when none */
+    uint64_t *bars;          /* barriers sent on it, not yet answered */
+    size_t nbars, bars_cap;
+};
+
 static struct {
     xmpp_ctx_t *ctx;
-    xmpp_conn_t *conn;
+    struct link *links;
+    size_t nlinks;
+    size_t tx;     /* the link stanzas go out on */
+    size_t nready; /* links ready */
     xmpp_log_t logger;
     const struct config *cfg;
     const struct session_callbacks *cb;
@@ -108,30 +132,20 @@ static struct {
     char bare[JID_MAX + 1]; /* the bot's own address (service JID) */
     const char *domain;     /* our server's, or the component's domain */
     bool component;         /* a XEP-0114 component (SPEC 10) */
-    xmpp_conn_t *comp;      /* its connection, kept for every reconnect */
-    bool comp_handlers;     /* our stanza handlers are on comp */
     size_t domain_len;
     /* Component mode: subscribers still to be greeted (presence,
      * subscription request, probe), paced by the send queue. */
     struct greet {
         char *jid;
         time_t due; /* monotonic seconds */
-    } *greet;
+    } * greet;
     size_t ngreet, greet_next, greet_cap;
-    bool connected; /* stream established (CONNECT seen) */
-    bool ready;     /* roster fetched, presence sent */
     bool ever_ready;
-    bool dead; /* conn to be released by run_once */
     bool stopping;
     bool auth_refused; /* SASL failure seen on this connection */
-    unsigned backoff;  /* seconds before the next attempt */
-    struct timespec next_attempt;
     uint64_t next_id;
-    bool ka_outstanding;     /* a keep-alive ping awaits its answer */
-    struct timespec ka_sent; /* when the last one was sent */
-    int fd;                  /* the stream's socket, -1 when none */
-    bool holding;            /* session_hold(): sends wait in held */
-    struct held *held;       /* in order */
+    bool holding;      /* session_hold(): sends wait in held */
+    struct held *held; /* in order */
     size_t nheld, held_cap;
     unsigned long handled;               /* stanzas handed to our handlers */
     char caps_ver[STANZA_CAPS_VER_SIZE]; /* XEP-0115 ver of features[] */
@@ -216,6 +230,29 @@ static char *new_id(const char *prefix)
     return xasprintf("%s-%llu", prefix, (unsigned long long)++S.next_id);
 }
 
+/* The link stanzas go out on: the current one while it is up, else the
+ * next that is; NULL when none is. */
+static struct link *tx(void)
+{
+    for (size_t i = 0; i < S.nlinks; i++) {
+        struct link *l = &S.links[(S.tx + i) % S.nlinks];
+
+        if (l->connected && !l->dead && l->conn != NULL) {
+            S.tx = l->index;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* A ready link stanzas go out on, or NULL. */
+static struct link *tx_ready(void)
+{
+    struct link *l = tx();
+
+    return l != NULL && l->ready ? l : NULL;
+}
+
 /* Send st (or hold it, see session_hold()) and release it.  answer: what
  * it says may depend on the batch being held, so it must not go out if
  * that batch is lost (session_release_failed()): everything a callback
@@ -237,7 +274,8 @@ static void queue_stanza(xmpp_stanza_t *st, bool answer)
         S.held[S.nheld++].answer = answer;
         return;
     }
-    xmpp_send(S.conn, st);
+    if (tx() != NULL) /* libstrophe drops them too while disconnected */
+        xmpp_send(S.links[S.tx].conn, st);
     xmpp_stanza_release(st);
 }
 
@@ -296,13 +334,20 @@ static void text_child(xmpp_stanza_t *parent, const char *name,
 
 /* A ping to our server; a component pings its own domain, which the server
  * routes back to it (and its answer too), behind everything sent before. */
-static void send_ping(const char *id)
+static void send_ping(struct link *l, const char *id)
 {
     xmpp_stanza_t *iq = xmpp_iq_new(S.ctx, "get", id);
 
     xmpp_stanza_set_to(iq, S.domain);
     child(iq, "ping", NS_PING);
-    send_release(iq);
+    if (l == NULL) {
+        send_release(iq); /* in order, on the link that sends */
+        return;
+    }
+    if (S.component)
+        xmpp_stanza_set_from(iq, S.bare);
+    xmpp_send(l->conn, iq); /* a keep-alive: on its own link, at once */
+    xmpp_stanza_release(iq);
 }
 
 /* IQs ------------------------------------------------------------------- */
@@ -471,7 +516,7 @@ static void reply_version(xmpp_stanza_t *iq)
     send_release(r);
 }
 
-static void become_ready(size_t contacts);
+static void become_ready(struct link *l, size_t contacts);
 
 static void roster_result(xmpp_stanza_t *iq)
 {
@@ -501,21 +546,23 @@ static void roster_result(xmpp_stanza_t *iq)
     }
     publish_vcard();
     send_presence();
-    become_ready(n);
+    become_ready(&S.links[0], n);
 }
 
-/* Logged in (roster loaded) or, for a component, the handshake done. */
-static void become_ready(size_t contacts)
+/* Logged in (roster loaded) or, for a component, the handshake done.  The
+ * rest of the bot hears of it when the first link is ready. */
+static void become_ready(struct link *l, size_t contacts)
 {
-    S.ready = true;
+    l->ready = true;
+    l->backoff = BACKOFF_MIN;
     S.ever_ready = true;
-    S.backoff = BACKOFF_MIN;
     if (S.component)
-        log_info("connected as component %s (%s)", S.domain, S.bare);
+        log_info("connected as component %s (%s) to %s:%d", S.domain, S.bare,
+                 l->node->host, l->node->port);
     else
         log_info("logged in as %s, %zu contacts in the roster", S.full_jid,
                  contacts);
-    if (S.cb->ready != NULL)
+    if (S.nready++ == 0 && S.cb->ready != NULL)
         S.cb->ready(S.ud);
 }
 
@@ -542,6 +589,8 @@ static bool from_self(const char *from)
 }
 
 static bool adhoc_iq(xmpp_stanza_t *iq);
+static void barrier_answered(uint64_t token);
+static void keepalive_answered(size_t link);
 static void greet_some(void);
 static void greet_forget(void);
 
@@ -578,11 +627,11 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         if (id == NULL || !from_server_or_self(xmpp_stanza_get_from(iq)))
             return 1;
-        if (strncmp(id, "bar-", 4) == 0 && S.cb->barrier != NULL)
-            S.cb->barrier(S.ud, strtoull(id + 4, NULL, 10));
+        if (strncmp(id, "bar-", 4) == 0)
+            barrier_answered(strtoull(id + 4, NULL, 10));
         else if (strncmp(id, "ka-", 3) == 0)
-            S.ka_outstanding = false;
-        else if (strncmp(id, "roster-", 7) == 0 && !S.ready)
+            keepalive_answered(strtoull(id + 3, NULL, 10));
+        else if (strncmp(id, "roster-", 7) == 0 && !S.links[0].ready)
             roster_result(iq);
         else if (strncmp(id, "vcard-", 6) == 0 && strcmp(type, "error") == 0 &&
                  !S.vcard_refused) {
@@ -719,21 +768,22 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 /*
  * A dead TCP connection (a server that vanished without a FIN) is only
  * noticed by writing to it and waiting: every KA_PERIOD s a ping to our
- * server; no answer within KA_TIMEOUT s and the stream is given up, which
- * reconnects.  Checked every KA_TICK_MS, from libstrophe's timer.
+ * server on each link; no answer within KA_TIMEOUT s and that stream is
+ * given up, which reconnects it.  Checked every KA_TICK_MS, from
+ * libstrophe's timer.  The ping's id names its link.
  */
 static int keepalive(xmpp_conn_t *conn, void *ud)
 {
+    struct link *l = ud;
     struct timespec now;
     long since;
-    char *id;
+    char id[48];
 
-    (void)ud;
-    if (!S.connected)
+    if (!l->connected)
         return 0;
     now_mono(&now);
-    since = (long)(now.tv_sec - S.ka_sent.tv_sec);
-    if (S.ka_outstanding) {
+    since = (long)(now.tv_sec - l->ka_sent.tv_sec);
+    if (l->ka_outstanding) {
         if (since < KA_TIMEOUT)
             return 1;
         log_warnx("the server did not answer a ping for %d s; reconnecting",
@@ -743,12 +793,35 @@ static int keepalive(xmpp_conn_t *conn, void *ud)
     }
     if (since < KA_PERIOD)
         return 1;
-    id = new_id("ka");
-    send_ping(id);
-    free(id);
-    S.ka_outstanding = true;
-    S.ka_sent = now;
+    snprintf(id, sizeof(id), "ka-%zu-%llu", l->index,
+             (unsigned long long)++S.next_id);
+    send_ping(l, id);
+    l->ka_outstanding = true;
+    l->ka_sent = now;
     return 1;
+}
+
+static void keepalive_answered(size_t link)
+{
+    if (link < S.nlinks)
+        S.links[link].ka_outstanding = false;
+}
+
+/* A barrier's answer may come back on any link (a component pings its own
+ * domain): the token is forgotten where it was sent. */
+static void barrier_answered(uint64_t token)
+{
+    for (size_t i = 0; i < S.nlinks; i++) {
+        struct link *l = &S.links[i];
+
+        for (size_t k = 0; k < l->nbars; k++)
+            if (l->bars[k] == token) {
+                l->bars[k] = l->bars[--l->nbars];
+                break;
+            }
+    }
+    if (S.cb->barrier != NULL)
+        S.cb->barrier(S.ud, token);
 }
 
 /* Connection ------------------------------------------------------------ */
@@ -756,28 +829,31 @@ static int keepalive(xmpp_conn_t *conn, void *ud)
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
                     xmpp_stream_error_t *stream_error, void *ud)
 {
-    (void)ud;
+    struct link *l = ud;
+    bool was_ready = l->ready, was_connected = l->connected;
+    bool current = l->index == S.tx;
+
     if (event == XMPP_CONN_CONNECT) {
         xmpp_stanza_t *iq;
         char *id;
 
-        S.connected = true;
+        l->connected = true;
         S.auth_refused = false; /* a later mechanism was accepted */
-        S.ka_outstanding = false;
-        now_mono(&S.ka_sent);
+        l->ka_outstanding = false;
+        now_mono(&l->ka_sent);
         /* A component's connection object lives on across reconnects,
          * and so do its handlers. */
-        if (conn != S.comp || !S.comp_handlers) {
-            xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, NULL);
-            xmpp_handler_add(conn, on_message, NULL, "message", NULL, NULL);
-            xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, NULL);
-            S.comp_handlers = conn == S.comp;
+        if (!l->handlers) {
+            xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, l);
+            xmpp_handler_add(conn, on_message, NULL, "message", NULL, l);
+            xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, l);
+            l->handlers = true;
         }
-        xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, NULL);
+        xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, l);
         if (S.component) {
             /* No roster here: the bot keeps its subscribers itself and
              * greets them (main.c), paced. */
-            become_ready(0);
+            become_ready(l, 0);
             return;
         }
         id = new_id("roster");
@@ -793,7 +869,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     /* DISCONNECT or FAIL */
     if (stream_error != NULL && stream_error->type == XMPP_SE_NOT_AUTHORIZED)
         S.auth_refused = true;
-    if (S.connected || S.ready) {
+    l->connected = false;
+    l->ready = false;
+    l->dead = true;
+    l->fd = -1;
+    if (was_ready || was_connected) {
         log_warnx("disconnected from the server%s%s%s",
                   stream_error != NULL && stream_error->text != NULL ? ": "
                                                                      : "",
@@ -801,21 +881,24 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
                       ? stream_error->text
                       : "",
                   error != 0 ? " (connection error)" : "");
-        if (S.cb->disconnected != NULL)
-            S.cb->disconnected(S.ud);
     } else if (!S.stopping) {
         log_warnx("could not log in to the server%s",
                   error != 0 ? " (connection failed)" : "");
     }
+    if (was_ready && --S.nready == 0) {
+        if (S.cb->disconnected != NULL)
+            S.cb->disconnected(S.ud);
+        greet_forget(); /* greeted anew after the next login */
+    } else if (was_ready && S.cb->link_lost != NULL) {
+        /* Others go on: what this one had in flight goes out again over
+         * them. */
+        S.cb->link_lost(S.ud, l->bars, l->nbars, current);
+    }
+    l->nbars = 0;
     if (S.auth_refused && !S.ever_ready && !S.stopping) {
         if (S.cb->auth_failed != NULL)
             S.cb->auth_failed(S.ud);
     }
-    S.connected = false;
-    S.ready = false;
-    S.dead = true;
-    S.fd = -1;
-    greet_forget(); /* greeted anew after the next login */
 }
 
 /* Replies are small and answer a request: send them at once (no Nagle),
@@ -824,26 +907,29 @@ static int sockopts(xmpp_conn_t *conn, void *sock)
 {
     int fd = *(int *)sock, one = 1;
 
-    S.fd = fd;
+    for (size_t i = 0; i < S.nlinks; i++)
+        if (S.links[i].conn == conn)
+            S.links[i].fd = fd;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
         log_warn("TCP_NODELAY");
     return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
-static void schedule_reconnect(void)
+static void schedule_reconnect(struct link *l)
 {
     double jitter = 1.0 + (double)(random() % 1000) / 4000.0; /* +0-25% */
-    long ms = (long)(S.backoff * 1000.0 * jitter);
+    long ms = (long)(l->backoff * 1000.0 * jitter);
 
-    now_mono(&S.next_attempt);
-    S.next_attempt.tv_sec += ms / 1000;
-    S.next_attempt.tv_nsec += (ms % 1000) * 1000000L;
-    if (S.next_attempt.tv_nsec >= 1000000000L) {
-        S.next_attempt.tv_sec++;
-        S.next_attempt.tv_nsec -= 1000000000L;
+    now_mono(&l->next_attempt);
+    l->next_attempt.tv_sec += ms / 1000;
+    l->next_attempt.tv_nsec += (ms % 1000) * 1000000L;
+    if (l->next_attempt.tv_nsec >= 1000000000L) {
+        l->next_attempt.tv_sec++;
+        l->next_attempt.tv_nsec -= 1000000000L;
     }
+    l->waiting = true;
     log_info("reconnecting in %.1f s", ms / 1000.0);
-    S.backoff = S.backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : S.backoff * 2;
+    l->backoff = l->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : l->backoff * 2;
 }
 
 static void borrowed_closed(xmpp_conn_t *conn, xmpp_conn_event_t event,
@@ -856,7 +942,7 @@ static void borrowed_closed(xmpp_conn_t *conn, xmpp_conn_event_t event,
 }
 
 /*
- * The component's connection object.  libstrophe 0.12.2 reads a
+ * A component's connection object.  libstrophe 0.12.2 reads a
  * connection's stream-management state on every send but makes one only
  * in xmpp_connect_client(): a component connection would crash on its
  * first stanza after the handshake.  So a client connection is made to a
@@ -906,12 +992,28 @@ static xmpp_conn_t *component_conn(void)
     return conn;
 }
 
-static int connect_now(void)
+static int connect_now(struct link *l)
 {
     long flags = XMPP_CONN_FLAG_DISABLE_SM;
 
-    if (!S.component)
-        S.conn = xmpp_conn_new(S.ctx);
+    S.auth_refused = false;
+    l->waiting = false;
+    if (S.component) {
+        /* XEP-0114: a plain handshake with the shared secret, as servers
+         * offer it on loopback or a private network. */
+        if (l->conn == NULL && (l->conn = component_conn()) == NULL) {
+            schedule_reconnect(l);
+            return -1;
+        }
+        if (xmpp_connect_component(l->conn, l->node->host,
+                                   (unsigned short)l->node->port, on_conn,
+                                   l) != XMPP_EOK) {
+            log_warnx("cannot connect to %s:%d", l->node->host, l->node->port);
+            l->dead = true;
+            return -1;
+        }
+        return 0;
+    }
     switch (S.cfg->xmpp.tls) {
     case TLS_REQUIRED:
         flags |= XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -923,39 +1025,21 @@ static int connect_now(void)
         flags |= XMPP_CONN_FLAG_DISABLE_TLS;
         break;
     }
-    S.auth_refused = false;
-    if (S.component) {
-        const struct config_node *node = &S.cfg->component.nodes[0];
-
-        if (S.comp == NULL && (S.comp = component_conn()) == NULL) {
-            schedule_reconnect();
-            return -1;
-        }
-        S.conn = S.comp;
-        /* XEP-0114: a plain handshake with the shared secret, as servers
-         * offer it on loopback or a private network. */
-        if (xmpp_connect_component(S.conn, node->host,
-                                   (unsigned short)node->port, on_conn,
-                                   NULL) != XMPP_EOK) {
-            log_warnx("cannot connect to %s:%d", node->host, node->port);
-            S.dead = true;
-            return -1;
-        }
-        return 0;
-    }
-    xmpp_conn_set_flags(S.conn, flags);
-    xmpp_conn_set_jid(S.conn, S.full_jid);
-    xmpp_conn_set_pass(S.conn, S.cfg->xmpp.password);
+    l->conn = xmpp_conn_new(S.ctx);
+    l->handlers = false;
+    xmpp_conn_set_flags(l->conn, flags);
+    xmpp_conn_set_jid(l->conn, S.full_jid);
+    xmpp_conn_set_pass(l->conn, S.cfg->xmpp.password);
     if (S.cfg->xmpp.ca_file != NULL)
-        xmpp_conn_set_cafile(S.conn, S.cfg->xmpp.ca_file);
-    xmpp_conn_set_certfail_handler(S.conn, certfail);
-    xmpp_conn_set_sockopt_callback(S.conn, sockopts);
-    if (xmpp_connect_client(S.conn, S.cfg->xmpp.host,
+        xmpp_conn_set_cafile(l->conn, S.cfg->xmpp.ca_file);
+    xmpp_conn_set_certfail_handler(l->conn, certfail);
+    xmpp_conn_set_sockopt_callback(l->conn, sockopts);
+    if (xmpp_connect_client(l->conn, S.cfg->xmpp.host,
                             (unsigned short)S.cfg->xmpp.port, on_conn,
-                            NULL) != XMPP_EOK) {
+                            l) != XMPP_EOK) {
         log_warnx("cannot connect to %s",
                   S.cfg->xmpp.host != NULL ? S.cfg->xmpp.host : S.domain);
-        S.dead = true;
+        l->dead = true;
         return -1;
     }
     return 0;
@@ -974,7 +1058,6 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     struct timespec t;
 
     memset(&S, 0, sizeof(S));
-    S.fd = -1;
     S.cfg = cfg;
     S.cb = cb;
     S.ud = ud;
@@ -991,7 +1074,16 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
         S.domain = strchr(S.bare, '@') + 1;
         S.full_jid = xasprintf("%s/%s", S.bare, cfg->xmpp.resource);
     }
-    S.backoff = BACKOFF_MIN;
+    /* One link for the account; one per node for a component. */
+    S.nlinks = S.component ? cfg->component.n_nodes : 1;
+    S.links = xcalloc(S.nlinks, sizeof(*S.links));
+    for (size_t i = 0; i < S.nlinks; i++) {
+        S.links[i].index = i;
+        S.links[i].fd = -1;
+        S.links[i].backoff = BACKOFF_MIN;
+        if (S.component)
+            S.links[i].node = &cfg->component.nodes[i];
+    }
     now_mono(&t);
     srandom((unsigned)(t.tv_nsec ^ t.tv_sec));
     xmpp_initialize();
@@ -1001,7 +1093,8 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
     stanza_caps_ver(S.ctx, "client/bot//" BOT_NAME, features, N_FEATURES,
                     S.caps_ver);
     load_avatar(cfg);
-    connect_now();
+    for (size_t i = 0; i < S.nlinks; i++)
+        connect_now(&S.links[i]);
     return 0;
 }
 
@@ -1020,22 +1113,59 @@ int session_start(const struct config *cfg, const struct session_callbacks *cb,
  * handed over do not wake poll(); libstrophe's own select() has the same
  * blind spot, and the held turn's reads drain them.)
  */
-static void run_corked(unsigned long timeout_ms)
+static void run_corked(struct link *l, unsigned long timeout_ms)
 {
-    struct pollfd p = {.fd = S.fd, .events = POLLIN | POLLOUT};
+    struct pollfd p = {.fd = l->fd, .events = POLLIN | POLLOUT};
     int on = 1, off = 0;
 
     if (poll(&p, 1, (int)timeout_ms) == 0) {
         xmpp_run_once(S.ctx, 0); /* nothing to do but its timers */
         return;
     }
-    setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
     xmpp_run_once(S.ctx, 0);
-    setsockopt(S.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+    setsockopt(l->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
+/* Links that dropped are scheduled again; those whose time has come
+ * connect.  The milliseconds until the next attempt of a link that waits
+ * while none is connecting or connected, else -1. */
+static long reconnect_links(void)
+{
+    long wait = -1;
+    bool busy = false;
+
+    for (size_t i = 0; i < S.nlinks; i++) {
+        struct link *l = &S.links[i];
+
+        if (l->dead) {
+            /* A client connection is made anew; a component's is kept. */
+            if (!S.component && l->conn != NULL) {
+                xmpp_conn_release(l->conn);
+                l->conn = NULL;
+            }
+            l->dead = false;
+            if (!S.stopping)
+                schedule_reconnect(l);
+        }
+        if (l->waiting && !S.stopping) {
+            long w = ms_until(&l->next_attempt);
+
+            if (w <= 0)
+                connect_now(l);
+            else if (wait < 0 || w < wait)
+                wait = w;
+        }
+        busy = busy || (!l->waiting && !l->dead && l->conn != NULL);
+    }
+    return busy ? -1 : wait;
 }
 
 void session_run_once(unsigned long timeout_ms)
 {
+    struct link *l;
+    long wait;
+
     if (S.ctx == NULL)
         return;
     if (S.greet_next < S.ngreet && timeout_ms > 100)
@@ -1045,38 +1175,24 @@ void session_run_once(unsigned long timeout_ms)
      * nobody reads debug output, its log is off.  A dropped stream is
      * still reported, by the connection handler. */
     S.logger.handler =
-        S.ready && log_get_level() > LOG_LEVEL_DEBUG ? NULL : strophe_log;
-    if (S.dead && S.conn != NULL) {
-        if (S.conn != S.comp)
-            xmpp_conn_release(S.conn);
-        S.conn = NULL;
-        S.dead = false;
-        if (!S.stopping)
-            schedule_reconnect();
+        S.nready > 0 && log_get_level() > LOG_LEVEL_DEBUG ? NULL : strophe_log;
+    if ((wait = reconnect_links()) >= 0) {
+        /* Nothing to read from: wait for the next attempt. */
+        poll(NULL, 0, (int)(wait < (long)timeout_ms ? wait : (long)timeout_ms));
+        return;
     }
-    if (S.conn == NULL) {
-        long wait;
-
-        if (S.stopping)
-            return;
-        wait = ms_until(&S.next_attempt);
-        if (wait <= 0) {
-            connect_now();
-        } else {
-            poll(NULL, 0,
-                 (int)(wait < (long)timeout_ms ? wait : (long)timeout_ms));
-            return;
-        }
-    }
-    if (S.ready && S.fd >= 0 && xmpp_conn_send_queue_len(S.conn) >= CORK_MIN)
-        run_corked(timeout_ms);
+    if (S.stopping && S.nready == 0)
+        return;
+    l = tx_ready();
+    if (S.nlinks == 1 && l != NULL && l->fd >= 0 &&
+        xmpp_conn_send_queue_len(l->conn) >= CORK_MIN)
+        run_corked(l, timeout_ms);
     else
         xmpp_run_once(S.ctx, timeout_ms);
     /* Held, nothing of ours goes out meanwhile: read on while stanzas keep
      * coming (libstrophe reads 4 kB a turn), so that one commit covers
      * them all. */
-    for (int i = 0; S.holding && i < DRAIN_TURNS && S.conn != NULL && !S.dead;
-         i++) {
+    for (int i = 0; S.holding && i < DRAIN_TURNS && tx() != NULL; i++) {
         unsigned long before = S.handled;
 
         xmpp_run_once(S.ctx, 0);
@@ -1105,9 +1221,9 @@ static void release_held(void (*lost)(void *ud, const char *bare), void *ud)
 
             if (to != NULL && jid_bare(to, bare, sizeof(bare)) == 0)
                 lost(ud, bare);
-        } else if (S.conn != NULL && S.connected && !S.dead) {
+        } else if (tx() != NULL) {
             /* libstrophe would drop them too while disconnected */
-            xmpp_send(S.conn, st);
+            xmpp_send(S.links[S.tx].conn, st);
         }
         xmpp_stanza_release(st);
     }
@@ -1128,7 +1244,7 @@ void session_reconfigure(const struct config *cfg)
 {
     /* The xmpp section is not reloaded; keep the pointer current. */
     S.cfg = cfg;
-    if (S.ctx != NULL && load_avatar(cfg) && S.ready && !S.component) {
+    if (S.ctx != NULL && load_avatar(cfg) && S.nready > 0 && !S.component) {
         log_info("bot.avatar changed: publishing it");
         publish_vcard();
         send_presence();
@@ -1138,6 +1254,7 @@ void session_reconfigure(const struct config *cfg)
 void session_stop(void)
 {
     struct timespec until;
+    bool open;
 
     if (S.ctx == NULL)
         return;
@@ -1145,26 +1262,33 @@ void session_stop(void)
     session_release();
     free(S.held);
     greet_forget();
-    if (S.conn != NULL && S.connected) {
+    /* A client's unavailable presence goes to its roster through the
+     * server; a component said goodbye to each online user already
+     * (session_goodbye()). */
+    if (!S.component && tx() != NULL) {
         xmpp_stanza_t *p = xmpp_presence_new(S.ctx);
 
-        /* A component has no roster at the server to broadcast to: the
-         * caller said goodbye to each online user (session_goodbye()). */
         xmpp_stanza_set_type(p, "unavailable");
-        if (S.component)
-            xmpp_stanza_release(p);
-        else
-            send_release(p);
-        xmpp_disconnect(S.conn);
-        now_mono(&until);
-        until.tv_sec += 3;
-        while (!S.dead && ms_until(&until) > 0)
-            xmpp_run_once(S.ctx, 50);
+        send_release(p);
     }
-    if (S.conn != NULL && S.conn != S.comp)
-        xmpp_conn_release(S.conn);
-    if (S.comp != NULL)
-        xmpp_conn_release(S.comp);
+    for (size_t i = 0; i < S.nlinks; i++)
+        if (S.links[i].connected)
+            xmpp_disconnect(S.links[i].conn);
+    now_mono(&until);
+    until.tv_sec += 3;
+    do {
+        open = false;
+        for (size_t i = 0; i < S.nlinks; i++)
+            open = open || S.links[i].connected;
+        if (open)
+            xmpp_run_once(S.ctx, 50);
+    } while (open && ms_until(&until) > 0);
+    for (size_t i = 0; i < S.nlinks; i++) {
+        if (S.links[i].conn != NULL)
+            xmpp_conn_release(S.links[i].conn);
+        free(S.links[i].bars);
+    }
+    free(S.links);
     xmpp_ctx_free(S.ctx);
     xmpp_shutdown();
     free(S.full_jid);
@@ -1172,18 +1296,14 @@ void session_stop(void)
     memset(&S, 0, sizeof(S));
 }
 
-bool session_connected(void)
-{
-    return S.ready;
-}
-
 size_t session_send_room(void)
 {
+    struct link *l = tx_ready();
     int q;
 
-    if (!S.ready || S.conn == NULL)
+    if (l == NULL)
         return 0;
-    q = xmpp_conn_send_queue_len(S.conn) + (int)S.nheld;
+    q = xmpp_conn_send_queue_len(l->conn) + (int)S.nheld;
     return q >= WINDOW ? 0 : (size_t)(WINDOW - q);
 }
 
@@ -1200,7 +1320,7 @@ int session_send(const struct outmsg *o)
     char *own = NULL;
     const char *id = o->id;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     if (id == NULL)
         id = own = new_id("m");
@@ -1259,7 +1379,7 @@ int session_send_receipt(const char *to_full, const char *id)
     xmpp_stanza_t *m;
     char *own;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     own = new_id("r");
     m = xmpp_message_new(S.ctx, NULL, to_full, own);
@@ -1305,9 +1425,9 @@ static void greet_some(void)
     struct timespec now;
 
     now_mono(&now);
-    while (S.greet_next < S.ngreet && S.ready && S.conn != NULL &&
+    while (S.greet_next < S.ngreet && tx_ready() != NULL &&
            S.greet[S.greet_next].due <= now.tv_sec &&
-           xmpp_conn_send_queue_len(S.conn) < WINDOW / 2) {
+           xmpp_conn_send_queue_len(S.links[S.tx].conn) < WINDOW / 2) {
         char *to = S.greet[S.greet_next++].jid;
 
         send_presence_to(to);
@@ -1334,7 +1454,7 @@ static void greet_forget(void)
 
 int session_send_available(const char *to)
 {
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     send_presence_to(to);
     return 0;
@@ -1344,7 +1464,7 @@ void session_goodbye(const char *bare)
 {
     xmpp_stanza_t *p;
 
-    if (!S.component || !S.connected || S.conn == NULL)
+    if (!S.component || tx() == NULL)
         return;
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, "unavailable");
@@ -1356,7 +1476,7 @@ int session_send_probe(const char *to)
 {
     xmpp_stanza_t *p;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, "probe");
@@ -1370,7 +1490,7 @@ int session_send_presence_from(const char *from, const char *to,
 {
     xmpp_stanza_t *p;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_from(p, from);
@@ -1388,7 +1508,7 @@ int session_send_subscription_from(const char *from, const char *to,
 {
     xmpp_stanza_t *p;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_from(p, from);
@@ -1402,7 +1522,7 @@ int session_send_subscription(const char *to, const char *type)
 {
     xmpp_stanza_t *p;
 
-    if (!S.connected || S.conn == NULL)
+    if (tx() == NULL)
         return -1;
     p = xmpp_presence_new(S.ctx);
     xmpp_stanza_set_type(p, type);
@@ -1416,13 +1536,29 @@ int session_send_subscription(const char *to, const char *type)
 
 int session_barrier(uint64_t *token)
 {
+    struct link *l = tx_ready();
     char id[32];
 
-    if (!S.ready || S.conn == NULL)
+    if (l == NULL)
         return -1;
     *token = ++S.next_id;
     snprintf(id, sizeof(id), "bar-%llu", (unsigned long long)*token);
-    send_ping(id);
+    send_ping(NULL, id);
+    if (l->nbars == l->bars_cap) {
+        l->bars_cap = l->bars_cap ? l->bars_cap * 2 : 8;
+        l->bars = xrealloc(l->bars, l->bars_cap * sizeof(*l->bars));
+    }
+    l->bars[l->nbars++] = *token;
+    /* The next window goes out on the next ready link: each has its
+     * share of the sends (a window never spans two links). */
+    for (size_t i = 1; i <= S.nlinks; i++) {
+        struct link *next = &S.links[(l->index + i) % S.nlinks];
+
+        if (next->ready) {
+            S.tx = next->index;
+            break;
+        }
+    }
     return 0;
 }
 

@@ -109,6 +109,11 @@ struct session_callbacks {
     /* After the last roster item of a login (not called when the server
      * answered the roster request with an error). */
     void (*roster_done)(void *ud);
+    /* One of several links (component mode, a cluster) dropped while
+     * others go on: the barriers sent on it (tokens) are lost, and so is
+     * what was sent after the last of them when it was the link sending
+     * (current). */
+    void (*link_lost)(void *ud, const uint64_t *tokens, size_t n, bool current);
     /* The server answered barrier token: every stanza sent before it on
      * this stream has been accepted. */
     void (*barrier)(void *ud, uint64_t token);
@@ -148,7 +153,6 @@ void session_reconfigure(const struct config *cfg);
 /* Send unavailable presence, close the stream, free everything. */
 void session_stop(void);
 
-bool session_connected(void);
 /* How many more stanzas may be queued now without exceeding the window;
  * 0 while disconnected. */
 size_t session_send_room(void);

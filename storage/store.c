@@ -108,6 +108,7 @@ enum stmt_id {
     S_OUTBOX_FOR_POST,
     S_OUTBOX_FOR_USER,
     S_OUTBOX_OF_POST,
+    S_OUTBOX_USERS,
     S_OUTBOX_COUNT_USER,
     S_OUTBOX_COUNT_ORDINARY,
     S_OUTBOX_TRIM_USER,
@@ -359,6 +360,8 @@ static const char *const sql[S_COUNT] = {
     /* Every row of a post, delivered or not: who has a copy. */
     [S_OUTBOX_OF_POST] =
         "SELECT id, user, state, what FROM outbox WHERE post = ?1",
+    [S_OUTBOX_USERS] = "SELECT user FROM outbox "
+                       "WHERE id IN (SELECT value FROM json_each(?1))",
     [S_OUTBOX_COUNT_USER] =
         "SELECT count(*) FROM outbox WHERE user = ?1 AND state = 0",
     [S_OUTBOX_COUNT_ORDINARY] =
@@ -1899,6 +1902,34 @@ int store_outbox_of_post(struct store *s, int64_t post, store_copy_cb cb,
            (enum outbox_what)sqlite3_column_int(st, 3));
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : db_error(s, "outbox");
+}
+
+int store_outbox_users(struct store *s, const int64_t *ids, size_t n,
+                       void (*cb)(void *ud, int64_t user), void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_USERS);
+    char *json = json_ids(ids, n);
+    int64_t *users = NULL;
+    size_t nu = 0;
+    int rc;
+
+    bind_text(st, 1, json);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        users = xrealloc(users, (nu + 1) * sizeof(*users));
+        users[nu++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(json);
+    /* After the walk (the callbacks read the outbox themselves), each
+     * user once. */
+    if (nu > 1)
+        qsort(users, nu, sizeof(*users), cmp_desc);
+    for (size_t i = 0; rc == SQLITE_DONE && i < nu; i++)
+        if (i == 0 || users[i] != users[i - 1])
+            cb(ud, users[i]);
+    free(users);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "outbox users");
 }
 
 int store_outbox_count_user(struct store *s, int64_t user, int64_t *count)

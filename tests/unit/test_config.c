@@ -324,16 +324,15 @@ static void test_component_mode(void **state)
 
     (void)state;
     write_file("secret", "s3cret\n");
-    path = write_file("comp.conf",
-                      "xmpp: { mode = \"component\"; };\n"
-                      "component: {\n"
-                      "  domain = \"updates.example.org\";\n"
-                      "  secret_file = \"secret\";\n"
-                      "  host = \"10.0.0.1\"; port = 5275;\n"
-                      "  nodes = [ \"10.0.0.2:5276\" ];\n"
-                      "  user_jids = true;\n"
-                      "};\n"
-                      "storage: { path = \"/tmp/x.db\"; };\n");
+    path = write_file("comp.conf", "xmpp: { mode = \"component\"; };\n"
+                                   "component: {\n"
+                                   "  domain = \"updates.example.org\";\n"
+                                   "  secret_file = \"secret\";\n"
+                                   "  host = \"10.0.0.1\"; port = 5275;\n"
+                                   "  nodes = [ \"10.0.0.2:5276\" ];\n"
+                                   "  user_jids = true;\n"
+                                   "};\n"
+                                   "storage: { path = \"/tmp/x.db\"; };\n");
     assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
     assert_int_equal(c.xmpp.mode, MODE_COMPONENT);
     assert_null(c.xmpp.jid);
@@ -349,14 +348,15 @@ static void test_component_mode(void **state)
     assert_string_equal(c.bot.service_jid, "updates.example.org");
     config_free(&c);
 
-#define COMP "xmpp: { mode = \"component\"; };\n" \
-             "storage: { path = \"/tmp/x.db\"; };\n"
+#define COMP                                                                   \
+    "xmpp: { mode = \"component\"; };\n"                                       \
+    "storage: { path = \"/tmp/x.db\"; };\n"
     expect_error(COMP "component: {\n secret = \"x\";\n};\n", 3,
                  "needs component.domain");
     expect_error(COMP "component: {\n domain = \"a@b\";\n};\n", 4,
                  "is not a domain");
-    expect_error(COMP "component: {\n domain = \"u.example.org\";\n};\n",
-                 3, "missing required key 'secret'");
+    expect_error(COMP "component: {\n domain = \"u.example.org\";\n};\n", 3,
+                 "missing required key 'secret'");
     expect_error(COMP "component: {\n domain = \"u.example.org\";\n"
                       " secret = \"x\";\n nodes = [ \"nohost\" ];\n};\n",
                  6, "is not host:port");

@@ -497,6 +497,34 @@ static void test_away_off_and_block_reach_the_queue(void **state)
     assert_int_equal(held(), 0);
 }
 
+/* Component mode, a cluster: one link of several drops.  What it carried
+ * unconfirmed goes out again (same ids) over the others; what was
+ * confirmed stays delivered. */
+static void test_link_lost_resends_its_windows(void **state)
+{
+    char first[64];
+
+    (void)state;
+    fan_presence("chat");
+    post("one", 100);
+    assert_int_equal(T.nsent, 1);
+    snprintf(first, sizeof(first), "%s", T.sent[0].id);
+    delivery_barrier_done(T.d, T.tokens[0]); /* "one" confirmed */
+    post("two", 200);
+    assert_int_equal(T.nsent, 2);
+    /* The link that carried "two" (its barrier T.tokens[1]) drops. */
+    delivery_link_lost(T.d, &T.tokens[1], 1, false);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 3);
+    assert_non_null(strstr(T.sent[2].body, "two"));
+    assert_string_equal(T.sent[2].id, T.sent[1].id);
+    assert_string_not_equal(T.sent[2].id, first);
+    /* Sent on the link that drops, not yet behind a barrier: current. */
+    T.room = 1000;
+    delivery_barrier_done(T.d, T.tokens[2]);
+    assert_int_equal(held(), 0);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -518,6 +546,7 @@ int main(void)
         T_(test_backlog_never_drops_dms_mentions_replies),
         T_(test_held_bounded_while_away),
         T_(test_away_off_and_block_reach_the_queue),
+        T_(test_link_lost_resends_its_windows),
     };
 
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);

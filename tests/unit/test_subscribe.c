@@ -120,7 +120,7 @@ static char *take(void)
 
 static void sub(const char *jid, enum sub_kind kind)
 {
-    dispatch_subscription(&T.bot, jid, kind);
+    dispatch_subscription(&T.bot, jid, T.bot.self, kind);
 }
 
 /* 1 active, 0 inactive, -1 unknown. */
@@ -448,11 +448,31 @@ static void test_roster_reconcile_is_one_walk(void **state)
     assert_int_equal(active("u1999@x.example"), 1);
 }
 
+/* A user asking again (a component's subscribers answer its request with
+ * one of their own) costs no budget: never refused. */
+static void test_active_users_asking_again_cost_nothing(void **state)
+{
+    char *got;
+
+    (void)state;
+    sub("again@x.example", SUB_SUBSCRIBE);
+    take();
+    for (int i = 0; i < 3 * SUBS_PER_DOMAIN_MINUTE; i++) {
+        sub("again@x.example", SUB_SUBSCRIBE);
+        got = take();
+        assert_null(strstr(got, "unsubscribed"));
+    }
+    assert_int_equal(active("again@x.example"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_subscribe_open, bot_setup,
                                         bot_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_active_users_asking_again_cost_nothing, bot_setup,
+            bot_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_allowlist_and_closed,
                                         bot_setup, bot_teardown),
         cmocka_unit_test_setup_teardown(test_unsubscribe_makes_inactive,
