@@ -63,6 +63,7 @@
 struct held {
     xmpp_stanza_t *st;
     bool answer; /* see queue_stanza() */
+    size_t link; /* the link it answers on; (size_t)-1: any */
 };
 #define NS_CAPS      "http://jabber.org/protocol/caps"
 #define NS_NICK      "http://jabber.org/protocol/nick"
@@ -122,8 +123,9 @@ static struct {
     xmpp_ctx_t *ctx;
     struct link *links;
     size_t nlinks;
-    size_t tx;     /* the link stanzas go out on */
-    size_t nready; /* links ready */
+    size_t tx;       /* the link stanzas go out on */
+    struct link *rx; /* the link of the stanza being handled, or NULL */
+    size_t nready;   /* links ready */
     xmpp_log_t logger;
     const struct config *cfg;
     const struct session_callbacks *cb;
@@ -253,6 +255,19 @@ static struct link *tx_ready(void)
     return l != NULL && l->ready ? l : NULL;
 }
 
+/* Hand st to libstrophe on link (an answer goes back the way its question
+ * came: in a cluster, the user's own node) while that is up, else on the
+ * link that sends; dropped when none is up, as libstrophe would. */
+static void send_on(size_t link, xmpp_stanza_t *st)
+{
+    struct link *l = link < S.nlinks ? &S.links[link] : NULL;
+
+    if (l == NULL || !l->connected || l->dead)
+        l = tx();
+    if (l != NULL)
+        xmpp_send(l->conn, st);
+}
+
 /* Send st (or hold it, see session_hold()) and release it.  answer: what
  * it says may depend on the batch being held, so it must not go out if
  * that batch is lost (session_release_failed()): everything a callback
@@ -271,11 +286,11 @@ static void queue_stanza(xmpp_stanza_t *st, bool answer)
             S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
         }
         S.held[S.nheld].st = st;
+        S.held[S.nheld].link = S.rx != NULL ? S.rx->index : (size_t)-1;
         S.held[S.nheld++].answer = answer;
         return;
     }
-    if (tx() != NULL) /* libstrophe drops them too while disconnected */
-        xmpp_send(S.links[S.tx].conn, st);
+    send_on(S.rx != NULL ? S.rx->index : (size_t)-1, st);
     xmpp_stanza_release(st);
 }
 
@@ -765,6 +780,23 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
+/* Every stanza of a link: what answers it goes out on that link. */
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    const char *name = xmpp_stanza_get_name(st);
+    int r = 1;
+
+    S.rx = ud;
+    if (name != NULL && strcmp(name, "iq") == 0)
+        r = on_iq(conn, st, ud);
+    else if (name != NULL && strcmp(name, "message") == 0)
+        r = on_message(conn, st, ud);
+    else if (name != NULL && strcmp(name, "presence") == 0)
+        r = on_presence(conn, st, ud);
+    S.rx = NULL;
+    return r;
+}
+
 /*
  * A dead TCP connection (a server that vanished without a FIN) is only
  * noticed by writing to it and waiting: every KA_PERIOD s a ping to our
@@ -844,9 +876,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         /* A component's connection object lives on across reconnects,
          * and so do its handlers. */
         if (!l->handlers) {
-            xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, l);
-            xmpp_handler_add(conn, on_message, NULL, "message", NULL, l);
-            xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, l);
+            xmpp_handler_add(conn, on_stanza, NULL, NULL, NULL, l);
             l->handlers = true;
         }
         xmpp_timed_handler_add(conn, keepalive, KA_TICK_MS, l);
@@ -1221,9 +1251,8 @@ static void release_held(void (*lost)(void *ud, const char *bare), void *ud)
 
             if (to != NULL && jid_bare(to, bare, sizeof(bare)) == 0)
                 lost(ud, bare);
-        } else if (tx() != NULL) {
-            /* libstrophe would drop them too while disconnected */
-            xmpp_send(S.links[S.tx].conn, st);
+        } else {
+            send_on(S.held[i].link, st);
         }
         xmpp_stanza_release(st);
     }
