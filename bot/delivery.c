@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "delivery.h"
+#include "zone.h"
 #include "../common/log.h"
 #include "../common/text.h"
 #include "../common/util.h"
@@ -180,6 +181,17 @@ struct delivery {
     struct idmap pending; /* outbox ids queued or in flight */
     struct idmap held;    /* user -> ordinary updates held, when known */
     int64_t prune_cursor;
+    /* Users with quiet hours (issue 15): index into quiet[] by user. */
+    struct idmap quiet_of;
+    struct quiet {
+        int64_t user;
+        int start, end; /* minutes of the day */
+        char tz[PREFS_TZ_MAX + 1];
+        bool on;      /* inside them as of the last look */
+        time_t until; /* the last look holds till then */
+    } * quiet;
+    size_t nquiet, quiet_cap;
+    time_t (*now)(void);
     struct window windows[MAX_WINDOWS];
     size_t nwindows;
     struct window cur; /* sent, barrier not yet sent */
@@ -293,6 +305,9 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
     d->tail = last;
 }
 
+static time_t clock_now(void);
+static int quiet_user(void *ud, int64_t user);
+
 /* Public ---------------------------------------------------------------- */
 
 struct delivery *delivery_new(struct store *st, struct presence *pr,
@@ -305,6 +320,8 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
     d->ops = ops;
     d->ud = ud;
     d->backlog_max = 20;
+    d->now = clock_now;
+    store_quiet_users(st, quiet_user, d);
     return d;
 }
 
@@ -398,6 +415,8 @@ void delivery_free(struct delivery *d)
         return;
     delivery_disconnected(d);
     idmap_clear(&d->held);
+    idmap_clear(&d->quiet_of);
+    free(d->quiet);
     free(d->cur.ids);
     free(d->done.ids);
     free(d);
@@ -449,6 +468,88 @@ int64_t delivery_post_of_id(const char *id)
     return post;
 }
 
+/* Quiet hours ------------------------------------------------------------ */
+
+static time_t clock_now(void)
+{
+    return time(NULL);
+}
+
+void delivery_set_clock(struct delivery *d, time_t (*now)(void))
+{
+    d->now = now != NULL ? now : clock_now;
+}
+
+/* Load (or forget) user's quiet hours from the store. */
+static void quiet_load(struct delivery *d, int64_t user)
+{
+    struct prefs p;
+    int *i = idmap_get(&d->quiet_of, user);
+    struct quiet *q;
+
+    if (store_prefs_get(d->store, user, &p) < 0)
+        return;
+    if (p.quiet_start < 0) {
+        if (i != NULL) {
+            /* Forgotten: the last entry takes its place. */
+            d->quiet[*i] = d->quiet[--d->nquiet];
+            if ((size_t)*i < d->nquiet)
+                idmap_put(&d->quiet_of, d->quiet[*i].user, *i);
+            idmap_del(&d->quiet_of, user);
+        }
+        return;
+    }
+    if (i == NULL) {
+        if (d->nquiet == d->quiet_cap) {
+            d->quiet_cap = d->quiet_cap ? d->quiet_cap * 2 : 16;
+            d->quiet = xrealloc(d->quiet, d->quiet_cap * sizeof(*d->quiet));
+        }
+        idmap_put(&d->quiet_of, user, (int)d->nquiet);
+        q = &d->quiet[d->nquiet++];
+    } else {
+        q = &d->quiet[*i];
+    }
+    q->user = user;
+    q->start = p.quiet_start;
+    q->end = p.quiet_end;
+    memcpy(q->tz, p.tz, sizeof(q->tz));
+    q->on = false;
+    q->until = 0; /* looked at anew */
+}
+
+/* Is it user's quiet time now?  Looked at once a minute at most (the
+ * zone's rules are read from its file), and at the end of quiet hours. */
+static bool quiet_now(struct delivery *d, int64_t user)
+{
+    int *i = idmap_get(&d->quiet_of, user);
+    struct quiet *q;
+    time_t now, ends;
+
+    if (i == NULL)
+        return false;
+    q = &d->quiet[*i];
+    now = d->now();
+    if (now < q->until)
+        return q->on;
+    q->on = zone_quiet(q->tz, q->start, q->end, now, &ends);
+    q->until = q->on ? ends : now + 60;
+    return q->on;
+}
+
+static int quiet_user(void *ud, int64_t user)
+{
+    quiet_load(ud, user);
+    return 0;
+}
+
+/* Would an update reach this recipient now: presence (SPEC 6) and quiet
+ * hours (held as for dnd). */
+static bool may_send(struct delivery *d, int64_t user, const char *jid,
+                     bool away)
+{
+    return presence_allows(d->presence, jid, away) && !quiet_now(d, user);
+}
+
 /* Rows of one post for the recipients who may receive them now; the
  * others stay held in the store, and ordinary ones are counted. */
 struct fanout {
@@ -464,7 +565,7 @@ static int fanout_row(void *ud, const struct outbox_row *r)
 
     if (idmap_has(&f->d->pending, r->id))
         return 0;
-    if (!presence_allows(f->d->presence, r->jid, r->away)) {
+    if (!may_send(f->d, r->user, r->jid, r->away)) {
         if (r->ordinary) {
             if (f->nheld == f->cap) {
                 f->cap = f->cap ? f->cap * 2 : 64;
@@ -622,6 +723,7 @@ void delivery_user_changed(struct delivery *d, int64_t user)
 {
     struct user u;
 
+    quiet_load(d, user); /* its settings may be what changed */
     if (store_user_by_id(d->store, user, &u) == 1)
         delivery_user_seen(d, &u);
 }
@@ -642,7 +744,7 @@ void delivery_user_seen(struct delivery *d, const struct user *u)
     int64_t dropped = 0;
 
     if (!u->active || !u->deliver || u->banned ||
-        !presence_allows(d->presence, u->jid, u->away))
+        !may_send(d, u->id, u->jid, u->away))
         return;
     /* Held rows are bounded as they come (held_grew); a smaller
      * backlog_max since, or rows from before the count was known, are
@@ -689,6 +791,19 @@ void delivery_user_reset(struct delivery *d, int64_t user)
 
 void delivery_tick(struct delivery *d, time_t now)
 {
+    /* Quiet hours that ended hand over what they held, whatever the
+     * presence did meanwhile. */
+    for (size_t i = 0; i < d->nquiet; i++) {
+        struct quiet *q = &d->quiet[i];
+
+        if (q->on && now >= q->until && !quiet_now(d, q->user)) {
+            struct user u;
+
+            if (store_user_by_id(d->store, q->user, &u) == 1)
+                delivery_user_seen(d, &u);
+        }
+    }
+
     int n = store_outbox_prune(d->store, now - OUTBOX_COPY_SECONDS, 1000,
                                &d->prune_cursor);
 
@@ -776,8 +891,10 @@ void delivery_pump(struct delivery *d)
            d->ops->room(d->ud) > 0) {
         struct item *it = d->head;
 
-        if (!presence_allows(d->presence, it->jid, it->away)) {
-            /* Gone dnd/offline since queued: held again in the store. */
+        if (!presence_allows(d->presence, it->jid, it->away) ||
+            quiet_now(d, it->user)) {
+            /* Gone dnd/offline or quiet since queued: held again in the
+             * store. */
             d->head = it->next;
             if (d->head == NULL)
                 d->tail = NULL;

@@ -38,6 +38,8 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
                               const struct delivery_ops *ops, void *ud);
 void delivery_free(struct delivery *d);
 void delivery_set_backlog_max(struct delivery *d, int backlog_max);
+/* The clock quiet hours are looked at by (default time()); tests fake it. */
+void delivery_set_clock(struct delivery *d, time_t (*now)(void));
 
 /* A post was stored (in the loop's batch: nothing queued leaves before
  * the commit): queue its rows for recipients present now.  Rows
@@ -52,8 +54,10 @@ int delivery_post_edited(struct delivery *d, int64_t post, time_t now);
 /* Delete post: its held rows go, every recipient with a copy gets a
  * retraction of it.  0 deleted, 1 no such post, -1 store error. */
 int delivery_post_delete(struct delivery *d, int64_t post, time_t now);
-/* A user's presence (or away setting, or on/off) changed: if updates may
- * go out now, queue the held ones (summary first beyond backlog_max). */
+/* A user's presence or settings (away, on/off, quiet hours) changed: if
+ * updates may go out now, queue the held ones (summary first beyond
+ * backlog_max).  During quiet hours (issue 15) updates are held as for
+ * dnd, and handed over by delivery_tick() when they end. */
 void delivery_user_changed(struct delivery *d, int64_t user);
 /* The same, for a user just read from the store. */
 void delivery_user_seen(struct delivery *d, const struct user *u);
@@ -62,8 +66,9 @@ void delivery_forget_user(struct delivery *d, int64_t user);
 /* A user's settings changed (away, a block): what is queued for them in
  * memory is looked at again. */
 void delivery_user_reset(struct delivery *d, int64_t user);
-/* Housekeeping, about once a minute: forget delivered copies older than
- * OUTBOX_COPY_SECONDS, a bounded number at a time. */
+/* Housekeeping, about once a minute: hand over what quiet hours that
+ * ended held, and forget delivered copies older than OUTBOX_COPY_SECONDS,
+ * a bounded number at a time. */
 void delivery_tick(struct delivery *d, time_t now);
 /* The batch some queued rows came from was rolled back: what is queued
  * and not yet sent is dropped and read again from the store, for the

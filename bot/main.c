@@ -532,6 +532,7 @@ static int run(struct config *cfg)
     d.bot.delivery =
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
+    delivery_set_clock(d.bot.delivery, clock_now);
 
     install_signals();
     if (session_start(cfg, &session_cbs, &d) < 0) {

@@ -132,6 +132,7 @@ enum stmt_id {
     S_FAVS,
     S_TOLD,
     S_PREFS_GET,
+    S_QUIET_USERS,
     S_PREFS_PUT,
     S_DIGEST_ON,
     S_DIGEST_OFF,
@@ -430,6 +431,8 @@ static const char *const sql[S_COUNT] = {
                "ORDER BY f.post DESC LIMIT ?2",
     [S_TOLD] = "INSERT OR IGNORE INTO told (kind, actor, object) "
                "VALUES (?1, ?2, ?3)",
+    [S_QUIET_USERS] = "SELECT user FROM prefs WHERE quiet_start IS NOT NULL "
+                      "AND user > ?1 ORDER BY user LIMIT 1000",
     [S_PREFS_GET] =
         "SELECT tz, ifnull(quiet_start, -1), "
         "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices, exported "
@@ -2161,6 +2164,34 @@ int store_told_once(struct store *s, enum told_kind kind, int64_t actor,
     if (exec(s, st) < 0)
         return -1;
     return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+int store_quiet_users(struct store *s, int (*cb)(void *ud, int64_t user),
+                      void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_QUIET_USERS);
+    int64_t *users = NULL, last = 0;
+    size_t n;
+    int rc;
+
+    /* In pages, each read before the callbacks (which read prefs). */
+    do {
+        n = 0;
+        sqlite3_bind_int64(st, 1, last);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            users = xrealloc(users, (n + 1) * sizeof(*users));
+            users[n++] = last = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            free(users);
+            return db_error(s, "quiet users");
+        }
+        for (size_t i = 0; i < n; i++)
+            cb(ud, users[i]);
+    } while (n == 1000);
+    free(users);
+    return 0;
 }
 
 int store_prefs_get(struct store *s, int64_t user, struct prefs *out)

@@ -384,6 +384,9 @@ struct prefs {
 /* 0 and *out (the defaults if user has no row), or -1. */
 int store_prefs_get(struct store *st, int64_t user, struct prefs *out);
 int store_prefs_put(struct store *st, int64_t user, const struct prefs *p);
+/* cb for every user with quiet hours set. */
+int store_quiet_users(struct store *st, int (*cb)(void *ud, int64_t user),
+                      void *ud);
 
 /* Nicks user blocks, in the order of the blocks index. */
 int store_blocking(struct store *st, int64_t user, store_word_cb cb, void *ud);

@@ -26,7 +26,29 @@ def say(who, text):
 def heard(who, m, note=""):
     body = (m["body"] or "").replace("\n", "\n" + " " * 20)
     extra = "  [delayed, sent %s]" % m["delay"] if m.get("delay") else ""
+    if m.get("replace"):
+        extra += "  [a correction of %s: the client edits it in place]" % m["replace"]
+    if m.get("retract"):
+        extra += "  [a retraction of %s: the client removes it]" % m["retract"]
     print("  %-7s <- bot: %s%s%s" % (who, body, extra, note))
+
+
+def raw(c, who, what, xml):
+    """A stanza as a client sends it (shown as what it means)."""
+    print("  %-7s -> bot: %s" % (who, what))
+    c.send_raw(xml)
+
+
+def answer(c, who, expect):
+    """The bot's answer (not an update) containing expect."""
+    try:
+        m = c.wait(lambda m: not harness.is_update(m) and
+                   expect in (m["body"] or ""), timeout=10)
+    except AssertionError:
+        print("  !! %s got no answer %r" % (who, expect))
+        failures.append(expect)
+        return
+    heard(who, m)
 
 
 def step(title):
@@ -105,7 +127,6 @@ def main():
         receive(alice, "alice", "bob faved #1.")
         ask(bob, "bob", "tz europe/berlin", "Your time zone is now Europe/Berlin")
         ask(bob, "bob", "quiet 23:00-07:00", "Quiet hours 23:00-07:00 (Europe/Berlin)")
-        ask(bob, "bob", "quiet off", "Quiet hours off.")
 
         step("Held while dnd, handed over with its original time on return")
         carol.presence("dnd")
@@ -135,6 +156,60 @@ def main():
         ask(bob, "bob", "rt #4", "Repeated #4 to your followers.")
         receive(admin, "admin", "bob repeated alice: Tea at five? (#4)")
         receive(alice, "alice", "bob repeated your #4.")
+
+        step("Quiet hours: updates wait, then come when they end")
+        ask(carol, "carol", "tz UTC", "Your time zone is now UTC")
+        now = time.gmtime()
+        start = "%02d:%02d" % ((now.tm_hour + 23) % 24, now.tm_min)
+        end = "%02d:%02d" % ((now.tm_hour + 1) % 24, now.tm_min)
+        ask(carol, "carol", "quiet %s-%s" % (start, end), "Quiet now")
+        ask(alice, "alice", "Late-night thought", "Posted #")
+        time.sleep(1.0)
+        print("  carol   (online, but quiet: nothing arrives)")
+        ask(carol, "carol", "quiet off", "Quiet hours off.")
+        receive(carol, "carol", "Late-night thought", delayed=True)
+
+        step("Today's clients: a correction, a retraction, a native reply")
+        raw(alice, "alice", "Gardn party on Sunday (message id g-1)",
+            "<message to='%s' type='chat' id='g-1'><body>Gardn party on "
+            "Sunday</body><origin-id xmlns='urn:xmpp:sid:0' id='g-1'/>"
+            "</message>" % harness.BOT)
+        answer(alice, "alice", "Posted #")
+        first = None
+        try:
+            first = bob.wait("Gardn party", timeout=10)
+            heard("bob", first)
+        except AssertionError:
+            print("  !! bob did not receive the post")
+            failures.append("Gardn party")
+        raw(alice, "alice", "corrects g-1 to: Garden party on Sunday (XEP-0308)",
+            "<message to='%s' type='chat' id='g-2'><body>Garden party on "
+            "Sunday</body><replace xmlns='urn:xmpp:message-correct:0' "
+            "id='g-1'/></message>" % harness.BOT)
+        answer(alice, "alice", "Edited #")
+        receive(bob, "bob", "Garden party on Sunday")
+        if first is not None:
+            raw(bob, "bob", "replies to %s: Count me in! (XEP-0461)" % first["id"],
+                "<message to='%s' type='chat' id='r-1'><body>&gt; %s\nCount "
+                "me in!</body><reply xmlns='urn:xmpp:reply:0' to='%s' id='%s'/>"
+                "<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'>"
+                "<body start='0' end='%d'/></fallback></message>"
+                % (harness.BOT, first["body"], harness.BOT, first["id"],
+                   len("> " + first["body"] + "\n")))
+            answer(bob, "bob", "Replied to #")
+            receive(alice, "alice", "Count me in!")
+        raw(alice, "alice", "retracts g-1 (XEP-0424; its fallback body is never posted)",
+            "<message to='%s' type='chat' id='g-3'><retract "
+            "xmlns='urn:xmpp:message-retract:1' id='g-1'/><fallback "
+            "xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/>"
+            "<body>This person attempted to retract a previous message, but "
+            "it's unsupported by your client.</body></message>" % harness.BOT)
+        answer(alice, "alice", "Deleted #")
+        receive(bob, "bob", "attempted to retract")
+
+        step("Export: everything the service holds about you, as JSON")
+        ask(bob, "bob", "export", "Your export: a JSON document")
+        receive(bob, "bob", "\"starling-export\"")
 
         step("Admin by chat")
         ask(admin, "admin", "stats", "users 4, active 4")

@@ -779,7 +779,9 @@ log: {{ level = "{log_level}"; }};
 
 
 class Message(dict):
-    """A received message: body, from, id, type, delay (stamp or None)."""
+    """A received message: body, frm, id, type, delay (stamp or None), and
+    the id a XEP-0308 correction replaces or a XEP-0424 retraction
+    retracts (or None)."""
 
 
 def stop_loop(run, loop, thread):
@@ -864,8 +866,12 @@ class Client:
         delay = None
         if m.xml.find("{urn:xmpp:delay}delay") is not None:
             delay = m.xml.find("{urn:xmpp:delay}delay").get("stamp")
+        replace = m.xml.find("{urn:xmpp:message-correct:0}replace")
+        retract = m.xml.find("{urn:xmpp:message-retract:1}retract")
         self.inbox.put(Message(body=m["body"], frm=str(m["from"]), id=m["id"],
-                               type=m["type"], delay=delay))
+                               type=m["type"], delay=delay,
+                               replace=replace.get("id") if replace is not None else None,
+                               retract=retract.get("id") if retract is not None else None))
 
     def send(self, body, to=BOT, mtype="chat", id=None):
         def go():

@@ -249,6 +249,21 @@ def test_quiet_hours(user):
     assert alice.ask("quiet night falls") == "Posted #1."
 
 
+def test_quiet_hours_hold_updates_until_they_end(user):
+    alice, bob = user("alice"), user("bob")
+    bob.ask("follow alice")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(hours=1)
+    assert "Quiet now" in bob.ask("quiet %s-%s" % (clock(start), clock(end)))
+    assert alice.ask("goodnight, everyone").startswith("Posted #")
+    # bob is online and available, but it is his quiet time: held.
+    assert [m for m in bob.drain(1.5) if "goodnight" in (m["body"] or "")] == []
+    # Quiet hours over (here: turned off): handed over, with their time.
+    assert bob.ask("quiet off") == "Quiet hours off."
+    m = bob.wait("goodnight, everyone")
+    assert m["delay"] is not None
+
+
 def test_digest_setting(user):
     alice, bob = user("alice"), user("bob")
     assert bob.ask("digest") == ('Your daily digest comes at 08:00 (UTC; set your time zone '

@@ -31,7 +31,13 @@ static struct {
     uint64_t tokens[64];
     size_t ntokens;
     int64_t author, fan;
+    time_t now;
 } T;
+
+static time_t fake_now(void)
+{
+    return T.now;
+}
 
 static size_t op_room(void *ud)
 {
@@ -76,6 +82,8 @@ static int setup(void **state)
     T.pr = presence_new();
     T.d = delivery_new(T.st, T.pr, &ops, NULL);
     delivery_set_backlog_max(T.d, 3);
+    T.now = 1700000000; /* a Tuesday, 22:13 UTC */
+    delivery_set_clock(T.d, fake_now);
     store_user_create(T.st, "author@x", "author", false, false, 1, &u);
     T.author = u.id;
     store_user_create(T.st, "fan@x", "fan", false, false, 1, &u);
@@ -525,6 +533,38 @@ static void test_link_lost_resends_its_windows(void **state)
     assert_int_equal(held(), 0);
 }
 
+/* Issue 15: during quiet hours updates are held as for dnd, and handed
+ * over when they end even if the presence did not change. */
+static void test_quiet_hours_hold_then_hand_over(void **state)
+{
+    struct prefs p;
+
+    (void)state;
+    fan_presence("chat");
+    assert_int_equal(store_prefs_get(T.st, T.fan, &p), 0);
+    p.quiet_start = 22 * 60; /* 22:00-07:00 UTC */
+    p.quiet_end = 7 * 60;
+    assert_int_equal(store_prefs_put(T.st, T.fan, &p), 0);
+    delivery_user_changed(T.d, T.fan);
+    post("at night", 100);
+    assert_int_equal(T.nsent, 0);
+    assert_int_equal(held(), 1);
+    /* Still quiet an hour later: nothing. */
+    T.now += 3600;
+    delivery_tick(T.d, T.now);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 0);
+    /* 07:00: handed over, the presence never changed. */
+    T.now = 1700000000 - 22 * 3600 - 13 * 60 + 86400 + 7 * 3600 + 30;
+    delivery_tick(T.d, T.now);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 1);
+    assert_non_null(strstr(T.sent[0].body, "at night"));
+    /* Daytime: live. */
+    post("by day", 200);
+    assert_int_equal(T.nsent, 2);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -547,6 +587,7 @@ int main(void)
         T_(test_held_bounded_while_away),
         T_(test_away_off_and_block_reach_the_queue),
         T_(test_link_lost_resends_its_windows),
+        T_(test_quiet_hours_hold_then_hand_over),
     };
 
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
