@@ -25,6 +25,8 @@
 #include "../storage/store.h"
 
 #define BOT_RECENT_CMDS 1024
+#define BOT_ERASE_CODES 64 /* "delete me" codes outstanding at once */
+#define CMD_CODE_DIGITS 6  /* a confirmation code: "delete me 123456" */
 
 /* The answer to a change that could not be stored (a full disk). */
 #define BOT_STORE_REFUSAL                                                      \
@@ -53,6 +55,14 @@ struct bot {
         char id[64];
     } recent[BOT_RECENT_CMDS];
     size_t recent_next;
+    /* Confirmation codes "delete me" handed out, each valid ten minutes:
+     * a ring, oldest overwritten. */
+    struct erase_code {
+        int64_t user;
+        time_t at;
+        char code[CMD_CODE_DIGITS + 1];
+    } erase[BOT_ERASE_CODES];
+    size_t erase_next;
     /* Open XEP-0050 command sessions (forms shown, not yet submitted). */
     struct adhoc_sessions adhoc;
     /* Clock for the handlers; tests replace it. */

@@ -52,6 +52,9 @@ void cmd_tz(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_quiet(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a);
 void cmd_export(struct cmd_ctx *c, const struct cmd_args *a);
+/* Leaving for good (cmd_erase.c). */
+void cmd_delete_me(struct cmd_ctx *c, const struct cmd_args *a);
+void cmd_erase(struct cmd_ctx *c, const struct cmd_args *a);
 
 /* Gestures of today's clients (cmd_gesture.c), called by cmd_handle()
  * and dispatch. */

@@ -81,6 +81,10 @@ static const struct cmd_entry table[] = {
      "unmute #12"},
     {"delete", NULL, ARGS_POSTNUM, false, "delete #N", "Delete your post N.",
      cmd_delete, "delete #12"},
+    {"delete me", NULL, ARGS_CODE, false, "delete me [CODE]",
+     "Leave for good: erase your posts, follows, followers, favourites and "
+     "settings.  Asks for a code first.",
+     cmd_delete_me, "delete me"},
     {"d", "dm", ARGS_NICK_TEXT, false, "d NICK TEXT",
      "A private message to NICK, who must follow you.", cmd_dm,
      "d alice see you at 8?"},
@@ -142,6 +146,9 @@ static const struct cmd_entry table[] = {
     {"broadcast", NULL, ARGS_TEXT, true, "broadcast TEXT",
      "An announcement to every active user.", cmd_broadcast,
      "broadcast maintenance at 22:00 UTC"},
+    {"erase", NULL, ARGS_NICK, true, "erase NICK",
+     "Erase NICK's account as \"delete me\" does (audited).", cmd_erase,
+     "erase spammer"},
     {NULL, NULL, ARGS_NONE, false, NULL, NULL, NULL, NULL},
 };
 
@@ -333,6 +340,11 @@ static bool range_arg(const struct span *arg, size_t nargs, int *from, int *to)
            clock_arg(&arg[nargs - 1], to) && *from != *to;
 }
 
+static bool is_word(const struct span *w, const char *word)
+{
+    return w->n == strlen(word) && strncasecmp(w->s, word, w->n) == 0;
+}
+
 static bool onoff_arg(const struct span *w, bool *out)
 {
     if (w->n == 2 && strncasecmp(w->s, "on", 2) == 0)
@@ -365,6 +377,12 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
     case ARGS_NONE:
         return nargs == 0 ? CMD_OK : CMD_POST;
     case ARGS_OPT_WORD:
+        /* "help delete me" */
+        if (nargs == 2 && is_word(&arg[0], "delete") &&
+            is_word(&arg[1], "me")) {
+            snprintf(a->word, sizeof(a->word), "delete me");
+            return CMD_OK;
+        }
         if (nargs > 1)
             return CMD_POST;
         if (nargs == 1 && !word_arg(&arg[0], a->word, sizeof(a->word)))
@@ -454,6 +472,17 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
                                      &a->start_min)
                    ? CMD_USAGE
                    : CMD_POST;
+    case ARGS_CODE:
+        if (nargs > 1)
+            return CMD_USAGE;
+        a->flag = nargs == 1;
+        if (nargs == 0)
+            return CMD_OK;
+        if (arg[0].n != CMD_CODE_DIGITS || !all_digits(arg[0].s, arg[0].n))
+            return CMD_USAGE;
+        memcpy(a->word, arg[0].s, arg[0].n);
+        a->word[arg[0].n] = '\0';
+        return CMD_OK;
     case ARGS_OPT_CLOCK:
         if (nargs > 1)
             return CMD_POST;
@@ -468,7 +497,7 @@ static enum cmd_result fit(const struct cmd_entry *e, const struct span *w,
 bool cmd_guarded(const struct cmd_entry *e)
 {
     return e->admin || e->shape == ARGS_POSTNUM ||
-           e->shape == ARGS_POSTNUM_TEXT;
+           e->shape == ARGS_POSTNUM_TEXT || e->shape == ARGS_CODE;
 }
 
 /* The command a first word names; "?" and "help?" are help too. */
@@ -508,6 +537,15 @@ void cmd_parse(const char *msg, struct cmd_parsed *p)
     }
     if ((p->cmd = keyword(w[0].s, w[0].n)) == NULL)
         return;
+    /* "delete me [CODE]": two words name the command (its form reads one
+     * argument word, w[2]). */
+    if (nw >= 2 && strcmp(p->cmd->name, "delete") == 0 &&
+        is_word(&w[1], "me")) {
+        p->cmd = cmd_find("delete me");
+        rest = skip_sep(w[1].s + w[1].n);
+        p->result = fit(p->cmd, w + 1, nw - 1, rest, &p->args);
+        return;
+    }
     rest = skip_sep(w[0].s + w[0].n);
     /* fit() looks at no more than the first three words. */
     p->result = fit(p->cmd, w, nw, rest, &p->args);

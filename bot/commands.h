@@ -33,6 +33,7 @@ enum cmd_shape {
     ARGS_OPT_ZONE,      /* tz [ZONE] */
     ARGS_QUIET,         /* quiet [HH:MM-HH:MM|off] */
     ARGS_OPT_CLOCK,     /* digest [HH:MM] */
+    ARGS_CODE,          /* delete me [CODE] */
 };
 
 struct cmd_args {
@@ -40,9 +41,10 @@ struct cmd_args {
     int64_t num;             /* post number, or 0 */
     int count;               /* last: N, 0 if not given */
     bool flag;               /* ARGS_ONOFF; follow: digest; tz, quiet,
-                                digest: an argument was given */
+                                digest, delete me: an argument was given */
     char word[64];           /* help CMD, track WORD (lower-case), a tag
-                                with its '#', tz ZONE (as typed) */
+                                with its '#', tz ZONE (as typed), a
+                                confirmation code */
     const char *text;        /* points into the parsed message */
     int start_min, end_min;  /* quiet, digest (start): minutes of the day;
                                 -1 for "off" */

@@ -74,6 +74,7 @@ enum stmt_id {
     S_AUTHOR_OF,
     S_REPEAT_OF,
     S_REPEATS,
+    S_POSTS_OF,
     S_MUTE,
     S_UNMUTE,
     S_MENTIONS_INSERT,
@@ -222,6 +223,8 @@ static const char *const sql[S_COUNT] = {
     [S_AUTHOR_OF] = "SELECT author FROM posts WHERE id = ?1",
     [S_REPEAT_OF] = "SELECT id FROM posts WHERE repeat_of = ?1 AND author = ?2",
     [S_REPEATS] = "SELECT id FROM posts WHERE repeat_of = ?1",
+    /* Some posts of any kind by an author, in no order. */
+    [S_POSTS_OF] = "SELECT id FROM posts WHERE author = ?1 LIMIT ?2",
     [S_MUTE] = "INSERT OR IGNORE INTO mutes (user, thread) VALUES (?1, ?2)",
     [S_UNMUTE] = "DELETE FROM mutes WHERE user = ?1 AND thread = ?2",
     /* Mentioned users who do not block the author. */
@@ -1626,6 +1629,106 @@ int store_repeats(struct store *s, int64_t post, int64_t **ids, size_t *n)
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : db_error(s, "repeats");
+}
+
+int store_posts_of(struct store *s, int64_t author, int64_t *ids, int max)
+{
+    sqlite3_stmt *st = stmt(s, S_POSTS_OF);
+    int n = 0, rc;
+
+    sqlite3_bind_int64(st, 1, author);
+    sqlite3_bind_int(st, 2, max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+        ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : db_error(s, "posts of");
+}
+
+/* Erasure is rare: its statements are prepared when used.  Each takes the
+ * user's id as ?1.  Statements that remove undelivered outbox rows go
+ * through outbox_exec() to keep the held counter; the users counters are
+ * kept by hand (no trigger counts a deleted user).  Posts the caller did
+ * not delete first lose their mentions, reactions and rows here. */
+#define ERASE_POSTS "(SELECT id FROM posts WHERE author = ?1)"
+static const struct {
+    const char *sql;
+    bool held; /* removes undelivered outbox rows */
+} erase_sql[] = {
+    {"DELETE FROM mentions WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM reactions WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS " AND state = 0", true},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM posts WHERE author = ?1", false},
+    {"DELETE FROM posts WHERE kind = 1 AND to_user = ?1", false},
+    {"DELETE FROM follows WHERE follower = ?1", false},
+    {"DELETE FROM follows WHERE followee = ?1", false},
+    {"DELETE FROM follow_digest WHERE follower = ?1", false},
+    {"DELETE FROM follow_digest WHERE followee = ?1", false},
+    {"DELETE FROM blocks WHERE blocker = ?1", false},
+    {"DELETE FROM blocks WHERE blocked = ?1", false},
+    {"DELETE FROM tracks WHERE user = ?1", false},
+    {"DELETE FROM mentions WHERE user = ?1", false},
+    {"DELETE FROM favs WHERE user = ?1", false},
+    {"DELETE FROM reactions WHERE user = ?1", false},
+    {"DELETE FROM mutes WHERE user = ?1", false},
+    {"DELETE FROM told WHERE kind IN (1, 2) AND actor = ?1", false},
+    {"DELETE FROM told WHERE kind = 2 AND object = ?1", false},
+    {"DELETE FROM prefs WHERE user = ?1", false},
+    {"DELETE FROM outbox WHERE user = ?1 AND state = 0", true},
+    {"DELETE FROM outbox WHERE user = ?1", false},
+    {"UPDATE counters SET value = value - 1 WHERE name = 'users'", false},
+    {"UPDATE counters SET value = value - "
+     "(SELECT active FROM users WHERE id = ?1) WHERE name = 'active'",
+     false},
+    {"DELETE FROM users WHERE id = ?1", false},
+};
+
+static int erase_step(struct store *s, const char *text, bool held,
+                      int64_t user)
+{
+    sqlite3_stmt *st;
+    int r;
+
+    if (sqlite3_prepare_v2(s->db, text, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, text);
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int64(st, 1, user);
+    r = held ? (outbox_exec(s, st, -1) < 0 ? -1 : 0) : exec(s, st);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int store_replies_detach(struct store *s, int64_t author)
+{
+    if (begin(s) < 0)
+        return -1;
+    if (erase_step(s,
+                   "UPDATE posts SET reply_to = NULL WHERE reply_to IN "
+                   "(SELECT id FROM posts WHERE author = ?1) AND author != ?1",
+                   false, author) < 0)
+        return rollback(s);
+    return commit(s);
+}
+
+int store_user_erase(struct store *s, int64_t user)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_ID);
+    int64_t id;
+
+    sqlite3_bind_int64(st, 1, user);
+    if (scalar(s, st, &id) < 0)
+        return -1;
+    if (id == 0)
+        return 1;
+    if (begin(s) < 0)
+        return -1;
+    /* The delete trigger takes posts out of the index: they must be in. */
+    if (s->unindexed && index_posts(s) < 0)
+        return rollback(s);
+    for (size_t i = 0; i < sizeof(erase_sql) / sizeof(erase_sql[0]); i++)
+        if (erase_step(s, erase_sql[i].sql, erase_sql[i].held, user) < 0)
+            return rollback(s);
+    return commit(s);
 }
 
 int store_reactions_count(struct store *s, int64_t post, int64_t user,

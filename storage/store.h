@@ -252,6 +252,17 @@ int store_post_get(struct store *st, int64_t id, store_post_cb cb, void *ud);
  * (those who have it), in one transaction.  0 deleted, 1 no such post. */
 int store_post_delete(struct store *st, int64_t id, const int64_t *retract,
                       size_t n_retract, time_t now);
+/* Up to max ids of author's posts of any kind, in no order, into ids.
+ * Returns how many, or -1. */
+int store_posts_of(struct store *st, int64_t author, int64_t *ids, int max);
+/* Others' replies to author's posts no longer say what they answer. */
+int store_replies_detach(struct store *st, int64_t author);
+/* Erase a user for good (issue 15, "delete me"): their posts still there
+ * (without retractions: delete them with store_post_delete first for that), DMs
+ * to them, follows both ways, blocks both ways, tracks, mentions, favourites,
+ * reactions, mutes, notices given, settings, outbox rows and the user
+ * row, in one transaction.  0 erased, 1 no such user. */
+int store_user_erase(struct store *st, int64_t user);
 /* Number of posts (public and DM) by author created at or after since. */
 int store_posts_since(struct store *st, int64_t author, time_t since,
                       int64_t *count);

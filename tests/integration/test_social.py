@@ -336,3 +336,60 @@ def test_export_by_chat(user):
     assert alice.ask("export") == "You can export once an hour; try again in 60 minutes."
     assert re.match(r"Your export: a JSON document of \d+ bytes in the 1 message below",
                     bob.ask("export"))
+
+
+def test_delete_me_erases_the_account(user, bot):
+    alice, bob, carol = user("alice"), user("bob"), user("carol")
+    bob.ask("follow alice")
+    alice.ask("follow carol")
+    carol.ask("follow alice")
+    alice.ask("tz Europe/Berlin")
+    post = alice.ask("my last words before I go")
+    assert post == "Posted #1."
+    copy_ = bob.wait("my last words")
+    assert carol.ask("#1 farewell!") == "Replied to #1 as #2."
+    ask = alice.ask("delete me")
+    assert "It cannot be undone." in ask and "your 1 posts" in ask
+    code = re.search(r"delete me (\d{6})$", ask).group(1)
+    wrong = ("1" if code[0] != "1" else "2") + code[1:]
+    assert alice.ask("delete me " + wrong).startswith("That code is wrong or has expired")
+    assert alice.ask("delete me " + code) == (
+        "Your account is erased: 1 post and everything else the service held "
+        "about you.  Goodbye; to come back, add this contact again.")
+    # bob's client takes back the copy it showed.
+    r = bob.wait(lambda m: m.get("retract") == copy_["id"])
+    assert harness.is_update(r)
+    # Nobody knows alice any more; carol's reply stands on its own.
+    assert bob.ask("whois alice") == "No user alice."
+    assert "(re #1)" not in carol.ask("show #2")
+    assert "farewell!" in carol.ask("show #2")
+    assert carol.ask("followers") == "No followers yet."
+    # The bot cancelled the subscription both ways.
+    deadline = time.time() + 10
+    while alice.subscription() not in ("none", ""):
+        assert time.time() < deadline, alice.subscription()
+        time.sleep(0.1)
+    # The database keeps an audit line, without the JID or the words.
+    con = sqlite3.connect(bot.db, timeout=10)
+    rows = con.execute("SELECT admin, action, detail FROM audit").fetchall()
+    users = con.execute("SELECT count(*) FROM users WHERE jid LIKE 'alice@%'").fetchone()
+    words = con.execute("SELECT count(*) FROM posts WHERE body LIKE '%last words%'").fetchone()
+    con.close()
+    assert rows == [("self", "erase", "user #1 at their request")]
+    assert users == (0,) and words == (0,)
+    assert "last words" not in bot.read_log()
+
+
+def test_admin_erases_a_user(user, bot):
+    admin, eve, bob = user("admin"), user("eve"), user("bob")
+    bob.ask("follow eve")
+    eve.ask("spam spam spam")
+    assert bob.ask("erase eve") == "Not permitted."
+    assert admin.ask("erase eve") == (
+        "Erased eve: 1 post and everything else the service held about them.")
+    assert bob.ask("whois eve") == "No user eve."
+    assert "spam" not in bob.ask("last")
+    con = sqlite3.connect(bot.db, timeout=10)
+    rows = con.execute("SELECT admin, action, detail FROM audit").fetchall()
+    con.close()
+    assert rows == [("admin@%s" % harness.DOMAIN, "erase", "user #2")]

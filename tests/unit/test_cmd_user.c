@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+#include <unistd.h>
+
 #include "commands.h"
 #include "match.h"
 #include "util.h"
@@ -26,6 +29,8 @@ static struct {
     struct buf notes; /* every b->reply, one per line */
     uint64_t tokens[256];
     size_t ntokens;
+    bool admin;  /* the sender of act() is an admin */
+    char db[64]; /* the store's file, or "" for one in memory */
 } T;
 
 static time_t fake_now(void)
@@ -37,6 +42,12 @@ static void fake_reply(struct bot *b, const char *to, const char *text)
 {
     (void)b;
     buf_printf(&T.notes, "%s <- %s\n", to, text);
+}
+
+static void fake_subscription(struct bot *b, const char *to, const char *type)
+{
+    (void)b;
+    buf_printf(&T.notes, "%s <- presence %s\n", to, type);
 }
 
 static size_t op_room(void *ud)
@@ -65,22 +76,24 @@ static int op_barrier(void *ud, uint64_t *token)
 
 static const struct delivery_ops ops = {op_room, op_send, op_barrier};
 
-static int setup(void **state)
+static int setup_in(const char *path)
 {
-    (void)state;
     memset(&T, 0, sizeof(T));
+    snprintf(T.db, sizeof(T.db), "%s", path);
     T.now = 100000;
     T.cfg.bot.post_max_chars = 500;
     T.cfg.bot.posts_per_minute = 3;
     T.cfg.bot.edit_minutes = 15;
     T.cfg.delivery.backlog_max = 20;
     T.bot.cfg = &T.cfg;
-    T.bot.store = store_open(":memory:");
+    T.bot.store = store_open(T.db[0] != '\0' ? T.db : ":memory:");
     T.bot.presence = presence_new();
     T.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
     T.bot.now = fake_now;
     T.bot.reply = fake_reply;
+    T.bot.subscription = fake_subscription;
+    T.bot.pager = pager_new(16);
     snprintf(T.bot.self, sizeof(T.bot.self), "bot@x");
     store_user_create(T.bot.store, "alice@x", "alice", false, false, 1,
                       &T.alice);
@@ -90,6 +103,26 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    (void)state;
+    return setup_in("");
+}
+
+/* The store in a file, for a test that reads it with its own queries. */
+static int setup_file(void **state)
+{
+    char path[64];
+    int fd;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/starling-cmd-XXXXXX");
+    if ((fd = mkstemp(path)) < 0)
+        return -1;
+    close(fd);
+    return setup_in(path);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -97,6 +130,16 @@ static int teardown(void **state)
     budget_free(T.bot.budget);
     presence_free(T.bot.presence);
     store_close(T.bot.store);
+    pager_free(T.bot.pager);
+    if (T.db[0] != '\0') {
+        char side[80];
+
+        unlink(T.db);
+        snprintf(side, sizeof(side), "%s-wal", T.db);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", T.db);
+        unlink(side);
+    }
     buf_free(&T.out);
     buf_free(&T.notes);
     return 0;
@@ -110,8 +153,11 @@ static char *act(struct user *u, const char *id, enum gesture g,
                  const char *ref, const char *text)
 {
     struct buf reply = {0};
-    struct cmd_ctx c = {
-        .bot = &T.bot, .user = u, .stanza_id = id, .reply = &reply};
+    struct cmd_ctx c = {.bot = &T.bot,
+                        .user = u,
+                        .admin = T.admin,
+                        .stanza_id = id,
+                        .reply = &reply};
     char *msg = xstrdup(text);
     const char *emoji[1] = {text};
 
@@ -426,6 +472,177 @@ static void test_repeat(void **state)
     expect(&T.bob, "b3", "rt #1", "No post #1.");
 }
 
+/* One integer from the store's file, by a query of its own (?1 = id,
+ * ?2 = text). */
+static int64_t db_count(const char *sql, int64_t id, const char *text)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t n = -1;
+
+    assert_int_equal(sqlite3_open_v2(T.db, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The code of a "delete me" answer: its last six characters. */
+static void code_in(const char *reply, char *code)
+{
+    size_t n = strlen(reply);
+
+    assert_true(n > CMD_CODE_DIGITS);
+    memcpy(code, reply + n - CMD_CODE_DIGITS, CMD_CODE_DIGITS + 1);
+}
+
+/* Issue 15: "delete me" asks for a code, then erases everything about
+ * the user: nothing in any table names them or holds their words, the
+ * copies others have are retracted, others' replies lose their link, the
+ * counters agree with the tables, and one audit line without a name. */
+static void test_delete_me_erases_everything(void **state)
+{
+    struct user c = carol(), dave, again;
+    char code[CMD_CODE_DIGITS + 1], wrong[CMD_CODE_DIGITS + 1], *got;
+    static const char *const about[] = {
+        "SELECT count(*) FROM users WHERE id = ?1 OR jid LIKE '%' || ?2 || '%'",
+        "SELECT count(*) FROM posts WHERE author = ?1 OR to_user = ?1",
+        "SELECT count(*) FROM follows WHERE follower = ?1 OR followee = ?1",
+        "SELECT count(*) FROM follow_digest WHERE follower = ?1 OR "
+        "followee = ?1",
+        "SELECT count(*) FROM blocks WHERE blocker = ?1 OR blocked = ?1",
+        "SELECT count(*) FROM tracks WHERE user = ?1",
+        "SELECT count(*) FROM mentions WHERE user = ?1",
+        "SELECT count(*) FROM favs WHERE user = ?1",
+        "SELECT count(*) FROM reactions WHERE user = ?1",
+        "SELECT count(*) FROM mutes WHERE user = ?1",
+        "SELECT count(*) FROM told WHERE actor = ?1 OR "
+        "(kind = 2 AND object = ?1)",
+        "SELECT count(*) FROM prefs WHERE user = ?1",
+        "SELECT count(*) FROM outbox WHERE user = ?1",
+        "SELECT count(*) FROM posts WHERE body LIKE '%marmalade%'",
+        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'marmalade'",
+        "SELECT count(*) FROM audit WHERE admin LIKE '%' || ?2 || '%' OR "
+        "detail LIKE '%' || ?2 || '%'",
+    };
+    static const char *const counters[] = {
+        "users",   "SELECT count(*) FROM users",
+        "active",  "SELECT count(*) FROM users WHERE active = 1",
+        "posts",   "SELECT count(*) FROM posts WHERE kind = 0",
+        "follows", "SELECT count(*) FROM follows",
+        "held",    "SELECT count(*) FROM outbox WHERE state = 0",
+    };
+
+    (void)state;
+    store_user_create(T.bot.store, "dave@x", "dave", false, false, 1, &dave);
+    store_block(T.bot.store, dave.id, T.alice.id);
+    store_follow(T.bot.store, T.alice.id, T.bob.id, 1);
+    presence_update(T.bot.presence, "alice@x/r", SHOW_AVAILABLE, 0);
+    expect(&T.alice, "a1", "marmalade #jam for @bob", "Posted #1.");
+    expect(&T.bob, "b1", "#1 lovely", "Replied to #1 as #2.");
+    free(say(&T.bob, "b2", "d alice see you at 8"));
+    free(say(&T.bob, "b3", "rt #1"));
+    free(say(&T.alice, "a2", "fav #2"));
+    free(say(&T.alice, "a3", "track marmalade"));
+    free(say(&T.alice, "a4", "tz Europe/Berlin"));
+    free(say(&T.alice, "a5", "mute #2"));
+    free(say(&c, "c1", "fav #1"));
+    assert_int_equal(db_count("SELECT count(*) FROM posts", 0, ""), 4);
+
+    got = say(&T.alice, "a6", "delete me");
+    assert_non_null(strstr(got, "your 1 posts"));
+    assert_non_null(strstr(got, "It cannot be undone."));
+    code_in(got, code);
+    free(got);
+    memcpy(wrong, code, sizeof(wrong));
+    wrong[0] = code[0] == '9' ? '0' : (char)(code[0] + 1);
+    got = xasprintf("delete me %s", wrong);
+    expect(&T.alice, "a7", got,
+           "That code is wrong or has expired; send \"delete me\" for a new "
+           "one.");
+    free(got);
+    assert_int_equal(db_count(about[0], T.alice.id, "alice"), 1);
+
+    got = xasprintf("delete me %s", code);
+    expect(&T.alice, "a8", got,
+           "Your account is erased: 1 post and everything else the service "
+           "held about you.  Goodbye; to come back, add this contact again.");
+    free(got);
+    for (size_t i = 0; i < sizeof(about) / sizeof(about[0]); i++)
+        if (db_count(about[i], T.alice.id, "alice") != 0)
+            fail_msg("left behind: %s", about[i]);
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i += 2) {
+        char *q = xasprintf("SELECT value FROM counters WHERE name = '%s'",
+                            counters[i]);
+
+        assert_int_equal(db_count(q, 0, ""), db_count(counters[i + 1], 0, ""));
+        free(q);
+    }
+    assert_int_equal(db_count("SELECT count(*) FROM audit WHERE action = "
+                              "'erase' AND detail = 'user #' || ?1 || ' at "
+                              "their request'",
+                              T.alice.id, ""),
+                     1);
+    /* bob's copy is retracted, and with the post went bob's repeat. */
+    assert_int_equal(count_of(T.out.s, "retracts starling-1-"), 1);
+    assert_int_equal(db_count("SELECT count(*) FROM posts", 0, ""), 1);
+    got = say(&T.bob, "b4", "show #2");
+    assert_non_null(strstr(got, "#2 bob"));
+    assert_null(strstr(got, "re #1"));
+    free(got);
+    assert_non_null(strstr(T.notes.s, "alice@x <- presence unsubscribed\n"));
+    assert_non_null(strstr(T.notes.s, "alice@x <- presence unsubscribe\n"));
+    expect(&T.bob, "b5", "whois alice", "No user alice.");
+    /* The nick is free again, and a newcomer inherits nothing. */
+    assert_int_equal(store_user_create(T.bot.store, "alice@y", "alice", false,
+                                       false, 1, &again),
+                     0);
+    assert_string_equal(again.nick, "alice");
+    expect(&again, "n1", "favs",
+           "No favourites yet: \"fav #N\" keeps post N here.");
+}
+
+/* Issue 15: a code expires; a banned user cannot erase (and so lift)
+ * their ban; an admin erases someone with "erase NICK". */
+static void test_erase_by_admin_and_expired_codes(void **state)
+{
+    struct user u;
+    char code[CMD_CODE_DIGITS + 1], *got, *msg;
+
+    (void)state;
+    got = say(&T.alice, "a1", "delete me");
+    code_in(got, code);
+    free(got);
+    T.now += 601;
+    msg = xasprintf("delete me %s", code);
+    expect(&T.alice, "a2", msg,
+           "That code is wrong or has expired; send \"delete me\" for a new "
+           "one.");
+    free(msg);
+    assert_int_equal(store_user_by_nick(T.bot.store, "alice", &u), 1);
+
+    store_user_set_ban(T.bot.store, T.bob.id, true, "spam");
+    T.bob.banned = true;
+    expect(&T.bob, "b1", "delete me",
+           "Your account is banned; ask an admin to erase it.");
+    expect(&T.alice, "a4", "erase bob", "Not permitted.");
+    T.admin = true;
+    expect(&T.alice, "a5", "erase nobody", "No user nobody.");
+    expect(&T.alice, "a6", "erase bob",
+           "Erased bob: 0 posts and everything else the service held about "
+           "them.");
+    assert_int_equal(store_user_by_nick(T.bot.store, "bob", &u), 0);
+    assert_non_null(strstr(T.notes.s, "bob@x <- presence unsubscribed\n"));
+    /* alice's own code was never used; bob's erasure left her alone. */
+    assert_int_equal(store_user_by_nick(T.bot.store, "alice", &u), 1);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -442,6 +659,9 @@ int main(void)
         T_(test_reactions_reach_the_author_once),
         T_(test_threads_reach_everyone_in_them),
         T_(test_repeat),
+        cmocka_unit_test_setup_teardown(test_delete_me_erases_everything,
+                                        setup_file, teardown),
+        T_(test_erase_by_admin_and_expired_codes),
     };
 
     if (match_init() < 0)

@@ -92,6 +92,19 @@ static const struct row rows[] = {
      * (SPEC 5), whatever follows. */
     {"delete #5 please", CMD_USAGE, "delete", NULL, 0, 0, NULL},
     {"delete my account now", CMD_USAGE, "delete", NULL, 0, 0, NULL},
+    /* Leaving for good: two words name the command; the code is six
+     * digits; nothing near it is ever posted. */
+    {"delete me", CMD_OK, "delete me", NULL, 0, 0, NULL},
+    {"Delete ME", CMD_OK, "delete me", NULL, 0, 0, NULL},
+    {"delete me 042917", CMD_OK, "delete me", NULL, 0, 0, NULL},
+    {"delete me now", CMD_USAGE, "delete me", NULL, 0, 0, NULL},
+    {"delete me 42917", CMD_USAGE, "delete me", NULL, 0, 0, NULL},
+    {"delete me 042917 please", CMD_USAGE, "delete me", NULL, 0, 0, NULL},
+    {"delete me #3", CMD_USAGE, "delete me", NULL, 0, 0, NULL},
+    {"help delete me", CMD_OK, "help", NULL, 0, 0, NULL},
+    {"erase spammer", CMD_OK, "erase", "spammer", 0, 0, NULL},
+    {"erase", CMD_USAGE, "erase", NULL, 0, 0, NULL},
+    {"erase everything you know", CMD_USAGE, "erase", NULL, 0, 0, NULL},
     {"show #5 now", CMD_USAGE, "show", NULL, 0, 0, NULL},
     {"show me the money", CMD_USAGE, "show", NULL, 0, 0, NULL},
     {"reply to all of you", CMD_USAGE, "reply", NULL, 0, 0, NULL},
@@ -285,18 +298,26 @@ static void test_social_arguments(void **state)
     assert_int_equal(p.args.start_min, 6 * 60 + 45);
     cmd_parse("digest", &p);
     assert_false(p.args.flag);
+    cmd_parse("delete me", &p);
+    assert_false(p.args.flag);
+    cmd_parse("delete me 042917", &p);
+    assert_true(p.args.flag);
+    assert_string_equal(p.args.word, "042917");
+    cmd_parse("help delete me", &p);
+    assert_string_equal(p.args.word, "delete me");
 }
 
 static void test_table_entries(void **state)
 {
-    const char *admin[] = {"stats", "ban", "unban", "broadcast"};
+    const char *admin[] = {"stats", "ban", "unban", "broadcast", "erase"};
     const char *user[] = {
         "help",     "post",    "follow",  "unfollow", "followers", "following",
         "on",       "off",     "away",    "last",     "show",      "reply",
         "delete",   "d",       "dm",      "whois",    "nick",      "bio",
         "mentions", "track",   "untrack", "tracking", "search",    "block",
         "unblock",  "more",    "dms",     "fav",      "unfav",     "favs",
-        "remove",   "notices", "tz",      "quiet",    "digest",    "export"};
+        "remove",   "notices", "tz",      "quiet",    "digest",    "export",
+        "delete me"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
@@ -317,9 +338,10 @@ static void test_table_entries(void **state)
 /* Which keywords are never posted when their arguments do not fit. */
 static void test_guarded(void **state)
 {
-    const char *guarded[] = {"show",  "reply",  "delete", "rt",
-                             "mute",  "unmute", "fav",    "unfav",
-                             "stats", "ban",    "unban",  "broadcast"};
+    const char *guarded[] = {"show",  "reply",    "delete", "rt",
+                             "mute",  "unmute",   "fav",    "unfav",
+                             "stats", "ban",      "unban",  "broadcast",
+                             "erase", "delete me"};
 
     (void)state;
     for (const struct cmd_entry *e = cmd_table(); e->name != NULL; e++) {
