@@ -58,8 +58,8 @@ static bool save_prefs(struct cmd_ctx *c, const struct prefs *p)
     return true;
 }
 
-/* Quiet hours (or the zone they are read in) changed: the delivery
- * engine looks again at what it holds for the user. */
+/* Quiet hours, the digest time or the zone they are read in changed: the
+ * delivery engine looks again at what it holds for the user. */
 static void hours_changed(struct cmd_ctx *c)
 {
     delivery_user_changed(c->bot->delivery, c->user->id);
@@ -256,6 +256,7 @@ void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a)
         p.digest_at = a->start_min;
         if (!save_prefs(c, &p))
             return;
+        hours_changed(c);
     }
     cmd_clock(p.digest_at, at);
     buf_printf(c->reply, "Your daily digest comes at %s", at);

@@ -74,6 +74,8 @@ void cmd_follow(struct cmd_ctx *c, const struct cmd_args *a)
         buf_printf(c->reply, "%s's posts come to you live again.", t.nick);
     if (a->flag && (added || changed))
         digest_note(c, t.nick, added);
+    if (changed) /* when the next digest is due, or that none is */
+        delivery_user_changed(c->bot->delivery, c->user->id);
     if (added)
         tell_followed(c, &t);
 }

@@ -58,6 +58,25 @@ struct item {
     char jid[];
 };
 
+/* Quiet hours (issue 15). */
+struct quiet {
+    int64_t user;
+    int start, end; /* minutes of the day */
+    char tz[PREFS_TZ_MAX + 1];
+    bool on;      /* inside them as of the last look */
+    time_t until; /* the last look holds till then */
+};
+
+/* A daily digest (issue 15): when it is due, and the one on its way.  A
+ * digest travels as an item with outbox id -user, confirmed by the same
+ * barriers as outbox rows. */
+struct digest {
+    int64_t user;
+    time_t due;
+    int64_t upto; /* the one on its way covers posts up to this number */
+    bool sending;
+};
+
 struct window {
     uint64_t token;
     int64_t *ids;
@@ -170,6 +189,69 @@ static void idmap_clear(struct idmap *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Per-user records kept in memory (quiet hours, digests): an array of
+ * records of one size, each starting with its user's id, and an index
+ * into it by user. */
+struct usertab {
+    struct idmap of;
+    char *v;
+    size_t size, n, cap;
+};
+
+static void *tab_at(const struct usertab *t, size_t i)
+{
+    return t->v + i * t->size;
+}
+
+static void *tab_get(const struct usertab *t, int64_t user)
+{
+    int *i = idmap_get(&t->of, user);
+
+    return i != NULL ? tab_at(t, (size_t)*i) : NULL;
+}
+
+/* user's record, a zeroed new one if there was none. */
+static void *tab_add(struct usertab *t, int64_t user)
+{
+    void *r = tab_get(t, user);
+
+    if (r != NULL)
+        return r;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->v = xrealloc(t->v, t->cap * t->size);
+    }
+    idmap_put(&t->of, user, (int)t->n);
+    r = tab_at(t, t->n++);
+    memset(r, 0, t->size);
+    memcpy(r, &user, sizeof(user));
+    return r;
+}
+
+static void tab_del(struct usertab *t, int64_t user)
+{
+    int *i = idmap_get(&t->of, user);
+    int64_t moved;
+
+    if (i == NULL)
+        return;
+    /* The last record takes its place. */
+    if ((size_t)*i < --t->n) {
+        memcpy(tab_at(t, (size_t)*i), tab_at(t, t->n), t->size);
+        memcpy(&moved, tab_at(t, (size_t)*i), sizeof(moved));
+        idmap_put(&t->of, moved, *i);
+    }
+    idmap_del(&t->of, user);
+}
+
+static void tab_free(struct usertab *t)
+{
+    idmap_clear(&t->of);
+    free(t->v);
+    t->v = NULL;
+    t->n = t->cap = 0;
+}
+
 struct delivery {
     struct store *store;
     struct presence *presence;
@@ -181,16 +263,8 @@ struct delivery {
     struct idmap pending; /* outbox ids queued or in flight */
     struct idmap held;    /* user -> ordinary updates held, when known */
     int64_t prune_cursor;
-    /* Users with quiet hours (issue 15): index into quiet[] by user. */
-    struct idmap quiet_of;
-    struct quiet {
-        int64_t user;
-        int start, end; /* minutes of the day */
-        char tz[PREFS_TZ_MAX + 1];
-        bool on;      /* inside them as of the last look */
-        time_t until; /* the last look holds till then */
-    } * quiet;
-    size_t nquiet, quiet_cap;
+    struct usertab quiet;   /* struct quiet of users with quiet hours */
+    struct usertab digests; /* struct digest of users with digest follows */
     time_t (*now)(void);
     struct window windows[MAX_WINDOWS];
     size_t nwindows;
@@ -200,6 +274,8 @@ struct delivery {
     size_t done_cap;
     uint64_t summaries;
 };
+
+static void unpend(struct delivery *d, int64_t id);
 
 /* Bodies and items --------------------------------------------------------- */
 
@@ -294,7 +370,7 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
             (user == 0 || it->user == user)) {
             *pp = it->next;
             if (it->outbox_id != 0)
-                idmap_del(&d->pending, it->outbox_id);
+                unpend(d, it->outbox_id);
             d->queued--;
             item_free(it);
         } else {
@@ -307,6 +383,7 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
 
 static time_t clock_now(void);
 static int quiet_user(void *ud, int64_t user);
+static int digest_user(void *ud, int64_t user);
 
 /* Public ---------------------------------------------------------------- */
 
@@ -321,21 +398,37 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
     d->ud = ud;
     d->backlog_max = 20;
     d->now = clock_now;
+    d->quiet.size = sizeof(struct quiet);
+    d->digests.size = sizeof(struct digest);
     store_quiet_users(st, quiet_user, d);
+    store_digest_users(st, digest_user, d);
     return d;
 }
 
 /* Record the confirmed rows as delivered copies. */
+static void digest_confirmed(struct delivery *d, int64_t user);
+
+/* Record the confirmed rows as delivered copies, and the digests as
+ * sent. */
 static void flush_done(struct delivery *d)
 {
+    size_t rows = 0;
+
     if (d->done.n == 0)
         return;
-    if (store_outbox_done(d->store, d->done.ids, d->done.n) < 0)
+    for (size_t j = 0; j < d->done.n; j++) {
+        int64_t id = d->done.ids[j];
+
+        idmap_del(&d->pending, id);
+        if (id < 0)
+            digest_confirmed(d, -id);
+        else
+            d->done.ids[rows++] = id;
+    }
+    if (rows > 0 && store_outbox_done(d->store, d->done.ids, rows) < 0)
         log_warnx("delivery: %zu confirmed rows stay in the outbox and "
                   "will be sent again",
-                  d->done.n);
-    for (size_t j = 0; j < d->done.n; j++)
-        idmap_del(&d->pending, d->done.ids[j]);
+                  rows);
     d->done.n = 0;
 }
 
@@ -356,6 +449,8 @@ void delivery_disconnected(struct delivery *d)
     d->nwindows = 0;
     d->cur.n = 0;
     idmap_clear(&d->pending);
+    for (size_t i = 0; i < d->digests.n; i++)
+        ((struct digest *)tab_at(&d->digests, i))->sending = false;
 }
 
 /* Rows sent but never confirmed: no longer pending, collected in lost. */
@@ -364,7 +459,7 @@ static void forget_window(struct delivery *d, const struct window *w,
 {
     lost->ids = xrealloc(lost->ids, (lost->n + w->n + 1) * sizeof(*lost->ids));
     for (size_t i = 0; i < w->n; i++) {
-        idmap_del(&d->pending, w->ids[i]);
+        unpend(d, w->ids[i]);
         lost->ids[lost->n++] = w->ids[i];
     }
 }
@@ -415,8 +510,8 @@ void delivery_free(struct delivery *d)
         return;
     delivery_disconnected(d);
     idmap_clear(&d->held);
-    idmap_clear(&d->quiet_of);
-    free(d->quiet);
+    tab_free(&d->quiet);
+    tab_free(&d->digests);
     free(d->cur.ids);
     free(d->done.ids);
     free(d);
@@ -484,32 +579,15 @@ void delivery_set_clock(struct delivery *d, time_t (*now)(void))
 static void quiet_load(struct delivery *d, int64_t user)
 {
     struct prefs p;
-    int *i = idmap_get(&d->quiet_of, user);
     struct quiet *q;
 
     if (store_prefs_get(d->store, user, &p) < 0)
         return;
     if (p.quiet_start < 0) {
-        if (i != NULL) {
-            /* Forgotten: the last entry takes its place. */
-            d->quiet[*i] = d->quiet[--d->nquiet];
-            if ((size_t)*i < d->nquiet)
-                idmap_put(&d->quiet_of, d->quiet[*i].user, *i);
-            idmap_del(&d->quiet_of, user);
-        }
+        tab_del(&d->quiet, user);
         return;
     }
-    if (i == NULL) {
-        if (d->nquiet == d->quiet_cap) {
-            d->quiet_cap = d->quiet_cap ? d->quiet_cap * 2 : 16;
-            d->quiet = xrealloc(d->quiet, d->quiet_cap * sizeof(*d->quiet));
-        }
-        idmap_put(&d->quiet_of, user, (int)d->nquiet);
-        q = &d->quiet[d->nquiet++];
-    } else {
-        q = &d->quiet[*i];
-    }
-    q->user = user;
+    q = tab_add(&d->quiet, user);
     q->start = p.quiet_start;
     q->end = p.quiet_end;
     memcpy(q->tz, p.tz, sizeof(q->tz));
@@ -521,13 +599,11 @@ static void quiet_load(struct delivery *d, int64_t user)
  * zone's rules are read from its file), and at the end of quiet hours. */
 static bool quiet_now(struct delivery *d, int64_t user)
 {
-    int *i = idmap_get(&d->quiet_of, user);
-    struct quiet *q;
+    struct quiet *q = tab_get(&d->quiet, user);
     time_t now, ends;
 
-    if (i == NULL)
+    if (q == NULL)
         return false;
-    q = &d->quiet[*i];
     now = d->now();
     if (now < q->until)
         return q->on;
@@ -548,6 +624,207 @@ static bool may_send(struct delivery *d, int64_t user, const char *jid,
                      bool away)
 {
     return presence_allows(d->presence, jid, away) && !quiet_now(d, user);
+}
+
+/* Digests ---------------------------------------------------------------- */
+
+#define DIGEST_POSTS 20   /* posts a digest shows, at most */
+#define DIGEST_BYTES 3000 /* and about as many bytes */
+
+/* An id queued or in flight is no longer; a digest's may go again. */
+static void unpend(struct delivery *d, int64_t id)
+{
+    struct digest *g;
+
+    idmap_del(&d->pending, id);
+    if (id < 0 && (g = tab_get(&d->digests, -id)) != NULL)
+        g->sending = false;
+}
+
+/* Does user have a follow in digest mode? */
+static int any_follow(void *ud, const struct digest_follow *f)
+{
+    (void)f;
+    *(bool *)ud = true;
+    return 1;
+}
+
+/* Load (or forget) when user's next digest is due: the first time their
+ * clock shows the digest time after the last one went out. */
+static void digest_load(struct delivery *d, int64_t user)
+{
+    struct prefs p;
+    struct digest *g;
+    bool any = false;
+
+    if (store_digest_of(d->store, user, any_follow, &any) < 0 ||
+        store_prefs_get(d->store, user, &p) < 0)
+        return;
+    if (!any) {
+        tab_del(&d->digests, user);
+        return;
+    }
+    g = tab_add(&d->digests, user);
+    g->due = zone_next(p.tz, p.digest_at,
+                       p.digest_sent != 0 ? p.digest_sent : d->now());
+}
+
+static int digest_user(void *ud, int64_t user)
+{
+    digest_load(ud, user);
+    return 0;
+}
+
+/* What goes into one digest: the posts of each follow, oldest first. */
+struct gather {
+    struct delivery *d;
+    struct post *v;
+    size_t n, cap;
+    int64_t total;
+    struct buf more; /* nicks with posts left out */
+};
+
+static int gather_post(void *ud, const struct post *p)
+{
+    struct gather *g = ud;
+
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 32;
+        g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+    }
+    g->v[g->n] = *p;
+    g->v[g->n].author_nick = xstrdup(p->author_nick);
+    g->v[g->n].body = xstrdup(p->body);
+    g->n++;
+    return 0;
+}
+
+static int gather_follow(void *ud, const struct digest_follow *f)
+{
+    struct gather *g = ud;
+    int64_t n;
+
+    if (store_digest_count(g->d->store, f->followee, f->after, &n) < 0 ||
+        store_digest_posts(g->d->store, f->followee, f->after, DIGEST_POSTS,
+                           gather_post, g) < 0)
+        return -1;
+    g->total += n;
+    return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct post *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The digest's text from what was gathered; NULL if it is empty. */
+static char *digest_text(struct gather *g, const struct prefs *p, time_t now)
+{
+    struct buf b = {0};
+    size_t shown = 0;
+    char when[32];
+
+    if (g->total == 0)
+        return NULL;
+    qsort(g->v, g->n, sizeof(*g->v), by_id);
+    buf_printf(&b, "Your daily digest: %lld post%s.", (long long)g->total,
+               g->total == 1 ? "" : "s");
+    for (; shown < g->n && shown < DIGEST_POSTS && b.len < DIGEST_BYTES;
+         shown++) {
+        const struct post *q = &g->v[shown];
+
+        zone_when(p->tz, q->created, now, when, sizeof(when));
+        buf_printf(&b, "\n#%lld %s", (long long)q->id, q->author_nick);
+        if (q->reply_to > 0)
+            buf_printf(&b, " (re #%lld)", (long long)q->reply_to);
+        buf_printf(&b, " \xc2\xb7 %s: %s", when, q->body);
+    }
+    if ((int64_t)shown < g->total) {
+        /* Whose posts were left out, each nick once. */
+        for (size_t i = shown; i < g->n; i++) {
+            const char *nick = g->v[i].author_nick;
+            size_t len = strlen(nick);
+            const char *at = g->more.s;
+
+            while (at != NULL && (at = strstr(at, nick)) != NULL &&
+                   !((at == g->more.s || at[-1] == ' ') &&
+                     (at[len] == '\0' || at[len] == ',')))
+                at += len;
+            if (at == NULL)
+                buf_printf(&g->more, "%s%s", g->more.len > 0 ? ", " : "", nick);
+        }
+        buf_printf(&b, "\n...and %lld more (\"last NICK\" shows them: %s).",
+                   (long long)(g->total - (int64_t)shown),
+                   g->more.s != NULL ? g->more.s : "");
+    }
+    return b.s;
+}
+
+static void gather_free(struct gather *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free((char *)g->v[i].author_nick);
+        free((char *)g->v[i].body);
+    }
+    free(g->v);
+    buf_free(&g->more);
+}
+
+/* u's digest, if it is due and may go out now (the caller checked
+ * presence and quiet hours): queued as one item.  A digest with nothing
+ * in it counts as sent. */
+static void digest_try(struct delivery *d, const struct user *u)
+{
+    struct digest *g = tab_get(&d->digests, u->id);
+    struct gather ga = {.d = d};
+    time_t now = d->now();
+    struct prefs p;
+    struct item *it;
+    struct body *b;
+    int64_t upto;
+    char *text = NULL;
+
+    if (g == NULL || g->sending || g->due > now)
+        return;
+    if (store_prefs_get(d->store, u->id, &p) < 0 ||
+        store_max_post(d->store, &upto) < 0 ||
+        store_digest_of(d->store, u->id, gather_follow, &ga) < 0)
+        goto out;
+    if ((text = digest_text(&ga, &p, now)) == NULL) {
+        if (store_digest_done(d->store, u->id, upto, now) == 0)
+            g->due = zone_next(p.tz, p.digest_at, now);
+        goto out;
+    }
+    b = body_new(text);
+    it = item_new(NULL, u->id, u->jid, u->away, b);
+    body_unref(b);
+    it->outbox_id = -u->id;
+    g->upto = upto;
+    g->sending = true;
+    enqueue(d, it);
+out:
+    free(text);
+    gather_free(&ga);
+}
+
+/* The server has u's digest: the posts it covered are done with. */
+static void digest_confirmed(struct delivery *d, int64_t user)
+{
+    struct digest *g = tab_get(&d->digests, user);
+    time_t now = d->now();
+    struct prefs p;
+
+    if (g == NULL)
+        return;
+    g->sending = false;
+    if (store_digest_done(d->store, user, g->upto, now) < 0 ||
+        store_prefs_get(d->store, user, &p) < 0) {
+        log_warnx("delivery: a digest sent goes out again");
+        return;
+    }
+    g->due = zone_next(p.tz, p.digest_at, now);
 }
 
 /* Rows of one post for the recipients who may receive them now; the
@@ -724,6 +1001,7 @@ void delivery_user_changed(struct delivery *d, int64_t user)
     struct user u;
 
     quiet_load(d, user); /* its settings may be what changed */
+    digest_load(d, user);
     if (store_user_by_id(d->store, user, &u) == 1)
         delivery_user_seen(d, &u);
 }
@@ -768,6 +1046,7 @@ void delivery_user_seen(struct delivery *d, const struct user *u)
         enqueue(d, h.v[i]);
         h.v[i] = NULL;
     }
+    digest_try(d, u);
 out:
     for (size_t i = 0; i < h.n; i++)
         if (h.v[i] != NULL)
@@ -793,8 +1072,8 @@ void delivery_tick(struct delivery *d, time_t now)
 {
     /* Quiet hours that ended hand over what they held, whatever the
      * presence did meanwhile. */
-    for (size_t i = 0; i < d->nquiet; i++) {
-        struct quiet *q = &d->quiet[i];
+    for (size_t i = 0; i < d->quiet.n; i++) {
+        struct quiet *q = tab_at(&d->quiet, i);
 
         if (q->on && now >= q->until && !quiet_now(d, q->user)) {
             struct user u;
@@ -802,6 +1081,17 @@ void delivery_tick(struct delivery *d, time_t now)
             if (store_user_by_id(d->store, q->user, &u) == 1)
                 delivery_user_seen(d, &u);
         }
+    }
+
+    /* Digests that came due go out to those who may receive them now;
+     * the others when they are back. */
+    for (size_t i = 0; i < d->digests.n; i++) {
+        struct digest *g = tab_at(&d->digests, i);
+        struct user u;
+
+        if (!g->sending && g->due <= now &&
+            store_user_by_id(d->store, g->user, &u) == 1)
+            delivery_user_seen(d, &u);
     }
 
     int n = store_outbox_prune(d->store, now - OUTBOX_COPY_SECONDS, 1000,
@@ -867,6 +1157,13 @@ static int send_item(struct delivery *d, const struct item *it)
                  (long long)it->user, (unsigned long long)++d->summaries);
         return d->ops->send(d->ud, &m);
     }
+    if (it->outbox_id < 0) {
+        struct digest *g = tab_get(&d->digests, it->user);
+
+        snprintf(id, sizeof(id), ID_PREFIX "digest-%lld-%lld",
+                 (long long)it->user, g != NULL ? (long long)g->upto : 0LL);
+        return d->ops->send(d->ud, &m);
+    }
     delivery_stanza_id(it->post, it->user, ref, sizeof(ref));
     switch (it->what) {
     case OUTBOX_UPDATE:
@@ -900,7 +1197,7 @@ void delivery_pump(struct delivery *d)
                 d->tail = NULL;
             d->queued--;
             if (it->outbox_id != 0)
-                idmap_del(&d->pending, it->outbox_id);
+                unpend(d, it->outbox_id);
             item_free(it);
             continue;
         }

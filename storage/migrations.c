@@ -250,6 +250,15 @@ static const char *const steps[] = {
      *    gone), so that with per-user addresses (SPEC 10) it comes from the
      *    same address as the copy it retracts. */
     "ALTER TABLE outbox ADD COLUMN author INTEGER;",
+
+    /* 9: digests.  A follow in digest mode remembers the highest post
+     *    number its digests have covered ('after'; existing ones start
+     *    from now), and a user's settings when their last digest went out
+     *    (existing users: now, so that none gets one at once). */
+    "ALTER TABLE follow_digest ADD COLUMN after INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE follow_digest SET after = (SELECT coalesce(max(id), 0) FROM posts);"
+    "ALTER TABLE prefs ADD COLUMN digest_sent INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE prefs SET digest_sent = CAST(strftime('%s', 'now') AS INTEGER);",
 };
 
 int migrations_latest(void)

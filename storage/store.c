@@ -137,6 +137,14 @@ enum stmt_id {
     S_PREFS_PUT,
     S_DIGEST_ON,
     S_DIGEST_OFF,
+    S_DIGEST_CLOCK,
+    S_DIGEST_USERS,
+    S_DIGEST_OF,
+    S_DIGEST_POSTS,
+    S_DIGEST_COUNT,
+    S_DIGEST_DONE,
+    S_DIGEST_SENT,
+    S_MAX_POST,
     S_BLOCKING,
     S_COUNT
 };
@@ -261,6 +269,8 @@ static const char *const sql[S_COUNT] = {
         "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?2) "
+        "AND NOT EXISTS (SELECT 1 FROM follow_digest d "
+        "WHERE d.follower = u.id AND d.followee = ?2) "
         "AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM mutes m "
         "WHERE m.user = u.id AND m.thread = ?4)) ORDER BY f.follower",
     /* A repeat of post ?5 by ?4: the repeater's followers, but not those
@@ -438,15 +448,38 @@ static const char *const sql[S_COUNT] = {
                       "AND user > ?1 ORDER BY user LIMIT 1000",
     [S_PREFS_GET] =
         "SELECT tz, ifnull(quiet_start, -1), "
-        "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices, exported "
-        "FROM prefs WHERE user = ?1",
+        "ifnull(quiet_end, -1), ifnull(digest_at, ?2), notices, exported, "
+        "digest_sent FROM prefs WHERE user = ?1",
     [S_PREFS_PUT] = "INSERT OR REPLACE INTO prefs (user, tz, quiet_start, "
-                    "quiet_end, digest_at, notices, exported) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    /* Digest mode only for a follow that exists. */
-    [S_DIGEST_ON] = "INSERT OR IGNORE INTO follow_digest (follower, followee) "
-                    "SELECT follower, followee FROM follows "
+                    "quiet_end, digest_at, notices, exported, digest_sent) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* Digest mode only for a follow that exists; its digests start with
+     * the posts that come after it. */
+    [S_DIGEST_ON] = "INSERT OR IGNORE INTO follow_digest "
+                    "(follower, followee, after) "
+                    "SELECT follower, followee, "
+                    "(SELECT coalesce(max(id), 0) FROM posts) FROM follows "
                     "WHERE follower = ?1 AND followee = ?2",
+    /* A user's first digest follow starts their digest clock. */
+    [S_DIGEST_CLOCK] = "INSERT INTO prefs (user, digest_sent) VALUES (?1, ?2) "
+                       "ON CONFLICT (user) DO UPDATE SET digest_sent = ?2 "
+                       "WHERE digest_sent = 0",
+    /* The next follower after ?1: one index probe a user. */
+    [S_DIGEST_USERS] = "SELECT follower FROM follow_digest WHERE follower > ?1 "
+                       "ORDER BY follower LIMIT 1",
+    [S_DIGEST_OF] = "SELECT d.followee, u.nick, d.after FROM follow_digest d "
+                    "JOIN users u ON u.id = d.followee WHERE d.follower = ?1",
+    [S_DIGEST_POSTS] = "SELECT " POST_COLS " FROM posts p "
+                       "JOIN users a ON a.id = p.author "
+                       "WHERE p.author = ?1 AND p.kind = 0 AND p.id > ?3 "
+                       "ORDER BY p.id LIMIT ?2",
+    [S_DIGEST_COUNT] = "SELECT count(*) FROM posts "
+                       "WHERE author = ?1 AND kind = 0 AND id > ?2",
+    [S_DIGEST_DONE] = "UPDATE follow_digest SET after = ?2 "
+                      "WHERE follower = ?1 AND after < ?2",
+    [S_DIGEST_SENT] = "INSERT INTO prefs (user, digest_sent) VALUES (?1, ?2) "
+                      "ON CONFLICT (user) DO UPDATE SET digest_sent = ?2",
+    [S_MAX_POST] = "SELECT coalesce(max(id), 0) FROM posts",
     [S_DIGEST_OFF] =
         "DELETE FROM follow_digest WHERE follower = ?1 AND followee = ?2",
     [S_BLOCKING] = "SELECT u.nick FROM blocks b JOIN users u "
@@ -2316,6 +2349,7 @@ int store_prefs_get(struct store *s, int64_t user, struct prefs *out)
         out->digest_at = sqlite3_column_int(st, 3);
         out->notices = sqlite3_column_int(st, 4) != 0;
         out->exported = (time_t)sqlite3_column_int64(st, 5);
+        out->digest_sent = (time_t)sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "settings");
@@ -2341,7 +2375,83 @@ int store_prefs_put(struct store *s, int64_t user, const struct prefs *p)
     bind_minute(st, 5, p->digest_at);
     sqlite3_bind_int(st, 6, p->notices);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)p->exported);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)p->digest_sent);
     return exec(s, st);
+}
+
+int store_digest_users(struct store *s, int (*cb)(void *ud, int64_t user),
+                       void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_DIGEST_USERS);
+    int64_t user = 0;
+
+    for (;;) {
+        sqlite3_bind_int64(st, 1, user);
+        if (scalar(s, st, &user) < 0)
+            return -1;
+        if (user == 0 || cb(ud, user) != 0)
+            return 0;
+    }
+}
+
+int store_digest_of(struct store *s, int64_t user, store_digest_cb cb, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_DIGEST_OF);
+    struct digest_follow f;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, user);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        f.followee = sqlite3_column_int64(st, 0);
+        copy_col(f.nick, sizeof(f.nick), st, 1);
+        f.after = sqlite3_column_int64(st, 2);
+        if (cb(ud, &f) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "digest follows");
+}
+
+int store_digest_posts(struct store *s, int64_t author, int64_t after,
+                       int limit, store_post_cb cb, void *ud)
+{
+    return list(s, S_DIGEST_POSTS, author, after, limit, cb, ud);
+}
+
+int store_digest_count(struct store *s, int64_t author, int64_t after,
+                       int64_t *n)
+{
+    sqlite3_stmt *st = stmt(s, S_DIGEST_COUNT);
+
+    sqlite3_bind_int64(st, 1, author);
+    sqlite3_bind_int64(st, 2, after);
+    return scalar(s, st, n);
+}
+
+int store_digest_done(struct store *s, int64_t user, int64_t upto, time_t now)
+{
+    sqlite3_stmt *st;
+
+    if (begin(s) < 0)
+        return -1;
+    st = stmt(s, S_DIGEST_DONE);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, upto);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    st = stmt(s, S_DIGEST_SENT);
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    if (exec(s, st) < 0)
+        return rollback(s);
+    return commit(s);
+}
+
+int store_max_post(struct store *s, int64_t *id)
+{
+    return scalar(s, stmt(s, S_MAX_POST), id);
 }
 
 int store_blocking(struct store *s, int64_t user, store_word_cb cb, void *ud)
@@ -2362,6 +2472,14 @@ int store_follow_mode(struct store *s, int64_t follower, int64_t followee,
         (moded = pair_change(s, digest ? S_DIGEST_ON : S_DIGEST_OFF, follower,
                              followee)) < 0)
         return rollback(s);
+    if (digest && moded == 0) {
+        sqlite3_stmt *st = stmt(s, S_DIGEST_CLOCK);
+
+        sqlite3_bind_int64(st, 1, follower);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+        if (exec(s, st) < 0)
+            return rollback(s);
+    }
     if (commit(s) < 0)
         return -1;
     *added = followed == 0;

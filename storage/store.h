@@ -391,6 +391,7 @@ struct prefs {
     int digest_at;             /* minute of the day (default 08:00) */
     bool notices;              /* "alice now follows you" (default on) */
     time_t exported;           /* last "export", 0: never */
+    time_t digest_sent;        /* last digest (or first digest follow) */
 };
 /* 0 and *out (the defaults if user has no row), or -1. */
 int store_prefs_get(struct store *st, int64_t user, struct prefs *out);
@@ -404,9 +405,38 @@ int store_blocking(struct store *st, int64_t user, store_word_cb cb, void *ud);
 
 /* Follow followee in digest (true) or live (false) mode, in one unit:
  * *added is set when the follow is new, *changed when the mode changed
- * (a new live follow changes nothing).  0, or -1. */
+ * (a new live follow changes nothing).  A user's first digest follow
+ * sets prefs.digest_sent to now: their first digest is the next one
+ * due.  0, or -1. */
 int store_follow_mode(struct store *st, int64_t follower, int64_t followee,
                       bool digest, time_t now, bool *added, bool *changed);
+
+/* Digests: a follow in digest mode gathers the followee's public posts
+ * numbered above its 'after' for the follower's daily digest; a public
+ * post reaches such a follower live only as a mention, a reply in their
+ * thread or a tracked word. */
+struct digest_follow {
+    int64_t followee;
+    char nick[NICK_MAX + 1];
+    int64_t after; /* posts numbered above this are not in a digest yet */
+};
+typedef int (*store_digest_cb)(void *ud, const struct digest_follow *f);
+/* cb once for every user with a follow in digest mode. */
+int store_digest_users(struct store *st, int (*cb)(void *ud, int64_t user),
+                       void *ud);
+/* cb for each of user's follows in digest mode. */
+int store_digest_of(struct store *st, int64_t user, store_digest_cb cb,
+                    void *ud);
+/* author's public posts numbered above after, oldest first, at most
+ * limit; and how many there are. */
+int store_digest_posts(struct store *st, int64_t author, int64_t after,
+                       int limit, store_post_cb cb, void *ud);
+int store_digest_count(struct store *st, int64_t author, int64_t after,
+                       int64_t *n);
+/* user's digest covering posts up to number upto went out at now. */
+int store_digest_done(struct store *st, int64_t user, int64_t upto, time_t now);
+/* The highest post number so far (0: none). */
+int store_max_post(struct store *st, int64_t *id);
 
 /* Audit ----------------------------------------------------------------- */
 

@@ -393,3 +393,28 @@ def test_admin_erases_a_user(user, bot):
     rows = con.execute("SELECT admin, action, detail FROM audit").fetchall()
     con.close()
     assert rows == [("admin@%s" % harness.DOMAIN, "erase", "user #2")]
+
+
+def test_digest_gathers_posts_into_one_message(user, bot):
+    alice, bob = user("alice"), user("bob")
+    bob.ask("follow alice digest")
+    assert alice.ask("morning thoughts") == "Posted #1."
+    assert alice.ask("evening thoughts") == "Posted #2."
+    # bob is online, yet nothing comes live.
+    assert [m for m in bob.drain(1.0) if "thoughts" in (m["body"] or "")] == []
+    # As if bob's last digest went out two days ago: one is overdue, and
+    # goes out as soon as the bot looks again (here: bob sets the time).
+    con = sqlite3.connect(bot.db, timeout=10)
+    with con:
+        con.execute("UPDATE prefs SET digest_sent = ? WHERE user = 2",
+                    (int(time.time()) - 2 * 86400,))
+    con.close()
+    earlier = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    bob.send("digest %s" % clock(earlier))
+    m = bob.wait("Your daily digest:")
+    assert harness.is_update(m)
+    assert unstamp(m["body"]) == ("Your daily digest: 2 posts.\n#1 alice: morning thoughts\n"
+                                  "#2 alice: evening thoughts")
+    # Sent once: the next is tomorrow's.
+    bob.ask("digest %s" % clock(earlier))
+    assert [m for m in bob.drain(1.5) if "digest:" in (m["body"] or "")] == []

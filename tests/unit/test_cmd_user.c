@@ -90,6 +90,7 @@ static int setup_in(const char *path)
     T.bot.presence = presence_new();
     T.bot.budget = budget_new(BUDGET_PER_MINUTE, BUDGET_MUTE_SECONDS);
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
+    delivery_set_clock(T.bot.delivery, fake_now);
     T.bot.now = fake_now;
     T.bot.reply = fake_reply;
     T.bot.subscription = fake_subscription;
@@ -643,6 +644,110 @@ static void test_erase_by_admin_and_expired_codes(void **state)
     assert_int_equal(store_user_by_nick(T.bot.store, "alice", &u), 1);
 }
 
+/* Hand the server everything queued, and confirm it. */
+static void flush(void)
+{
+    delivery_pump(T.bot.delivery);
+    for (size_t i = 0; i < T.ntokens; i++)
+        delivery_barrier_done(T.bot.delivery, T.tokens[i]);
+    T.ntokens = 0;
+}
+
+static void tick(void)
+{
+    delivery_tick(T.bot.delivery, T.now);
+    flush();
+}
+
+/* Issue 15: "follow NICK digest" gathers NICK's posts into one message a
+ * day at the user's digest time; it waits for them if they are away
+ * then, survives a restart, is sent once, and an empty day sends none. */
+static void test_digest_once_a_day(void **state)
+{
+    char *got;
+
+    (void)state;
+    T.now = 1772445600; /* Monday 2026-03-02 10:00 UTC */
+    expect(&T.bob, "b1", "follow alice digest",
+           "alice's posts come in your daily digest at 08:00 (UTC).");
+    expect(&T.alice, "a1", "first of the day", "Posted #1.");
+    T.now += 3600;
+    expect(&T.alice, "a2", "second, for @bob", "Posted #2.");
+    expect(&T.alice, "a3", "#1 and a reply", "Replied to #1 as #3.");
+    /* Only the mention came live. */
+    assert_false(has("first of the day"));
+    assert_true(has("bob@x <- alice: second, for @bob (#2)"));
+    buf_reset(&T.out);
+    T.now = 1772445600 + 22 * 3600 - 60; /* Tuesday 07:59 */
+    tick();
+    assert_null(T.out.s != NULL && T.out.len > 0 ? T.out.s : NULL);
+    T.now += 90; /* 08:00:30 */
+    tick();
+    assert_string_equal(T.out.s, "bob@x <- Your daily digest: 3 posts.\n"
+                                 "#1 alice \xc2\xb7 22h: first of the day\n"
+                                 "#2 alice \xc2\xb7 21h: second, for @bob\n"
+                                 "#3 alice (re #1) \xc2\xb7 21h: and a reply "
+                                 "[starling-digest-2-3]\n");
+    /* Once: not again at the next tick, nor after a restart. */
+    buf_reset(&T.out);
+    tick();
+    delivery_free(T.bot.delivery);
+    T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
+    delivery_set_clock(T.bot.delivery, fake_now);
+    tick();
+    assert_true(T.out.len == 0);
+    /* A day without posts sends nothing. */
+    T.now += 86400;
+    tick();
+    assert_true(T.out.len == 0);
+    /* Away (dnd) at digest time: it waits until bob is back. */
+    expect(&T.alice, "a4", "while you sleep", "Posted #4.");
+    presence_update(T.bot.presence, "bob@x/phone", SHOW_DND, 0);
+    T.now += 86400;
+    tick();
+    assert_true(T.out.len == 0);
+    presence_update(T.bot.presence, "bob@x/phone", SHOW_AVAILABLE, 0);
+    delivery_user_changed(T.bot.delivery, T.bob.id);
+    flush();
+    assert_non_null(strstr(T.out.s, "Your daily digest: 1 post.\n#4 alice"));
+    /* Live again: the next post comes at once. */
+    buf_reset(&T.out);
+    expect(&T.bob, "b2", "follow alice",
+           "alice's posts come to you live again.");
+    got = say(&T.alice, "a5", "hello live");
+    free(got);
+    assert_true(has("bob@x <- alice: hello live (#5)"));
+}
+
+/* A digest shows at most 20 posts and says whose were left out. */
+static void test_digest_is_bounded(void **state)
+{
+    struct user c = carol();
+    char text[32];
+
+    (void)state;
+    T.cfg.bot.posts_per_minute = 1000;
+    T.now = 1772445600;
+    expect(&T.bob, "b1", "follow alice digest",
+           "alice's posts come in your daily digest at 08:00 (UTC).");
+    expect(&T.bob, "b2", "follow carol digest",
+           "You now follow carol. carol's posts come in your daily digest "
+           "at 08:00 (UTC).");
+    for (int i = 0; i < 15; i++) {
+        snprintf(text, sizeof(text), "alice says %d", i);
+        free(say(&T.alice, NULL, text));
+        snprintf(text, sizeof(text), "carol says %d", i);
+        free(say(&c, NULL, text));
+    }
+    buf_reset(&T.out);
+    T.now += 86400;
+    tick();
+    assert_non_null(strstr(T.out.s, "Your daily digest: 30 posts.\n"));
+    assert_int_equal(count_of(T.out.s, "\n#"), 20);
+    assert_non_null(strstr(T.out.s, "\n...and 10 more (\"last NICK\" shows "
+                                    "them: alice, carol)."));
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -662,6 +767,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_me_erases_everything,
                                         setup_file, teardown),
         T_(test_erase_by_admin_and_expired_codes),
+        T_(test_digest_once_a_day),
+        T_(test_digest_is_bounded),
     };
 
     if (match_init() < 0)
