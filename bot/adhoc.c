@@ -47,6 +47,33 @@ static const struct adhoc_field settings_fields[] = {
      .map = ADHOC_SET,
      .on = "bio",
      .off = "bio -"}, /* an emptied field clears the bio */
+    {.var = "notices",
+     .type = ADHOC_BOOLEAN,
+     .label = "Tell me when someone follows me",
+     .map = ADHOC_SET,
+     .on = "notices on",
+     .off = "notices off"},
+    {.var = "tz",
+     .type = ADHOC_TEXT_SINGLE,
+     .label = "Time zone (an IANA name: Europe/Berlin)",
+     .one_word = true,
+     .map = ADHOC_SET,
+     .on = "tz",
+     .off = "tz UTC"},
+    {.var = "quiet",
+     .type = ADHOC_TEXT_SINGLE,
+     .label = "Quiet hours (23:00-07:00; empty for none)",
+     .one_word = true,
+     .map = ADHOC_SET,
+     .on = "quiet",
+     .off = "quiet off"},
+    {.var = "digest",
+     .type = ADHOC_TEXT_SINGLE,
+     .label = "Daily digest at (HH:MM)",
+     .required = true,
+     .one_word = true,
+     .map = ADHOC_SET,
+     .on = "digest"},
     {0},
 };
 
@@ -91,12 +118,17 @@ static const struct adhoc_command table[] = {
     {"settings", "Settings", false,
      "Deliveries off: nothing is sent or held until you turn them on. "
      "A nick is a-z, 0-9 and _, at most 32; a bio is one line of at most "
-     "160 characters.",
+     "160 characters.  During quiet hours updates wait for you; the daily "
+     "digest gathers the posts of those you follow with \"follow NICK "
+     "digest\".",
      NULL, settings_fields},
     {"tracking", "Tracked words", false,
      "One word per line, at most 20: every post containing one of them "
      "reaches you.",
      NULL, tracking_fields},
+    {"export", "Export my data", false,
+     "Your export comes in chat messages; join their texts in order.", "export",
+     NULL},
     {"stats", "Statistics", true, NULL, "stats", NULL},
     {"ban", "Ban a user", true,
      "A banned user cannot post, follow or message, and is told so.", "ban",

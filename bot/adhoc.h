@@ -67,6 +67,8 @@ struct adhoc_command {
     const char *node; /* NULL ends the table */
     const char *name;
     bool admin; /* listed and run for bot.admins only */
+    /* The form's instructions; for a command without fields, the note
+     * shown when the chat command answers nothing itself. */
     const char *instructions;
     /* The chat command the ADHOC_ARG fields are arguments of; for a
      * command without fields, the chat text it runs. */

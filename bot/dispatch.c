@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -599,15 +600,31 @@ static int form_values(struct bot *b, const struct user *u,
                        struct adhoc_values *v)
 {
     struct buf words = {0};
+    struct prefs p;
+    char hours[48] = "", digest[24];
     int r = store_tracking(b->store, u->id, add_line, &words);
 
+    if (r == 0)
+        r = store_prefs_get(b->store, u->id, &p);
     adhoc_values_set(v, "deliver", u->deliver ? "1" : "0");
     adhoc_values_set(v, "away", u->away ? "1" : "0");
     adhoc_values_set(v, "nick", u->nick);
     adhoc_values_set(v, "bio", u->bio);
     adhoc_values_set(v, "words", buf_str(&words));
     buf_free(&words);
-    return r < 0 ? -1 : 0;
+    if (r < 0)
+        return -1;
+    if (p.quiet_start >= 0)
+        snprintf(hours, sizeof(hours), "%02d:%02d-%02d:%02d",
+                 p.quiet_start / 60, p.quiet_start % 60, p.quiet_end / 60,
+                 p.quiet_end % 60);
+    snprintf(digest, sizeof(digest), "%02d:%02d", p.digest_at / 60,
+             p.digest_at % 60);
+    adhoc_values_set(v, "notices", p.notices ? "1" : "0");
+    adhoc_values_set(v, "tz", p.tz[0] != '\0' ? p.tz : "UTC");
+    adhoc_values_set(v, "quiet", hours);
+    adhoc_values_set(v, "digest", digest);
+    return 0;
 }
 
 /* Run chat texts as u typed them; their replies, one per line, in note. */
@@ -680,6 +697,9 @@ void dispatch_command(struct bot *b, const struct adhoc_request *req,
     else if (texts.n == 0)
         buf_append(&resp->note, "Nothing changed.");
     run_texts(b, &u, &texts, &resp->note);
+    if (resp->note.len == 0 && resp->cmd->fields == NULL &&
+        resp->cmd->instructions != NULL)
+        buf_append(&resp->note, resp->cmd->instructions);
     adhoc_texts_free(&texts);
     adhoc_values_free(&current);
 }

@@ -100,9 +100,10 @@ def test_menu_lists_what_each_may_run(user, client):
     alice, admin = user("alice"), user("admin")
     eve = client("eve")
     assert NS in alice.iq("disco")["features"]
-    assert menu(alice) == {("settings", "Settings"), ("tracking", "Tracked words")}
+    assert menu(alice) == {("settings", "Settings"), ("tracking", "Tracked words"),
+                           ("export", "Export my data")}
     assert {n for n, _ in menu(admin)} == {
-        "settings", "tracking", "stats", "ban", "unban", "broadcast"}
+        "settings", "tracking", "export", "stats", "ban", "unban", "broadcast"}
     # Not a user: nothing to run, and running anything is refused.
     assert menu(eve) == set()
     assert execute_raw(eve, "settings") == "error:forbidden"
@@ -192,3 +193,28 @@ def test_non_admin_gets_forbidden_and_nothing_happens(user, bot):
     assert execute_raw(alice, "nope") == "error:item-not-found"
     assert execute_raw(alice, "settings", action="complete",
                        sessionid="9-9") == "error:bad-request"
+
+
+def test_time_settings_and_export_from_the_menu(user):
+    alice = user("alice")
+    shown, status, notes = run(alice, "settings", {
+        "tz": "Europe/Berlin", "quiet": "23:00-07:00", "digest": "06:30", "notices": False})
+    assert shown["tz"] == "UTC" and not shown["quiet"] and shown["digest"] == "08:00"
+    assert shown["notices"] is True
+    assert status == "completed"
+    assert len(notes) == 1 and notes[0].startswith("You will no longer be told")
+    assert "Your time zone is now Europe/Berlin" in notes[0]
+    assert alice.ask("tz").startswith("Your time zone is Europe/Berlin")
+    assert "23:00-07:00" in alice.ask("quiet")
+    assert alice.ask("digest").startswith("Your daily digest comes at 06:30 (Europe/Berlin)")
+    shown = run(alice, "settings")[0]
+    assert (shown["tz"], shown["quiet"], shown["digest"], shown["notices"]) == (
+        "Europe/Berlin", "23:00-07:00", "06:30", False)
+    # Emptied: back to UTC and no quiet hours.
+    run(alice, "settings", {"tz": "", "quiet": ""})
+    assert alice.ask("quiet") == 'No quiet hours. Set them with "quiet 23:00-07:00".'
+    assert alice.ask("tz").startswith("Your time zone is UTC")
+    assert menu(alice) >= {("export", "Export my data")}
+    assert note(alice, "export") == (
+        "Your export comes in chat messages; join their texts in order.")
+    assert alice.wait("Your export: a JSON document of ")

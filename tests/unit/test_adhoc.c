@@ -169,18 +169,18 @@ static void expect_texts(const char *node, const char *spec,
 static void test_menu_and_who_sees_it(void **state)
 {
     const struct adhoc_command *list[16];
-    const char *user[] = {"settings", "tracking"};
+    const char *user[] = {"settings", "tracking", "export"};
     const char *admin[] = {"stats", "ban", "unban", "broadcast"};
 
     (void)state;
-    assert_int_equal(adhoc_list(false, list, 16), 2);
-    for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(adhoc_list(false, list, 16), 3);
+    for (size_t i = 0; i < 3; i++) {
         assert_string_equal(list[i]->node, user[i]);
         assert_false(adhoc_find(user[i])->admin);
     }
-    assert_int_equal(adhoc_list(true, list, 16), 6);
+    assert_int_equal(adhoc_list(true, list, 16), 7);
     for (size_t i = 0; i < 4; i++) {
-        assert_string_equal(list[2 + i]->node, admin[i]);
+        assert_string_equal(list[3 + i]->node, admin[i]);
         assert_true(adhoc_find(admin[i])->admin);
     }
     assert_int_equal(adhoc_list(true, list, 3), 3);
@@ -226,6 +226,14 @@ static void test_settings_become_chat_commands(void **state)
     expect_texts("settings", "deliver=1|away=0|nick= ann |bio=", SETTINGS_NOW,
                  "");
     expect_texts("settings", "", SETTINGS_NOW, "");
+    /* Issue 15's settings: each one its chat command. */
+    expect_texts("settings", "notices=0", "notices=1", "notices off");
+    expect_texts("settings", "tz=Europe/Berlin", "tz=UTC", "tz Europe/Berlin");
+    expect_texts("settings", "tz=", "tz=Europe/Berlin", "tz UTC");
+    expect_texts("settings", "quiet=23:00-07:00",
+                 "quiet=", "quiet 23:00-07:00");
+    expect_texts("settings", "quiet=", "quiet=23:00-07:00", "quiet off");
+    expect_texts("settings", "digest=6:30", "digest=08:00", "digest 6:30");
     /* Several changes run in the form's order. */
     expect_texts("settings", "bio=hi there|nick=bob|away=1|deliver=0",
                  SETTINGS_NOW, "off ; away on ; nick bob ; bio hi there");
@@ -524,8 +532,8 @@ static void test_only_users_run_commands(void **state)
     assert_int_equal(r.error, ADHOC_ERR_FORBIDDEN);
     assert_int_equal(dispatch_command_list(&T.bot, "alice@x/phone", list, 16),
                      0);
-    assert_int_equal(dispatch_command_list(&T.bot, "bob@x/phone", list, 16), 2);
-    assert_int_equal(dispatch_command_list(&T.bot, "admin@x/pc", list, 16), 6);
+    assert_int_equal(dispatch_command_list(&T.bot, "bob@x/phone", list, 16), 3);
+    assert_int_equal(dispatch_command_list(&T.bot, "admin@x/pc", list, 16), 7);
     adhoc_response_free(&r);
 }
 
@@ -544,6 +552,26 @@ static void test_settings_form_shows_the_user_row(void **state)
     assert_string_equal(adhoc_values_get(&r.values, "away"), "1");
     assert_string_equal(adhoc_values_get(&r.values, "nick"), "alice");
     assert_string_equal(adhoc_values_get(&r.values, "bio"), "birds");
+    assert_string_equal(adhoc_values_get(&r.values, "notices"), "1");
+    assert_string_equal(adhoc_values_get(&r.values, "tz"), "UTC");
+    assert_string_equal(adhoc_values_get(&r.values, "quiet"), "");
+    assert_string_equal(adhoc_values_get(&r.values, "digest"), "08:00");
+    {
+        struct prefs p;
+
+        store_prefs_get(T.bot.store, T.alice.id, &p);
+        snprintf(p.tz, sizeof(p.tz), "Asia/Tokyo");
+        p.quiet_start = 23 * 60;
+        p.quiet_end = 7 * 60 + 30;
+        p.digest_at = 6 * 60 + 5;
+        p.notices = false;
+        store_prefs_put(T.bot.store, T.alice.id, &p);
+    }
+    request("alice@x/phone", "settings", ADHOC_EXECUTE, NULL, NULL, &r);
+    assert_string_equal(adhoc_values_get(&r.values, "notices"), "0");
+    assert_string_equal(adhoc_values_get(&r.values, "tz"), "Asia/Tokyo");
+    assert_string_equal(adhoc_values_get(&r.values, "quiet"), "23:00-07:30");
+    assert_string_equal(adhoc_values_get(&r.values, "digest"), "06:05");
     request("alice@x/phone", "tracking", ADHOC_EXECUTE, NULL, NULL, &r);
     assert_string_equal(adhoc_values_get(&r.values, "words"), "cats\ndogs");
     adhoc_response_free(&r);
@@ -942,9 +970,9 @@ static void test_xml_disco(void **state)
 
     (void)state;
     assert_int_equal(
-        items(ask("alice@x/phone", "get", ITEMS), "bot@x/starling"), 2);
+        items(ask("alice@x/phone", "get", ITEMS), "bot@x/starling"), 3);
     assert_int_equal(items(ask("admin@x/pc", "get", ITEMS), "bot@x/starling"),
-                     6);
+                     7);
     assert_int_equal(items(ask("eve@x/pc", "get", ITEMS), "bot@x/starling"), 0);
     a = ask("alice@x/phone", "get", INFO("settings"));
     q = sub(a, "query");
