@@ -117,6 +117,8 @@ static int run(struct page *pg)
         return store_tag_posts(st, pg->query, s->key, n, page_post, pg);
     case PAGE_REPLIES:
         return store_replies(st, s->arg, s->key, n, page_post, pg);
+    case PAGE_THREAD:
+        return store_thread_posts(st, s->arg, s->key, n, page_post, pg);
     case PAGE_SEARCH:
         return store_search(st, pg->query, s->key, n, page_post, pg);
     case PAGE_MENTIONS:
@@ -217,7 +219,9 @@ void cmd_show(struct cmd_ctx *c, const struct cmd_args *a)
 
     if (!cmd_get_post(c, a->num, &g, true))
         return;
-    first(&pg, c, PAGE_REPLIES, PAGE_POSTS);
+    /* A thread's first post comes with the whole thread, a reply with the
+     * replies to it. */
+    first(&pg, c, g.p.thread == 0 ? PAGE_THREAD : PAGE_REPLIES, PAGE_POSTS);
     pg.st.arg = a->num;
     pg.st.key = 0; /* replies oldest first */
     if (cmd_prefs(c, &pg.prefs)) {

@@ -24,6 +24,7 @@ enum page_kind {
     PAGE_AUTHOR,    /* last NICK: arg = author */
     PAGE_TAG,       /* last #tag, #tag: text = tag */
     PAGE_REPLIES,   /* show #N: arg = N, key = last reply shown */
+    PAGE_THREAD,    /* show #N of a thread's first post: the same */
     PAGE_SEARCH,    /* search WORDS: text = words */
     PAGE_MENTIONS,  /* mentions */
     PAGE_FAVS,      /* favs */

@@ -254,7 +254,10 @@ static const char *const steps[] = {
     /* 9: digests.  A follow in digest mode remembers the highest post
      *    number its digests have covered ('after'; existing ones start
      *    from now), and a user's settings when their last digest went out
-     *    (existing users: now, so that none gets one at once). */
+     *    (existing users: now, so that none gets one at once).  A thread's
+     *    posts in order of their numbers, for "show #N" to page through. */
+    "CREATE INDEX posts_thread_order ON posts(thread, id)"
+    "  WHERE thread IS NOT NULL;"
     "ALTER TABLE follow_digest ADD COLUMN after INTEGER NOT NULL DEFAULT 0;"
     "UPDATE follow_digest SET after = (SELECT coalesce(max(id), 0) FROM posts);"
     "ALTER TABLE prefs ADD COLUMN digest_sent INTEGER NOT NULL DEFAULT 0;"

@@ -135,6 +135,7 @@ enum stmt_id {
     S_PREFS_GET,
     S_QUIET_USERS,
     S_PREFS_PUT,
+    S_THREAD_POSTS,
     S_DIGEST_ON,
     S_DIGEST_OFF,
     S_DIGEST_CLOCK,
@@ -357,6 +358,12 @@ static const char *const sql[S_COUNT] = {
                   "JOIN users a ON a.id = p.author "
                   "WHERE p.reply_to = ?1 AND p.kind = 0 AND p.id > ?3 "
                   "ORDER BY p.id LIMIT ?2",
+    /* Every reply in the thread of ?1, however deep, in order. */
+    [S_THREAD_POSTS] = "SELECT " POST_COLS " FROM posts p "
+                       "INDEXED BY posts_thread_order "
+                       "JOIN users a ON a.id = p.author "
+                       "WHERE p.thread = ?1 AND p.kind = 0 AND p.id > ?3 "
+                       "ORDER BY p.id LIMIT ?2",
     /* The post itself is read once (S_POST_GET), not once a row. */
     [S_OUTBOX_FOR_POST] =
         "SELECT o.id, o.user, u.jid, u.away, o.class, o.what, "
@@ -1912,6 +1919,12 @@ int store_replies(struct store *s, int64_t id, int64_t after, int limit,
                   store_post_cb cb, void *ud)
 {
     return list(s, S_REPLIES, id, after, limit, cb, ud);
+}
+
+int store_thread_posts(struct store *s, int64_t root, int64_t after, int limit,
+                       store_post_cb cb, void *ud)
+{
+    return list(s, S_THREAD_POSTS, root, after, limit, cb, ud);
 }
 
 int store_search(struct store *s, const char *words, int64_t before, int limit,

@@ -285,6 +285,10 @@ int store_search(struct store *st, const char *words, int64_t before, int limit,
  * first). */
 int store_replies(struct store *st, int64_t id, int64_t after, int limit,
                   store_post_cb cb, void *ud);
+/* Every reply in the thread that post root starts, however deep,
+ * numbered above after, oldest first. */
+int store_thread_posts(struct store *st, int64_t root, int64_t after, int limit,
+                       store_post_cb cb, void *ud);
 
 /* Outbox ---------------------------------------------------------------- */
 

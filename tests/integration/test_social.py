@@ -87,12 +87,16 @@ def test_search_mentions_and_show_page_too(user, bot):
     page = bob.ask("mentions")
     assert ids(page) == list(range(12, 2, -1)) and page.endswith(MORE)
     assert ids(bob.ask("more")) == [2, 1]
+    # A long thread, replies to replies included, pages with "more".
     for i in range(11):
-        bob.ask("#1 reply %d" % i)
+        bob.ask("#%d reply %d" % (1 if i % 2 == 0 else 12 + i, i))
     page = bob.ask("show #1")
     assert ids(page) == [1] + list(range(13, 23))
+    assert "#14 bob (re #13)" in unstamp(page)
     assert page.endswith(MORE)
     assert unstamp(bob.ask("more")) == "#23 bob (re #1): reply 10"
+    # A reply's own replies.
+    assert ids(bob.ask("show #13")) == [13, 14]
 
 
 def test_followers_paged_by_key(prosody, bot, user):

@@ -432,6 +432,17 @@ static void test_threads_reach_everyone_in_them(void **state)
     expect(&dave, "d2", "#4 last word", "Replied to #4 as #5.");
     assert_true(has("carol@x <- dave (re #4): last word (#5)"));
     expect(&c, "c4", "mute #99", "No post #99.");
+    /* show #N of the thread's first post shows all of it, replies to
+     * replies too; of a reply, the replies to that reply. */
+    expect(&dave, "d3", "show #1",
+           "#1 alice \xc2\xb7 now: a question\n"
+           "#2 carol (re #1) \xc2\xb7 now: carol answers\n"
+           "#3 dave (re #2) \xc2\xb7 now: dave joins in\n"
+           "#4 alice (re #1) \xc2\xb7 now: alice again\n"
+           "#5 dave (re #4) \xc2\xb7 now: last word");
+    expect(&dave, "d4", "show #2",
+           "#2 carol (re #1) \xc2\xb7 now: carol answers\n"
+           "#3 dave (re #2) \xc2\xb7 now: dave joins in");
 }
 
 /* Issue 15: rt #N passes a post on once, never to those who blocked its
