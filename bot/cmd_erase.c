@@ -49,7 +49,7 @@ static struct erase_code *code_of(struct bot *b, int64_t user)
 }
 
 /* What the bot remembers of user in memory, forgotten. */
-static void forget(struct bot *b, int64_t user)
+static void forget(struct bot *b, int64_t user, const char *jid)
 {
     for (size_t i = 0; i < BOT_ERASE_CODES; i++)
         if (b->erase[i].user == user)
@@ -58,6 +58,7 @@ static void forget(struct bot *b, int64_t user)
         if (b->recent[i].user == user)
             memset(&b->recent[i], 0, sizeof(b->recent[i]));
     pager_drop(b->pager, user);
+    presence_remove(b->presence, jid);
     delivery_user_reset(b->delivery, user);
 }
 
@@ -90,7 +91,7 @@ static bool erase(struct cmd_ctx *c, const struct user *u, const char *by,
     } while (n > 0 && *posts > before);
     if (store_user_erase(b->store, u->id) < 0)
         goto fail;
-    forget(b, u->id);
+    forget(b, u->id, u->jid);
     b->subscription(b, u->jid, "unsubscribed");
     b->subscription(b, u->jid, "unsubscribe");
     snprintf(detail, sizeof(detail), "user #%" PRId64 "%s", u->id, why);
@@ -132,10 +133,10 @@ void cmd_delete_me(struct cmd_ctx *c, const struct cmd_args *a)
         }
         buf_printf(c->reply,
                    "This erases your account for good: your %" PRId64
-                   " posts, whom you follow and who follows you, your "
+                   " post%s, whom you follow and who follows you, your "
                    "favourites and settings.  It cannot be undone.  To go "
                    "ahead, send within 10 minutes:\ndelete me %s",
-                   n.posts, code->code);
+                   n.posts, n.posts == 1 ? "" : "s", code->code);
         return;
     }
     if (code == NULL || strcmp(code->code, a->word) != 0) {

@@ -8,7 +8,9 @@ otherwise.  Without it the service keeps running for you to try with any
 XMPP client until Ctrl-C.
 """
 import os
+import re
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -211,8 +213,42 @@ def main():
         ask(bob, "bob", "export", "Your export: a JSON document")
         receive(bob, "bob", "\"starling-export\"")
 
+        step("Digests: follow NICK digest gathers NICK's posts into one message a day")
+        ask(admin, "admin", "follow alice digest", "come in your daily digest at 08:00")
+        ask(alice, "alice", "A thought for the digest", "Posted #")
+        time.sleep(1.0)
+        print("  admin   (online, but alice's post waits for the digest)")
+        con = sqlite3.connect(bot.db, timeout=10)
+        with con:
+            con.execute("UPDATE prefs SET digest_sent = ? WHERE user = (SELECT id "
+                        "FROM users WHERE jid = 'admin@localhost')",
+                        (int(time.time()) - 2 * 86400,))
+        con.close()
+        print("  (time travel: as if admin's last digest went out two days ago)")
+        ask(admin, "admin", "digest 06:00", "Your daily digest comes at 06:00")
+        receive(admin, "admin", "Your daily digest: 1 post.")
+
+        step("Leaving for good: delete me, confirmed with a code")
+        dave = harness.Client(prosody, "dave").connect()
+        people["dave"] = dave
+        dave.subscribe()
+        print("  %-7s adds %s" % ("dave", harness.BOT))
+        receive(dave, "dave", "Welcome to Starling")
+        ask(alice, "alice", "follow dave", "You now follow dave.")
+        ask(dave, "dave", "Trying this out, then I'm off", "Posted #")
+        receive(alice, "alice", "Trying this out")
+        code = re.search(r"delete me (\d{6})$",
+                         ask(dave, "dave", "delete me", "It cannot be undone."))
+        if code is None:
+            failures.append("delete me code")
+        else:
+            ask(dave, "dave", "delete me " + code.group(1),
+                "Your account is erased: 1 post")
+            receive(alice, "alice", "attempted to retract")
+            ask(alice, "alice", "whois dave", "No user dave.")
+
         step("Admin by chat")
-        ask(admin, "admin", "stats", "users 4, active 4")
+        ask(admin, "admin", "stats", "users 4, active 4, online 4")
         ask(bob, "bob", "stats", "Not permitted.")
         ask(admin, "admin", "ban carol too much cake talk", "Banned carol.")
         receive(carol, "carol", "You have been banned")

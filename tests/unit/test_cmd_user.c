@@ -568,7 +568,7 @@ static void test_delete_me_erases_everything(void **state)
     assert_int_equal(db_count("SELECT count(*) FROM posts", 0, ""), 4);
 
     got = say(&T.alice, "a6", "delete me");
-    assert_non_null(strstr(got, "your 1 posts"));
+    assert_non_null(strstr(got, "your 1 post,"));
     assert_non_null(strstr(got, "It cannot be undone."));
     code_in(got, code);
     free(got);
@@ -611,6 +611,7 @@ static void test_delete_me_erases_everything(void **state)
     assert_non_null(strstr(T.notes.s, "alice@x <- presence unsubscribed\n"));
     assert_non_null(strstr(T.notes.s, "alice@x <- presence unsubscribe\n"));
     expect(&T.bob, "b5", "whois alice", "No user alice.");
+    assert_int_equal(presence_best(T.bot.presence, "alice@x"), SHOW_OFFLINE);
     /* The nick is free again, and a newcomer inherits nothing. */
     assert_int_equal(store_user_create(T.bot.store, "alice@y", "alice", false,
                                        false, 1, &again),
