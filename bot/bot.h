@@ -88,6 +88,11 @@ struct bot {
     /* bare became an active user: in component mode the bot greets them
      * (its presence, a probe of theirs). */
     void (*contact)(struct bot *b, const char *bare);
+    /* A user was renamed from old_nick to new_nick (status: their bio):
+     * tell their follower bare that the address NICK@domain moved; NULL
+     * without per-user addresses. */
+    void (*address_moved)(struct bot *b, const char *bare, const char *old_nick,
+                          const char *new_nick, const char *status);
 };
 
 #endif

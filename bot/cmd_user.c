@@ -232,8 +232,26 @@ void cmd_whois(struct cmd_ctx *c, const struct cmd_args *a)
     }
 }
 
+/* A renamed user's address moved: each follower is told (paced by the
+ * session). */
+struct moved {
+    struct cmd_ctx *c;
+    const char *old_nick;
+};
+
+static int tell_moved(void *ud, const char *jid)
+{
+    struct moved *m = ud;
+    struct bot *b = m->c->bot;
+
+    b->address_moved(b, jid, m->old_nick, m->c->user->nick, m->c->user->bio);
+    return 0;
+}
+
 void cmd_nick(struct cmd_ctx *c, const struct cmd_args *a)
 {
+    char old[NICK_MAX + 1];
+    struct moved m = {c, old};
     int r;
 
     if (nick_reserved(a->nick, c->bot->self)) {
@@ -246,8 +264,13 @@ void cmd_nick(struct cmd_ctx *c, const struct cmd_args *a)
     else if (r == 1)
         buf_printf(c->reply, "The nick %s is taken.", a->nick);
     else {
+        utf8_copy(old, sizeof(old), c->user->nick);
         utf8_copy(c->user->nick, sizeof(c->user->nick), a->nick);
         buf_printf(c->reply, "You are now %s.", a->nick);
+        if (c->bot->address_moved != NULL && strcmp(old, a->nick) != 0 &&
+            store_follower_jids(c->bot->store, c->user->id, tell_moved, &m) < 0)
+            log_warnx("not every follower of %s was told of the new nick",
+                      a->nick);
     }
 }
 

@@ -147,6 +147,14 @@ static void bot_contact(struct bot *b, const char *bare)
     session_contact(bare, true);
 }
 
+static void bot_address_moved(struct bot *b, const char *bare,
+                              const char *old_nick, const char *new_nick,
+                              const char *status)
+{
+    (void)b;
+    session_address_moved(bare, old_nick, new_nick, status);
+}
+
 static void say_goodbye(void *ud, const char *bare)
 {
     (void)ud;
@@ -508,6 +516,8 @@ static int run(struct config *cfg)
     d.bot.subscription_from = bot_subscription_from;
     d.bot.presence_from = bot_presence_from;
     d.bot.contact = bot_contact;
+    if (session_user_addresses(cfg))
+        d.bot.address_moved = bot_address_moved;
     d.bot.started = time(NULL);
     if (session_own_jid(cfg, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: the bot's own JID is not a JID", cfg->path);

@@ -136,12 +136,16 @@ static struct {
     bool component;         /* a XEP-0114 component (SPEC 10) */
     size_t domain_len;
     /* Component mode: subscribers still to be greeted (presence,
-     * subscription request, probe), paced by the send queue. */
+     * subscription request, probe), or told that an address they follow
+     * moved, paced by the send queue. */
     struct greet {
         char *jid;
-        time_t due; /* monotonic seconds */
+        time_t due;   /* monotonic seconds */
+        char *from;   /* a move: the old nick (else NULL) */
+        char *to;     /* the new nick */
+        char *status; /* its bio */
     } * greet;
-    size_t ngreet, greet_next, greet_cap;
+    size_t ngreet, greet_next, greet_cap, nmoved;
     bool ever_ready;
     bool stopping;
     bool auth_refused; /* SASL failure seen on this connection */
@@ -1420,23 +1424,86 @@ int session_send_receipt(const char *to_full, const char *id)
     return 0;
 }
 
-void session_contact(const char *bare, bool fresh)
+/* A new entry at the end of the greeting list. */
+static struct greet *greet_add(const char *bare, time_t delay)
 {
     struct timespec now;
+    struct greet *g;
 
-    if (!S.component)
-        return; /* the server keeps the roster and tells */
     if (S.ngreet == S.greet_cap) {
         S.greet_cap = S.greet_cap ? S.greet_cap * 2 : 1024;
         S.greet = xrealloc(S.greet, S.greet_cap * sizeof(*S.greet));
     }
     now_mono(&now);
-    S.greet[S.ngreet].jid = xstrdup(bare);
+    g = &S.greet[S.ngreet++];
+    memset(g, 0, sizeof(*g));
+    g->jid = xstrdup(bare);
+    g->due = now.tv_sec + delay;
+    return g;
+}
+
+void session_contact(const char *bare, bool fresh)
+{
+    if (!S.component)
+        return; /* the server keeps the roster and tells */
     /* A newcomer's client answers the bot's first request for their
      * presence at once, often before their server has recorded it (Prosody
      * then keeps the answer as a pre-approval); asked again a little later,
      * the server completes the subscription by itself. */
-    S.greet[S.ngreet++].due = now.tv_sec + (fresh ? GREET_AGAIN : 0);
+    greet_add(bare, fresh ? GREET_AGAIN : 0);
+}
+
+void session_address_moved(const char *bare, const char *old_nick,
+                           const char *new_nick, const char *status)
+{
+    struct greet *g;
+
+    if (!S.component || !S.cfg->component.user_jids)
+        return;
+    g = greet_add(bare, 0);
+    g->from = xstrdup(old_nick);
+    g->to = xstrdup(new_nick);
+    g->status = xstrdup(status != NULL ? status : "");
+}
+
+static void greet_free(struct greet *g)
+{
+    free(g->jid);
+    free(g->from);
+    free(g->to);
+    free(g->status);
+}
+
+/* Tell a follower of old@domain that it is new@domain now: a message and
+ * the end of the old address's presence from the old one, a subscription
+ * request and presence from the new one (their client offers to add it;
+ * adding it is following, as it was). */
+static void move_address(const struct greet *g)
+{
+    char *from = xasprintf("%s@%s", g->from, S.domain);
+    char *to = xasprintf("%s@%s", g->to, S.domain);
+    char *text = xasprintf("%s is now %s: their updates come from %s from "
+                           "now on. Add that contact to keep them coming "
+                           "here.",
+                           g->from, g->to, to);
+    char id[64];
+    struct outmsg m = {.to = g->jid, .body = text, .id = id, .author = g->from};
+
+    snprintf(id, sizeof(id), "starling-move-%llu",
+             (unsigned long long)++S.next_id);
+    session_send(&m);
+    session_send_presence_from(from, g->jid, NULL, false);
+    session_send_subscription_from(from, g->jid, "unsubscribed");
+    session_send_subscription_from(to, g->jid, "subscribe");
+    session_send_presence_from(to, g->jid, g->status, true);
+    free(text);
+    free(to);
+    free(from);
+}
+
+bool session_user_addresses(const struct config *cfg)
+{
+    return cfg->xmpp.mode == MODE_COMPONENT && cfg->component.user_jids;
 }
 
 bool session_wants_contacts(void)
@@ -1457,28 +1524,36 @@ static void greet_some(void)
     while (S.greet_next < S.ngreet && tx_ready() != NULL &&
            S.greet[S.greet_next].due <= now.tv_sec &&
            xmpp_conn_send_queue_len(S.links[S.tx].conn) < WINDOW / 2) {
-        char *to = S.greet[S.greet_next++].jid;
+        struct greet *g = &S.greet[S.greet_next++];
 
-        send_presence_to(to);
-        session_send_subscription(to, "subscribe");
-        session_send_probe(to);
-        free(to);
+        if (g->from != NULL) {
+            move_address(g);
+            S.nmoved++;
+        } else {
+            send_presence_to(g->jid);
+            session_send_subscription(g->jid, "subscribe");
+            session_send_probe(g->jid);
+        }
+        greet_free(g);
     }
     if (S.greet_next == S.ngreet && S.ngreet > 0) {
-        log_info("greeted %zu subscribers", S.ngreet);
+        if (S.ngreet > S.nmoved)
+            log_info("greeted %zu subscribers", S.ngreet - S.nmoved);
+        if (S.nmoved > 0)
+            log_info("told %zu followers of a moved address", S.nmoved);
         free(S.greet);
         S.greet = NULL;
-        S.ngreet = S.greet_next = S.greet_cap = 0;
+        S.ngreet = S.greet_next = S.greet_cap = S.nmoved = 0;
     }
 }
 
 static void greet_forget(void)
 {
     for (size_t i = S.greet_next; i < S.ngreet; i++)
-        free(S.greet[i].jid);
+        greet_free(&S.greet[i]);
     free(S.greet);
     S.greet = NULL;
-    S.ngreet = S.greet_next = S.greet_cap = 0;
+    S.ngreet = S.greet_next = S.greet_cap = S.nmoved = 0;
 }
 
 int session_send_available(const char *to)

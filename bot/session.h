@@ -179,9 +179,17 @@ int session_send_receipt(const char *to_full, const char *id);
  * mode (the bot keeps its roster itself) they are greeted, paced;
  * otherwise nothing happens. */
 void session_contact(const char *bare, bool fresh);
+/* Component mode with per-user addresses: tell the follower bare that
+ * old_nick@domain is new_nick@domain now (a message, the old address's
+ * presence withdrawn, the new one's subscription request and presence
+ * with status), paced like greetings; otherwise nothing happens. */
+void session_address_moved(const char *bare, const char *old_nick,
+                           const char *new_nick, const char *status);
 /* Stopping: a component tells each online user that it goes (a client's
  * server does that for it). */
 void session_goodbye(const char *bare);
+/* Whether cfg gives every user an address NICK@domain of their own. */
+bool session_user_addresses(const struct config *cfg);
 /* Whether session_contact() wants every active user after login. */
 bool session_wants_contacts(void);
 /* Component mode: the bot's presence to one subscriber; a probe of a

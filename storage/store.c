@@ -136,6 +136,7 @@ enum stmt_id {
     S_QUIET_USERS,
     S_PREFS_PUT,
     S_THREAD_POSTS,
+    S_FOLLOWER_JIDS,
     S_DIGEST_ON,
     S_DIGEST_OFF,
     S_DIGEST_CLOCK,
@@ -358,6 +359,10 @@ static const char *const sql[S_COUNT] = {
                   "JOIN users a ON a.id = p.author "
                   "WHERE p.reply_to = ?1 AND p.kind = 0 AND p.id > ?3 "
                   "ORDER BY p.id LIMIT ?2",
+    /* The active followers of ?1 (a walk over them by nature). */
+    [S_FOLLOWER_JIDS] = "SELECT u.jid FROM follows f JOIN users u "
+                        "ON u.id = f.follower WHERE f.followee = ?1 "
+                        "AND u.active = 1",
     /* Every reply in the thread of ?1, however deep, in order. */
     [S_THREAD_POSTS] = "SELECT " POST_COLS " FROM posts p "
                        "INDEXED BY posts_thread_order "
@@ -2465,6 +2470,12 @@ int store_digest_done(struct store *s, int64_t user, int64_t upto, time_t now)
 int store_max_post(struct store *s, int64_t *id)
 {
     return scalar(s, stmt(s, S_MAX_POST), id);
+}
+
+int store_follower_jids(struct store *s, int64_t user, store_word_cb cb,
+                        void *ud)
+{
+    return each_word(s, S_FOLLOWER_JIDS, user, cb, ud);
 }
 
 int store_blocking(struct store *s, int64_t user, store_word_cb cb, void *ud)

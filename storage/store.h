@@ -404,6 +404,9 @@ int store_prefs_put(struct store *st, int64_t user, const struct prefs *p);
 int store_quiet_users(struct store *st, int (*cb)(void *ud, int64_t user),
                       void *ud);
 
+/* The JIDs of user's active followers. */
+int store_follower_jids(struct store *st, int64_t user, store_word_cb cb,
+                        void *ud);
 /* Nicks user blocks, in the order of the blocks index. */
 int store_blocking(struct store *st, int64_t user, store_word_cb cb, void *ud);
 

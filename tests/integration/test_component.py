@@ -145,12 +145,24 @@ def test_per_user_addresses(tmp_path, clients, kind):
         got = alice.wait("can I have some?")
         assert got["body"] == "DM from bob: can I have some?"
         assert got["frm"].split("/")[0] == "bob@" + SERVICE
+        # A new nick moves the address: bob is told from the old one, and
+        # the new one asks to be added; updates come from it from then on.
+        ally_jid = "ally@" + SERVICE
+        assert ask(alice, "nick ally") == "You are now ally."
+        m = bob.wait("alice is now ally")
+        assert m["frm"].split("/")[0] == alice_jid
+        assert ally_jid in m["body"]
+        bob.subscribe(to=ally_jid)
+        bob.wait_online(ally_jid)
+        assert ask(alice, "new name, same tomatoes").startswith("Posted #")
+        m = bob.wait("same tomatoes")
+        assert m["frm"].split("/")[0] == ally_jid
         # Removing the contact unfollows.
-        bob.unsubscribe(to=alice_jid)
+        bob.unsubscribe(to=ally_jid)
         deadline = time.time() + 10
-        while time.time() < deadline and "alice" in ask(bob, "following"):
+        while time.time() < deadline and "ally" in ask(bob, "following"):
             time.sleep(0.3)
-        assert "alice" not in ask(bob, "following")
+        assert "ally" not in ask(bob, "following")
     finally:
         assert b.stop() == 0
         prosody.stop()

@@ -50,6 +50,14 @@ static void fake_subscription(struct bot *b, const char *to, const char *type)
     buf_printf(&T.notes, "%s <- presence %s\n", to, type);
 }
 
+static void fake_moved(struct bot *b, const char *bare, const char *old_nick,
+                       const char *new_nick, const char *status)
+{
+    (void)b;
+    buf_printf(&T.notes, "%s <- moved %s -> %s (%s)\n", bare, old_nick,
+               new_nick, status);
+}
+
 static size_t op_room(void *ud)
 {
     (void)ud;
@@ -760,6 +768,30 @@ static void test_digest_is_bounded(void **state)
                                     "them: alice, carol)."));
 }
 
+/* SPEC 10: with per-user addresses, a new nick moves the address and
+ * every follower is told; without them, nobody is. */
+static void test_rename_moves_the_address(void **state)
+{
+    struct user c = carol();
+
+    (void)state;
+    store_user_set_bio(T.bot.store, T.alice.id, "gardener");
+    store_user_by_id(T.bot.store, T.alice.id, &T.alice);
+    expect(&T.alice, "a1", "nick ally", "You are now ally.");
+    assert_null(T.notes.s);
+    T.bot.address_moved = fake_moved;
+    expect(&T.alice, "a2", "nick alicia", "You are now alicia.");
+    assert_string_equal(T.notes.s,
+                        "bob@x <- moved ally -> alicia (gardener)\n"
+                        "carol@x <- moved ally -> alicia (gardener)\n");
+    /* The same nick again, or a taken one: nothing moves. */
+    buf_reset(&T.notes);
+    expect(&T.alice, "a3", "nick alicia", "You are now alicia.");
+    expect(&T.alice, "a4", "nick bob", "The nick bob is taken.");
+    assert_true(T.notes.len == 0);
+    (void)c;
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -781,6 +813,7 @@ int main(void)
         T_(test_erase_by_admin_and_expired_codes),
         T_(test_digest_once_a_day),
         T_(test_digest_is_bounded),
+        T_(test_rename_moves_the_address),
     };
 
     if (match_init() < 0)
