@@ -56,14 +56,6 @@ enum show presence_show_parse(const char *s)
     return SHOW_AVAILABLE;
 }
 
-const char *presence_show_name(enum show s)
-{
-    static const char *const names[] = {"offline", "dnd",       "xa",
-                                        "away",    "available", "chat"};
-
-    return s <= SHOW_CHAT ? names[s] : "?";
-}
-
 struct presence *presence_new(void)
 {
     struct presence *p = xcalloc(1, sizeof(*p));

@@ -23,7 +23,6 @@ enum show {
 
 /* "away", "xa", "dnd", "chat", NULL/"" (available); unknown = available. */
 enum show presence_show_parse(const char *s);
-const char *presence_show_name(enum show s);
 
 struct presence;
 struct presence *presence_new(void);

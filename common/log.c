@@ -26,17 +26,6 @@ enum log_level log_get_level(void)
     return current;
 }
 
-int log_level_parse(const char *name, enum log_level *out)
-{
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(name, names[i]) == 0) {
-            *out = (enum log_level)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void vlog(enum log_level level, const char *err, const char *fmt,
                  va_list ap)
 {

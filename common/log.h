@@ -17,8 +17,6 @@ enum log_level {
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* "debug" | "info" | "warning" | "error" -> 0, else -1. */
-int log_level_parse(const char *name, enum log_level *out);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
