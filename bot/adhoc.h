@@ -76,7 +76,9 @@ struct adhoc_command {
     const struct adhoc_field *fields; /* NULL: runs at once, no form */
 };
 
-/* The command menu (SPEC 9), terminated by an entry with node NULL. */
+/* The command menu (SPEC 9), terminated by an entry with node NULL.
+ * Test hook: the unit tests walk it (the bot finds entries with
+ * adhoc_find() and lists them with adhoc_list()). */
 const struct adhoc_command *adhoc_table(void);
 /* The command with this node, or NULL (also for node NULL). */
 const struct adhoc_command *adhoc_find(const char *node);

@@ -81,7 +81,8 @@ void cmd_parse(const char *msg, struct cmd_parsed *parsed);
 /* true for a command whose near misses are never posted (SPEC 5): one
  * that takes a post number (show, reply, delete) or an admin command. */
 bool cmd_guarded(const struct cmd_entry *e);
-/* The table, terminated by an entry with name NULL. */
+/* The table, terminated by an entry with name NULL.  Test hook: the unit
+ * tests walk it (the bot finds entries with cmd_find()). */
 const struct cmd_entry *cmd_table(void);
 const struct cmd_entry *cmd_find(const char *name);
 

@@ -86,7 +86,7 @@ void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
 /* The stream dropped: in-flight and queued rows are forgotten (they stay
  * in the store). */
 void delivery_disconnected(struct delivery *d);
-/* Queued + in flight, for stats and tests. */
+/* Test hook: queued + in flight (the tests wait for it to drain). */
 size_t delivery_pending(const struct delivery *d);
 
 /* The text of an update as recipients see it; caller frees. */

@@ -1556,14 +1556,6 @@ static void greet_forget(void)
     S.ngreet = S.greet_next = S.greet_cap = S.nmoved = 0;
 }
 
-int session_send_available(const char *to)
-{
-    if (tx() == NULL)
-        return -1;
-    send_presence_to(to);
-    return 0;
-}
-
 void session_goodbye(const char *bare)
 {
     xmpp_stanza_t *p;

@@ -192,10 +192,9 @@ void session_goodbye(const char *bare);
 bool session_user_addresses(const struct config *cfg);
 /* Whether session_contact() wants every active user after login. */
 bool session_wants_contacts(void);
-/* Component mode: the bot's presence to one subscriber; a probe of a
- * subscriber's; and the presence of another address of the domain (a
- * user's NICK@domain: available with status, or unavailable). */
-int session_send_available(const char *to);
+/* Component mode: a probe of a subscriber's presence; and the presence
+ * of another address of the domain (a user's NICK@domain: available with
+ * status, or unavailable). */
 int session_send_probe(const char *to);
 int session_send_presence_from(const char *from, const char *to,
                                const char *status, bool available);

@@ -329,7 +329,8 @@ int store_outbox_of_post(struct store *st, int64_t post, store_copy_cb cb,
 /* cb for each user who has one of the rows ids (a lost link's). */
 int store_outbox_users(struct store *st, const int64_t *ids, size_t n,
                        void (*cb)(void *ud, int64_t user), void *ud);
-/* Undelivered rows of user: all, or only the ordinary ones. */
+/* Undelivered rows of user: all (a test hook: what is held), or only the
+ * ordinary ones. */
 int store_outbox_count_user(struct store *st, int64_t user, int64_t *count);
 int store_outbox_count_ordinary(struct store *st, int64_t user, int64_t *count);
 /* Delete all but the newest keep ordinary rows held for user and count
