@@ -127,8 +127,9 @@ static const struct adhoc_command table[] = {
      "reaches you.",
      NULL, tracking_fields},
     {"export", "Export my data", false,
-     "Your export comes in chat messages; join their texts in order.", "export",
-     NULL},
+     "Your export comes in chat: a link to a file, or messages whose texts "
+     "you join in order.",
+     "export", NULL},
     {"stats", "Statistics", true, NULL, "stats", NULL},
     {"ban", "Ban a user", true,
      "A banned user cannot post, follow or message, and is told so.", "ban",

@@ -93,6 +93,18 @@ struct bot {
      * without per-user addresses. */
     void (*address_moved)(struct bot *b, const char *bare, const char *old_nick,
                           const char *new_nick, const char *status);
+    /* XEP-0363: the largest file the bot can hand over now, 0 when it
+     * cannot (no upload service, not connected).  NULL: never. */
+    size_t (*upload_max)(struct bot *b);
+    /* Hand doc to the bare JID to as a file named filename of type: 0
+     * started, doc taken (left empty), and cmd_export_done() is called
+     * with the outcome later, outside any handler; -1 not started (busy,
+     * not connected), doc untouched. */
+    int (*upload)(struct bot *b, const char *to, const char *filename,
+                  const char *type, struct buf *doc);
+    /* A chat message that is a XEP-0066 link to a file: its body is url
+     * itself, so that clients show the file.  NULL: reply. */
+    void (*link)(struct bot *b, const char *to, const char *url);
 };
 
 #endif

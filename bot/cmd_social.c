@@ -9,8 +9,10 @@
  * zone_next().  Notices to other users ("alice faved #12", "alice now
  * follows you") go out through bot->notice, each at most once per
  * (user, post) or (follower, user): the store remembers what was told.
- * "export" sends export.h's document as chat messages of bounded size,
- * once an hour.
+ * "export" hands export.h's document over once an hour: as a file through
+ * the server's upload service (XEP-0363, bot->upload) when there is one
+ * that takes it, else, or when that fails, as chat messages of bounded
+ * size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,11 @@
 #include "export.h"
 #include "zone.h"
 
-#define EXPORT_EVERY  3600 /* seconds between two exports of a user */
-#define EXPORT_PIECE  3000 /* bytes of the document a chat message */
-#define EXPORT_PIECES 100  /* messages at most: larger needs a file */
+#define EXPORT_EVERY    3600 /* seconds between two exports of a user */
+#define EXPORT_PIECE    3000 /* bytes of the document a chat message */
+#define EXPORT_PIECES   100  /* messages at most: larger needs a file */
+#define EXPORT_CHAT_MAX ((size_t)EXPORT_PIECE * EXPORT_PIECES)
+#define EXPORT_FILE_MAX ((size_t)10 << 20) /* as a file, at most */
 
 void cmd_clock(int minute, char *out)
 {
@@ -268,9 +272,8 @@ void cmd_digest(struct cmd_ctx *c, const struct cmd_args *a)
 
 /* The document goes out as a first message saying how to read it, then
  * the pieces in order; each piece is whole UTF-8. */
-static void send_pieces(struct cmd_ctx *c, const struct buf *doc)
+static void send_pieces(struct bot *b, const char *to, const struct buf *doc)
 {
-    struct bot *b = c->bot;
     size_t n = 0, off, len;
     char *text;
 
@@ -280,21 +283,81 @@ static void send_pieces(struct cmd_ctx *c, const struct buf *doc)
                      "message%s below; join their texts in order. Its "
                      "format is \"starling-export\" version 1.",
                      doc->len, n, n == 1 ? "" : "s");
-    b->reply(b, c->user->jid, text);
+    b->reply(b, to, text);
     free(text);
     for (off = 0; off < doc->len; off += len) {
         len = export_piece(doc->s + off, doc->len - off, EXPORT_PIECE);
         text = xstrndup(doc->s + off, len);
-        b->reply(b, c->user->jid, text);
+        b->reply(b, to, text);
         free(text);
     }
 }
 
+/* The largest document the bot can hand over as a file now (0: none). */
+static size_t file_max(struct bot *b)
+{
+    size_t max;
+
+    if (b->upload == NULL || b->upload_max == NULL)
+        return 0;
+    max = b->upload_max(b);
+    return max > EXPORT_FILE_MAX ? EXPORT_FILE_MAX : max;
+}
+
+/* No file: chat messages if the document fits them; else nothing was
+ * sent, and the hour's export is given back. */
+static void export_fallback(struct bot *b, const char *to,
+                            const struct buf *doc)
+{
+    struct user u;
+    struct prefs p;
+    char *text;
+
+    if (doc->len <= EXPORT_CHAT_MAX) {
+        send_pieces(b, to, doc);
+        return;
+    }
+    if (store_user_by_jid(b->store, to, &u) == 1 &&
+        store_prefs_get(b->store, u.id, &p) == 0) {
+        p.exported = 0;
+        store_prefs_put(b->store, u.id, &p);
+    }
+    text = xasprintf("Sorry, your export (%zu KB) could not be uploaded as a "
+                     "file, and it is too large for chat messages; nothing "
+                     "was sent. Please try again later.",
+                     (doc->len + 999) / 1000);
+    b->reply(b, to, text);
+    free(text);
+}
+
+void cmd_export_done(struct bot *b, const char *to, const struct buf *doc,
+                     const char *url)
+{
+    char *text;
+
+    if (url == NULL) {
+        export_fallback(b, to, doc);
+        return;
+    }
+    text = xasprintf("Your export: a JSON document of %zu bytes, format "
+                     "\"starling-export\" version 1 (the link below).",
+                     doc->len);
+    b->reply(b, to, text);
+    free(text);
+    if (b->link != NULL)
+        b->link(b, to, url);
+    else
+        b->reply(b, to, url);
+}
+
 void cmd_export(struct cmd_ctx *c, const struct cmd_args *a)
 {
-    time_t now = c->bot->now();
+    struct bot *b = c->bot;
+    time_t now = b->now();
+    size_t fmax = file_max(b);
     struct buf doc = {0};
     struct prefs p;
+    char *name;
     int r;
 
     (void)a;
@@ -307,19 +370,32 @@ void cmd_export(struct cmd_ctx *c, const struct cmd_args *a)
                    (long long)(p.exported + EXPORT_EVERY - now + 59) / 60);
         return;
     }
-    r = export_json(c->bot->store, c->user, now,
-                    (size_t)EXPORT_PIECE * EXPORT_PIECES, &doc);
-    if (r < 0)
+    r = export_json(b->store, c->user, now,
+                    fmax > EXPORT_CHAT_MAX ? fmax : EXPORT_CHAT_MAX, &doc);
+    if (r < 0) {
         cmd_failed(c);
-    else if (r == 1)
+    } else if (r == 1 && fmax == 0) {
         buf_printf(c->reply,
-                   "Your data is more than %d KB, too much to send as chat "
-                   "messages, and this server offers no file upload yet.",
-                   EXPORT_PIECE * EXPORT_PIECES / 1000);
-    else {
+                   "Your data is more than %zu KB, too much to send as chat "
+                   "messages, and this server offers no file upload.",
+                   EXPORT_CHAT_MAX / 1000);
+    } else if (r == 1) {
+        buf_printf(c->reply,
+                   "Your data is more than %zu KB, too much to send as chat "
+                   "messages or as a file (this server takes files up to "
+                   "%zu KB).",
+                   (fmax > EXPORT_CHAT_MAX ? fmax : EXPORT_CHAT_MAX) / 1000,
+                   fmax / 1000);
+    } else {
         p.exported = now;
-        if (save_prefs(c, &p))
-            send_pieces(c, &doc);
+        if (save_prefs(c, &p)) {
+            /* A file when the server takes it, else chat messages. */
+            name = xasprintf("starling-export-%s.json", c->user->nick);
+            if (doc.len > fmax ||
+                b->upload(b, c->user->jid, name, "application/json", &doc) < 0)
+                export_fallback(b, c->user->jid, &doc);
+            free(name);
+        }
     }
     buf_free(&doc);
 }

@@ -122,6 +122,15 @@ void cmd_react(struct cmd_ctx *ctx, const char *reaction_id,
  * message written to a user's NICK@domain). */
 void cmd_private(struct cmd_ctx *ctx, const char *nick, const char *text);
 
+/*
+ * The end of an "export" handed to bot->upload: url is the file's GET
+ * URL, sent as a XEP-0066 link after a line saying what it is; NULL when
+ * the upload failed: the document (borrowed) then goes as chat messages
+ * if it fits them, else the user is told and may export again at once.
+ */
+void cmd_export_done(struct bot *b, const char *to, const struct buf *doc,
+                     const char *url);
+
 /* Post text (already trimmed) as ctx->user; used by post/reply/handler.
  * reply_to 0 for none.  Writes "Posted #N." or the refusal. */
 void cmd_post_text(struct cmd_ctx *ctx, const char *text, int64_t reply_to);

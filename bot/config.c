@@ -55,8 +55,8 @@ static int line_of(const config_setting_t *s)
 
 /* The keys each group accepts. */
 static const char *const xmpp_keys[] = {
-    "mode", "jid", "password", "password_file", "host",
-    "port", "tls", "ca_file",  "resource",      NULL};
+    "mode", "jid",     "password", "password_file",  "host", "port",
+    "tls",  "ca_file", "resource", "upload_service", NULL};
 static const char *const component_keys[] = {
     "domain", "secret", "secret_file", "host",
     "port",   "nodes",  "user_jids",   NULL};
@@ -441,6 +441,34 @@ static void load_component(struct loader *l, config_setting_t *root,
         c->component.user_jids = config_setting_get_bool(s) != 0;
 }
 
+/* xmpp.upload_service: "auto" (the default: discovery), "off", or the
+ * JID of the XEP-0363 service to use. */
+static void load_upload(struct loader *l, config_setting_t *root,
+                        struct config *c)
+{
+    config_setting_t *s;
+    char *v = get_string(l, root, "xmpp", "upload_service", &s);
+    char bare[JID_MAX + 1];
+
+    if (v == NULL || strcmp(v, "auto") == 0) {
+        free(v);
+        return;
+    }
+    if (strcmp(v, "off") == 0) {
+        c->xmpp.upload_off = true;
+        free(v);
+        return;
+    }
+    if (jid_bare(v, bare, sizeof(bare)) < 0 || strchr(v, '/') != NULL)
+        fail(l, line_of(s),
+             "xmpp.upload_service \"%s\" is not \"auto\", \"off\" or a "
+             "bare JID",
+             v);
+    else
+        c->xmpp.upload_service = xstrdup(bare);
+    free(v);
+}
+
 static void load_xmpp(struct loader *l, config_setting_t *root,
                       struct config *c)
 {
@@ -453,6 +481,14 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
 
     get_enum(l, root, "xmpp", "mode", mode_names, &mode);
     c->xmpp.mode = (enum xmpp_mode)mode;
+    load_upload(l, root, c);
+    /* Trust anchors: for the server, and for the upload service's HTTPS
+     * (which a component uses too). */
+    c->xmpp.ca_file = get_string(l, root, "xmpp", "ca_file", &s);
+    if (!l->failed && c->xmpp.ca_file != NULL &&
+        access(c->xmpp.ca_file, R_OK) != 0)
+        fail(l, line_of(s), "cannot read ca_file %s: %s", c->xmpp.ca_file,
+             strerror(errno));
     if (c->xmpp.mode == MODE_COMPONENT) {
         /* The account is not used: a component has no JID or password. */
         load_component(l, root, c);
@@ -469,11 +505,6 @@ static void load_xmpp(struct loader *l, config_setting_t *root,
     get_int(l, root, "xmpp", "port", 1, 65535, &c->xmpp.port);
     get_enum(l, root, "xmpp", "tls", tls_names, &tls);
     c->xmpp.tls = (enum tls_mode)tls;
-    c->xmpp.ca_file = get_string(l, root, "xmpp", "ca_file", &s);
-    if (!l->failed && c->xmpp.ca_file != NULL &&
-        access(c->xmpp.ca_file, R_OK) != 0)
-        fail(l, line_of(s), "cannot read ca_file %s: %s", c->xmpp.ca_file,
-             strerror(errno));
     c->xmpp.resource = get_string(l, root, "xmpp", "resource", &s);
     if (!l->failed && c->xmpp.resource != NULL && c->xmpp.resource[0] == '\0')
         fail(l, line_of(s), "xmpp.resource is empty");
@@ -657,6 +688,7 @@ void config_free(struct config *c)
     }
     free(c->xmpp.host);
     free(c->xmpp.ca_file);
+    free(c->xmpp.upload_service);
     free(c->xmpp.resource);
     free(c->storage.path);
     free_list(c->bot.admins, c->bot.n_admins);

@@ -35,6 +35,10 @@ struct config {
         enum tls_mode tls;
         char *ca_file;  /* NULL: system store */
         char *resource; /* default "starling" */
+        /* XEP-0363: the upload service; NULL: discovered (client mode),
+         * unless upload_off. */
+        char *upload_service;
+        bool upload_off;
     } xmpp;
     struct {
         char *domain;              /* the component's domain (SPEC 10) */

@@ -17,10 +17,12 @@
 #include <time.h>
 
 #include "bot.h"
+#include "commands.h"
 #include "dispatch.h"
 #include "../common/log.h"
 #include "notify.h"
 #include "session.h"
+#include "upload.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -47,8 +49,9 @@ struct daemon {
     bool batch; /* this turn is one transaction */
     struct sender *senders;
     size_t nsenders, senders_cap;
-    bool degraded;      /* the database takes no writes */
-    unsigned probe_gap; /* seconds between tries, doubling */
+    struct uploader *uploads; /* exports on their way as files */
+    bool degraded;            /* the database takes no writes */
+    unsigned probe_gap;       /* seconds between tries, doubling */
     struct timespec probe_at;
 };
 
@@ -154,6 +157,50 @@ static void bot_address_moved(struct bot *b, const char *bare,
     (void)b;
     session_address_moved(bare, old_nick, new_nick, status);
 }
+
+/* XEP-0363: exports as files.  The bot is the first member of the
+ * daemon, so the hooks find the uploads from it. */
+static size_t bot_upload_max(struct bot *b)
+{
+    (void)b;
+    return session_upload_max();
+}
+
+static int bot_upload(struct bot *b, const char *to, const char *filename,
+                      const char *type, struct buf *doc)
+{
+    struct daemon *d = (struct daemon *)b;
+
+    return upload_begin(d->uploads, to, filename, type, doc, time(NULL));
+}
+
+static void bot_link(struct bot *b, const char *to, const char *url)
+{
+    struct outmsg m = {.to = to, .body = url, .oob_url = url};
+
+    (void)b;
+    session_send(&m);
+}
+
+static int upload_ask_slot(void *ud, uint64_t job, const char *filename,
+                           size_t size, const char *type)
+{
+    (void)ud;
+    return session_upload_request(job, filename, size, type);
+}
+
+static void upload_done(void *ud, const char *to, const struct buf *doc,
+                        const char *url)
+{
+    struct daemon *d = ud;
+
+    cmd_export_done(&d->bot, to, doc, url);
+}
+
+static const struct upload_ops upload_ops = {
+    .slot = upload_ask_slot,
+    .done = upload_done,
+};
 
 static void say_goodbye(void *ud, const char *bare)
 {
@@ -321,6 +368,14 @@ static size_t cb_command_list(void *ud, const char *from,
     return dispatch_command_list(&d->bot, from, out, max);
 }
 
+static void cb_upload_slot(void *ud, uint64_t job,
+                           const struct upload_slot *slot, const char *why)
+{
+    struct daemon *d = ud;
+
+    upload_slot(d->uploads, job, slot, why, time(NULL));
+}
+
 static const struct session_callbacks session_cbs = {
     .ready = cb_ready,
     .disconnected = cb_disconnected,
@@ -335,6 +390,7 @@ static const struct session_callbacks session_cbs = {
     .link_lost = cb_link_lost,
     .command = cb_command,
     .command_list = cb_command_list,
+    .upload_slot = cb_upload_slot,
 };
 
 /* Compile bot.allow of cfg; NULL when there are no patterns. */
@@ -518,6 +574,9 @@ static int run(struct config *cfg)
     d.bot.contact = bot_contact;
     if (session_user_addresses(cfg))
         d.bot.address_moved = bot_address_moved;
+    d.bot.upload_max = bot_upload_max;
+    d.bot.upload = bot_upload;
+    d.bot.link = bot_link;
     d.bot.started = time(NULL);
     if (session_own_jid(cfg, d.bot.self, sizeof(d.bot.self)) < 0) {
         log_error("%s: the bot's own JID is not a JID", cfg->path);
@@ -543,6 +602,7 @@ static int run(struct config *cfg)
         delivery_new(d.bot.store, d.bot.presence, &delivery_ops, &d);
     delivery_set_backlog_max(d.bot.delivery, cfg->delivery.backlog_max);
     delivery_set_clock(d.bot.delivery, clock_now);
+    d.uploads = upload_new(&upload_ops, &d, cfg->xmpp.ca_file);
 
     install_signals();
     if (session_start(cfg, &session_cbs, &d) < 0) {
@@ -557,6 +617,7 @@ static int run(struct config *cfg)
          * no need to spin while deliveries are in flight. */
         turn(&d);
         retry_writes(&d);
+        upload_poll(d.uploads, time(NULL));
         delivery_pump(d.bot.delivery);
         if (got_reload) {
             got_reload = 0;
@@ -579,6 +640,8 @@ static int run(struct config *cfg)
         d.exit_code = EXIT_RUNTIME;
     notify_send("STOPPING=1");
     log_info("stopping");
+    /* An export still on its way goes out as chat messages now. */
+    upload_free(d.uploads);
     presence_each_online(d.bot.presence, say_goodbye, NULL);
     session_stop();
     delivery_free(d.bot.delivery);

@@ -19,6 +19,9 @@ struct outmsg {
     time_t stamp;           /* != 0: a XEP-0203 <delay/> with this time */
     const char *replace_id; /* XEP-0308: corrects the message with this id */
     const char *retract_id; /* XEP-0424: retracts the message with this id */
+    const char *oob_url;    /* XEP-0066: a link to a file (the body is
+                               then the URL itself, so that clients show
+                               the file), or NULL */
 };
 
 #endif

@@ -25,7 +25,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,23 +43,27 @@
 #include "../common/text.h"
 #include "../common/util.h"
 
-#define WINDOW        256  /* stanzas queued in libstrophe at most */
-#define CORK_MIN      8    /* queued stanzas that make a burst */
-#define DRAIN_TURNS   16   /* extra reads in one held turn, at most */
-#define KA_TICK_MS    5000 /* how often the keep-alive looks */
-#define KA_PERIOD     60   /* seconds between keep-alive pings */
-#define KA_TIMEOUT    30   /* seconds without an answer: dead */
-#define GREET_AGAIN   3    /* seconds before a newcomer is asked again */
-#define BACKOFF_MIN   1    /* seconds */
-#define BACKOFF_MAX   60
-#define NS_PING       "urn:xmpp:ping"
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_VERSION    "jabber:iq:version"
-#define NS_ROSTER     "jabber:iq:roster"
-#define NS_DELAY      "urn:xmpp:delay"
-#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_COMMANDS   "http://jabber.org/protocol/commands"
-#define NS_DATA       "jabber:x:data"
+#define WINDOW            256  /* stanzas queued in libstrophe at most */
+#define CORK_MIN          8    /* queued stanzas that make a burst */
+#define DRAIN_TURNS       16   /* extra reads in one held turn, at most */
+#define KA_TICK_MS        5000 /* how often the keep-alive looks */
+#define KA_PERIOD         60   /* seconds between keep-alive pings */
+#define KA_TIMEOUT        30   /* seconds without an answer: dead */
+#define GREET_AGAIN       3    /* seconds before a newcomer is asked again */
+#define BACKOFF_MIN       1    /* seconds */
+#define BACKOFF_MAX       60
+#define NS_PING           "urn:xmpp:ping"
+#define NS_DISCO_INFO     "http://jabber.org/protocol/disco#info"
+#define NS_VERSION        "jabber:iq:version"
+#define NS_ROSTER         "jabber:iq:roster"
+#define NS_DELAY          "urn:xmpp:delay"
+#define NS_STANZAS        "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_COMMANDS       "http://jabber.org/protocol/commands"
+#define NS_DATA           "jabber:x:data"
+#define NS_UPLOAD         "urn:xmpp:http:upload:0" /* XEP-0363 */
+#define NS_OOB            "jabber:x:oob"           /* XEP-0066 */
+#define NS_DISCO_ITEMS    "http://jabber.org/protocol/disco#items"
+#define UPLOAD_CANDIDATES 32 /* upload services asked about at most */
 
 /* A stanza held back by session_hold(). */
 struct held {
@@ -158,6 +164,19 @@ static struct {
     char avatar_sha1[41]; /* hex SHA-1 of bot.avatar, "" without one */
     char *avatar_b64;     /* bot.avatar in base64 (malloc), or NULL */
     bool vcard_refused;   /* the server would not store our vCard */
+    /* XEP-0363: the upload services asked after the last login (the
+     * domain first, then its items, in order) and the one chosen. */
+    struct {
+        unsigned round; /* answers to an earlier login's are ignored */
+        bool items;     /* the domain's disco#items is awaited */
+        bool settled;   /* chosen, or known that there is none */
+        size_t n, chosen;
+        struct upload_candidate {
+            char *jid;
+            enum { CAND_ASKED, CAND_NO, CAND_YES } state;
+            size_t max; /* its max-file-size; SIZE_MAX: none given */
+        } c[UPLOAD_CANDIDATES];
+    } up;
 } S;
 
 static void now_mono(struct timespec *t)
@@ -535,6 +554,332 @@ static void reply_version(xmpp_stanza_t *iq)
     send_release(r);
 }
 
+/* XEP-0363: the upload service ------------------------------------------ */
+
+/* Forget the services of an earlier login. */
+static void upload_forget(void)
+{
+    for (size_t i = 0; i < S.up.n; i++)
+        free(S.up.c[i].jid);
+    S.up.n = 0;
+    S.up.items = false;
+    S.up.settled = false;
+}
+
+/* The service chosen, or NULL. */
+static const struct upload_candidate *upload_service(void)
+{
+    return S.up.settled && S.up.chosen < S.up.n ? &S.up.c[S.up.chosen] : NULL;
+}
+
+/* Ask jid's disco#info (once a login, at most UPLOAD_CANDIDATES). */
+static void upload_ask(const char *jid)
+{
+    xmpp_stanza_t *iq;
+    char id[64];
+
+    if (S.up.n == UPLOAD_CANDIDATES)
+        return;
+    for (size_t i = 0; i < S.up.n; i++)
+        if (strcasecmp(S.up.c[i].jid, jid) == 0)
+            return;
+    S.up.c[S.up.n].jid = xstrdup(jid);
+    S.up.c[S.up.n].state = CAND_ASKED;
+    S.up.c[S.up.n].max = SIZE_MAX;
+    snprintf(id, sizeof(id), "upd-%u-%zu", S.up.round, S.up.n++);
+    iq = xmpp_iq_new(S.ctx, "get", id);
+    xmpp_stanza_set_to(iq, jid);
+    child(iq, "query", NS_DISCO_INFO);
+    send_release(iq);
+}
+
+/* After a login: xmpp.upload_service if named, else (client mode) our
+ * domain and its items. */
+static void upload_discover(void)
+{
+    xmpp_stanza_t *iq;
+    char id[32];
+
+    upload_forget();
+    S.up.round++;
+    if (S.cfg->xmpp.upload_off) {
+        S.up.settled = true;
+        S.up.chosen = SIZE_MAX;
+        return;
+    }
+    if (S.cfg->xmpp.upload_service != NULL) {
+        upload_ask(S.cfg->xmpp.upload_service);
+        return;
+    }
+    if (S.component) {
+        S.up.settled = true; /* whose items would a component ask? */
+        S.up.chosen = SIZE_MAX;
+        return;
+    }
+    upload_ask(S.domain);
+    snprintf(id, sizeof(id), "upi-%u", S.up.round);
+    iq = xmpp_iq_new(S.ctx, "get", id);
+    xmpp_stanza_set_to(iq, S.domain);
+    child(iq, "query", NS_DISCO_ITEMS);
+    send_release(iq);
+    S.up.items = true;
+}
+
+/* The first service in order that has the feature, once every earlier
+ * one has answered. */
+static void upload_choose(void)
+{
+    for (size_t i = 0; !S.up.settled && i < S.up.n; i++) {
+        if (S.up.c[i].state == CAND_ASKED)
+            return;
+        if (S.up.c[i].state == CAND_NO)
+            continue;
+        S.up.settled = true;
+        S.up.chosen = i;
+        if (S.up.c[i].max == SIZE_MAX)
+            log_info("file upload (XEP-0363) through %s", S.up.c[i].jid);
+        else
+            log_info("file upload (XEP-0363) through %s, files up to %zu "
+                     "bytes",
+                     S.up.c[i].jid, S.up.c[i].max);
+    }
+    if (!S.up.settled && !S.up.items) {
+        S.up.settled = true;
+        S.up.chosen = SIZE_MAX;
+        log_info("no file upload service (XEP-0363) found; exports go out "
+                 "as chat messages");
+    }
+}
+
+/* Did jid answer iq?  (Our server answers for its domain, perhaps without
+ * a from.) */
+static bool answered_by(xmpp_stanza_t *iq, const char *jid)
+{
+    const char *from = xmpp_stanza_get_from(iq);
+    char bare[JID_MAX + 1];
+
+    if (from == NULL)
+        return !S.component && strcasecmp(jid, S.domain) == 0;
+    return jid_bare(from, bare, sizeof(bare)) == 0 &&
+           strcasecmp(bare, jid) == 0;
+}
+
+/* The text of parent's first child named name, or NULL; xmpp_free it. */
+static char *child_text(xmpp_stanza_t *parent, const char *name)
+{
+    xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(parent, name);
+
+    return c != NULL ? xmpp_stanza_get_text(c) : NULL;
+}
+
+/* A disco#info answer: does it offer uploads, and up to what size (the
+ * XEP-0128 form of FORM_TYPE urn:xmpp:http:upload:0, XEP-0363 4)? */
+static void upload_info(struct upload_candidate *c, xmpp_stanza_t *q)
+{
+    c->state = CAND_NO;
+    for (xmpp_stanza_t *f = xmpp_stanza_get_children(q); f != NULL;
+         f = xmpp_stanza_get_next(f)) {
+        const char *name = xmpp_stanza_get_name(f);
+        const char *var = xmpp_stanza_get_attribute(f, "var");
+
+        if (name != NULL && strcmp(name, "feature") == 0 && var != NULL &&
+            strcmp(var, NS_UPLOAD) == 0)
+            c->state = CAND_YES;
+    }
+    for (xmpp_stanza_t *x = xmpp_stanza_get_children(q); x != NULL;
+         x = xmpp_stanza_get_next(x)) {
+        const char *ns = xmpp_stanza_get_ns(x), *name = xmpp_stanza_get_name(x);
+        bool ours = false;
+        size_t max = SIZE_MAX;
+
+        if (name == NULL || strcmp(name, "x") != 0 || ns == NULL ||
+            strcmp(ns, NS_DATA) != 0)
+            continue;
+        for (xmpp_stanza_t *f = xmpp_stanza_get_children(x); f != NULL;
+             f = xmpp_stanza_get_next(f)) {
+            const char *var = xmpp_stanza_get_attribute(f, "var");
+            char *v = child_text(f, "value"), *end;
+
+            if (v != NULL && var != NULL && strcmp(var, "FORM_TYPE") == 0)
+                ours = strcmp(v, NS_UPLOAD) == 0;
+            else if (v != NULL && var != NULL &&
+                     strcmp(var, "max-file-size") == 0 && v[0] >= '0' &&
+                     v[0] <= '9') {
+                unsigned long long n;
+
+                errno = 0;
+                n = strtoull(v, &end, 10);
+                if (*end == '\0' && errno == 0 && n < SIZE_MAX)
+                    max = (size_t)n;
+            }
+            if (v != NULL)
+                xmpp_free(S.ctx, v);
+        }
+        if (ours) {
+            c->max = max;
+            break;
+        }
+    }
+}
+
+/* The items of our domain: each is asked in turn. */
+static void upload_items(xmpp_stanza_t *iq, const char *type)
+{
+    xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_DISCO_ITEMS);
+
+    S.up.items = false;
+    if (strcmp(type, "result") == 0 && q != NULL)
+        for (xmpp_stanza_t *it = xmpp_stanza_get_children(q); it != NULL;
+             it = xmpp_stanza_get_next(it)) {
+            const char *jid = xmpp_stanza_get_attribute(it, "jid");
+            const char *name = xmpp_stanza_get_name(it);
+            char bare[JID_MAX + 1];
+
+            /* An item with a node is a part of an entity, not one. */
+            if (name != NULL && strcmp(name, "item") == 0 && jid != NULL &&
+                xmpp_stanza_get_attribute(it, "node") == NULL &&
+                jid_bare(jid, bare, sizeof(bare)) == 0)
+                upload_ask(bare);
+        }
+    upload_choose();
+}
+
+/* Why an IQ error: its condition and text, for the log. */
+static void error_reason(xmpp_stanza_t *iq, char *out, size_t len)
+{
+    xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(iq, "error");
+    const char *cond = NULL;
+    char *text = NULL;
+
+    for (xmpp_stanza_t *c = e != NULL ? xmpp_stanza_get_children(e) : NULL;
+         c != NULL; c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+
+        if (name != NULL && strcmp(name, "text") == 0 && text == NULL)
+            text = xmpp_stanza_get_text(c);
+        else if (name != NULL && cond == NULL &&
+                 xmpp_stanza_get_ns(c) != NULL &&
+                 strcmp(xmpp_stanza_get_ns(c), NS_STANZAS) == 0)
+            cond = name;
+    }
+    snprintf(out, len, "%s%s%.120s%s", cond != NULL ? cond : "no reason",
+             text != NULL ? " (" : "", text != NULL ? text : "",
+             text != NULL ? ")" : "");
+    if (text != NULL)
+        xmpp_free(S.ctx, text);
+}
+
+/* The service's answer to a slot request (XEP-0363 4). */
+static void upload_slot_answer(xmpp_stanza_t *iq, const char *type,
+                               uint64_t job)
+{
+    struct upload_slot slot = {0};
+    char *values[UPLOAD_HEADERS_MAX] = {0};
+    xmpp_stanza_t *sl =
+        xmpp_stanza_get_child_by_name_and_ns(iq, "slot", NS_UPLOAD);
+    xmpp_stanza_t *put =
+        sl != NULL ? xmpp_stanza_get_child_by_name(sl, "put") : NULL;
+    xmpp_stanza_t *get =
+        sl != NULL ? xmpp_stanza_get_child_by_name(sl, "get") : NULL;
+    char why[200];
+
+    if (strcmp(type, "result") == 0 && put != NULL && get != NULL) {
+        slot.put = xmpp_stanza_get_attribute(put, "url");
+        slot.get = xmpp_stanza_get_attribute(get, "url");
+        for (xmpp_stanza_t *h = xmpp_stanza_get_children(put);
+             h != NULL && slot.nheaders < UPLOAD_HEADERS_MAX;
+             h = xmpp_stanza_get_next(h)) {
+            const char *name = xmpp_stanza_get_name(h);
+
+            if (name == NULL || strcmp(name, "header") != 0)
+                continue;
+            values[slot.nheaders] = xmpp_stanza_get_text(h);
+            slot.headers[slot.nheaders].name =
+                xmpp_stanza_get_attribute(h, "name");
+            slot.headers[slot.nheaders].value =
+                values[slot.nheaders] != NULL ? values[slot.nheaders] : "";
+            slot.nheaders++;
+        }
+    }
+    if (slot.put != NULL && slot.get != NULL) {
+        S.cb->upload_slot(S.ud, job, &slot, NULL);
+    } else {
+        if (strcmp(type, "error") == 0)
+            error_reason(iq, why, sizeof(why));
+        else
+            snprintf(why, sizeof(why), "an answer without a slot");
+        S.cb->upload_slot(S.ud, job, NULL, why);
+    }
+    for (size_t i = 0; i < slot.nheaders; i++)
+        if (values[i] != NULL)
+            xmpp_free(S.ctx, values[i]);
+}
+
+/* A result or error to one of our XEP-0363 IQs (ids upi-, upd-, ups-),
+ * taken only from whom it was asked. */
+static void upload_answer(xmpp_stanza_t *iq, const char *type, const char *id)
+{
+    const struct upload_candidate *svc = upload_service();
+    char want[64], *end;
+    unsigned long long job;
+
+    snprintf(want, sizeof(want), "upi-%u", S.up.round);
+    if (strcmp(id, want) == 0) {
+        if (S.up.items && answered_by(iq, S.domain))
+            upload_items(iq, type);
+        return;
+    }
+    for (size_t i = 0; i < S.up.n; i++) {
+        snprintf(want, sizeof(want), "upd-%u-%zu", S.up.round, i);
+        if (strcmp(id, want) != 0)
+            continue;
+        if (S.up.c[i].state == CAND_ASKED && answered_by(iq, S.up.c[i].jid)) {
+            xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO);
+
+            S.up.c[i].state = CAND_NO;
+            if (strcmp(type, "result") == 0 && q != NULL)
+                upload_info(&S.up.c[i], q);
+            upload_choose();
+        }
+        return;
+    }
+    if (strncmp(id, "ups-", 4) != 0 || id[4] < '0' || id[4] > '9')
+        return;
+    errno = 0;
+    job = strtoull(id + 4, &end, 10);
+    if (*end == '\0' && errno == 0 && svc != NULL &&
+        answered_by(iq, svc->jid) && S.cb->upload_slot != NULL)
+        upload_slot_answer(iq, type, (uint64_t)job);
+}
+
+size_t session_upload_max(void)
+{
+    const struct upload_candidate *svc = upload_service();
+
+    return svc != NULL && tx_ready() != NULL ? svc->max : 0;
+}
+
+int session_upload_request(uint64_t job, const char *filename, size_t size,
+                           const char *type)
+{
+    const struct upload_candidate *svc = upload_service();
+    xmpp_stanza_t *iq, *r;
+    char id[48], n[32];
+
+    if (svc == NULL || tx_ready() == NULL)
+        return -1;
+    snprintf(id, sizeof(id), "ups-%llu", (unsigned long long)job);
+    snprintf(n, sizeof(n), "%zu", size);
+    iq = xmpp_iq_new(S.ctx, "get", id);
+    xmpp_stanza_set_to(iq, svc->jid);
+    r = child(iq, "request", NS_UPLOAD);
+    xmpp_stanza_set_attribute(r, "filename", filename);
+    xmpp_stanza_set_attribute(r, "size", n);
+    xmpp_stanza_set_attribute(r, "content-type", type);
+    send_release(iq);
+    return 0;
+}
+
 static void become_ready(struct link *l, size_t contacts);
 
 static void roster_result(xmpp_stanza_t *iq)
@@ -581,8 +926,11 @@ static void become_ready(struct link *l, size_t contacts)
     else
         log_info("logged in as %s, %zu contacts in the roster", S.full_jid,
                  contacts);
-    if (S.nready++ == 0 && S.cb->ready != NULL)
-        S.cb->ready(S.ud);
+    if (S.nready++ == 0) {
+        upload_discover();
+        if (S.cb->ready != NULL)
+            S.cb->ready(S.ud);
+    }
 }
 
 static bool from_server_or_self(const char *from)
@@ -644,6 +992,10 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
     if (type == NULL)
         return 1;
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+        if (id != NULL && strncmp(id, "up", 2) == 0) {
+            upload_answer(iq, type, id); /* from other services too */
+            return 1;
+        }
         if (id == NULL || !from_server_or_self(xmpp_stanza_get_from(iq)))
             return 1;
         if (strncmp(id, "bar-", 4) == 0)
@@ -1326,6 +1678,7 @@ void session_stop(void)
     xmpp_shutdown();
     free(S.full_jid);
     free(S.avatar_b64);
+    upload_forget();
     memset(&S, 0, sizeof(S));
 }
 
@@ -1378,6 +1731,8 @@ int session_send(const struct outmsg *o)
         xmpp_stanza_set_attribute(d, "stamp", ts);
         xmpp_stanza_set_attribute(d, "from", S.bare); /* who held it */
     }
+    if (o->oob_url != NULL) /* XEP-0066: clients show the file */
+        text_child(child(m, "x", NS_OOB), "url", o->oob_url);
     if (o->replace_id != NULL) {
         c = child(m, "replace", NS_CORRECT);
         xmpp_stanza_set_attribute(c, "id", o->replace_id);
@@ -1660,7 +2015,6 @@ int session_barrier(uint64_t *token)
 
 /* XEP-0050 ad-hoc commands ---------------------------------------------- */
 
-#define NS_DISCO_ITEMS  "http://jabber.org/protocol/disco#items"
 #define COMMANDS_LISTED 64
 
 static xmpp_stanza_t *text_ns(xmpp_stanza_t *parent, const char *name,

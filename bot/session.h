@@ -24,6 +24,7 @@
 #include "config.h"
 #include "outmsg.h"
 #include "presence.h"
+#include "upload.h"
 
 enum sub_kind {
     SUB_SUBSCRIBE,
@@ -125,6 +126,11 @@ struct session_callbacks {
      * at most max into out; returns how many. */
     size_t (*command_list)(void *ud, const char *from,
                            const struct adhoc_command **out, size_t max);
+    /* XEP-0363: the upload service's answer to session_upload_request()
+     * for job: the slot, or NULL when it refused (an error, a slot
+     * without URLs), why then saying so (its error condition and text). */
+    void (*upload_slot)(void *ud, uint64_t job, const struct upload_slot *slot,
+                        const char *why);
 };
 
 /* The bot's own bare JID for cfg: its account, or a component's service
@@ -205,6 +211,23 @@ int session_send_subscription_from(const char *from, const char *to,
 /* <presence type="subscribed|subscribe|unsubscribed|unsubscribe"/>; a
  * subscription request carries the bot's XEP-0172 nickname. */
 int session_send_subscription(const char *to, const char *type);
+/*
+ * XEP-0363 HTTP File Upload.  After each login the session looks for an
+ * upload service: xmpp.upload_service when the configuration names one,
+ * else (client mode) the server's domain and each of its disco#items,
+ * the first whose disco#info has the feature urn:xmpp:http:upload:0.
+ * session_upload_max() is the largest file it takes (its max-file-size,
+ * SIZE_MAX when it gives none), 0 while none is known or the stream is
+ * down.
+ */
+size_t session_upload_max(void);
+/* Ask the upload service for a slot for job: a file named filename of
+ * size bytes and type; the answer comes through the upload_slot callback
+ * (none at all if the stream drops meanwhile).  0 asked, -1 no service or
+ * not connected. */
+int session_upload_request(uint64_t job, const char *filename, size_t size,
+                           const char *type);
+
 /* Send a ping to our server; its answer calls the barrier callback with
  * *token.  0, or -1 when not connected. */
 int session_barrier(uint64_t *token);

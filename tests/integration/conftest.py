@@ -29,6 +29,8 @@ def pytest_configure(config):
         "markers", "core: essentials make test also runs on ejabberd")
     config.addinivalue_line(
         "markers", "server(**kw): keywords for the test's harness.Server")
+    config.addinivalue_line(
+        "markers", "upload(**kw): keywords for test_upload.py's harness.Prosody")
 
 
 def pytest_report_header(config):

@@ -30,6 +30,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOMAIN = "localhost"
 BOT = "bot@" + DOMAIN
+UPLOAD_DOMAIN = "upload." + DOMAIN  # Prosody(upload=True)'s service
 PASSWORD = "pw-Secret-42"
 
 
@@ -99,12 +100,22 @@ def wait_port(port, proc, what, timeout):
 
 class Prosody:
     """A private Prosody 0.12 on a free loopback port.  The config is
-    written by start(), so add_component() before it counts."""
+    written by start(), so add_component() before it counts.
+
+    upload=True adds XEP-0363 HTTP File Upload: mod_http_file_share as
+    the component UPLOAD_DOMAIN (listed in the domain's disco#items),
+    serving https://localhost:<https_port>/file_share/... with the
+    server's CA-signed certificate, or with https_ca, one for "localhost"
+    signed by another CA of that name (which the bot does not trust), or
+    with https_name, one the server's CA signed for another name;
+    upload_limit sets its max-file-size (bytes)."""
 
     kind = "prosody"
 
     def __init__(self, tmpdir, limits_unlimited=True, roster_sql=False,
-                 ca_name="Starling Test CA", extra="", unlimited=()):
+                 ca_name="Starling Test CA", extra="", unlimited=(),
+                 upload=False, upload_limit=None, https_ca=None,
+                 https_name=None):
         self.dir = os.path.join(str(tmpdir), "prosody")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         self.port = free_port()
@@ -118,6 +129,16 @@ class Prosody:
         self.extra = extra
         self.components = []  # (domain, secret)
         self.component_port = None
+        self.upload = upload
+        self.upload_limit = upload_limit
+        self.https_port = free_port() if upload else None
+        self.https_key, self.https_cert = self.key, self.cert
+        if https_ca:
+            _, self.https_key, self.https_cert = server_certs(
+                os.path.join(self.dir, "https-certs"), https_ca)
+        elif https_name:
+            self.https_key, self.https_cert = make_cert(
+                os.path.join(self.dir, "certs"), self.ca, https_name)
         self.add_user("bot")
 
     def add_component(self, domain, secret):
@@ -142,6 +163,17 @@ class Prosody:
             components = 'component_ports = { %d }\ncomponent_interfaces = { "127.0.0.1" }\n' % self.component_port
         sections = "".join('Component "%s"\n  component_secret = "%s"\n' % c
                            for c in self.components)
+        http = ""
+        if self.upload:
+            # HTTPS only, on loopback, with the server's certificate; the
+            # URLs name "localhost", which resolves here.
+            http = (f'http_ports = {{ }}\nhttps_ports = {{ {self.https_port} }}\n'
+                    f'https_interfaces = {{ "127.0.0.1" }}\n'
+                    f'https_ssl = {{ key = "{self.https_key}"; certificate = "{self.https_cert}" }}\n')
+            sections += (f'Component "{UPLOAD_DOMAIN}" "http_file_share"\n'
+                         f'  http_host = "{DOMAIN}"\n')
+            if self.upload_limit is not None:
+                sections += "  http_file_share_size_limit = %d\n" % self.upload_limit
         with open(self.config, "w") as f:
             f.write(f"""{root}pidfile = "{self.dir}/prosody.pid"
 data_path = "{self.dir}/data"
@@ -155,7 +187,7 @@ c2s_ports = {{ {self.port} }}
 c2s_direct_tls_ports = {{ }}
 s2s_ports = {{ }}
 c2s_require_encryption = true
-{components}{self.extra}
+{components}{http}{self.extra}
 VirtualHost "{DOMAIN}"
   ssl = {{ key = "{self.key}"; certificate = "{self.cert}" }}
 {sections}""")
@@ -192,6 +224,8 @@ VirtualHost "{DOMAIN}"
             wait_port(self.port, self.proc, "prosody", 15)
             if self.component_port is not None:
                 wait_port(self.component_port, self.proc, "prosody", 15)
+            if self.https_port is not None:
+                wait_port(self.https_port, self.proc, "prosody", 15)
         except RuntimeError as e:
             raise RuntimeError("%s: see %s" % (e, self.dir))
         return self
@@ -779,9 +813,10 @@ log: {{ level = "{log_level}"; }};
 
 
 class Message(dict):
-    """A received message: body, frm, id, type, delay (stamp or None), and
-    the id a XEP-0308 correction replaces or a XEP-0424 retraction
-    retracts (or None)."""
+    """A received message: body, frm, id, type, delay (stamp or None), the
+    id a XEP-0308 correction replaces or a XEP-0424 retraction retracts
+    (or None), and the URL of a XEP-0066 <x xmlns="jabber:x:oob"/> (oob,
+    or None)."""
 
 
 def stop_loop(run, loop, thread):
@@ -868,10 +903,12 @@ class Client:
             delay = m.xml.find("{urn:xmpp:delay}delay").get("stamp")
         replace = m.xml.find("{urn:xmpp:message-correct:0}replace")
         retract = m.xml.find("{urn:xmpp:message-retract:1}retract")
+        oob = m.xml.find("{jabber:x:oob}x/{jabber:x:oob}url")
         self.inbox.put(Message(body=m["body"], frm=str(m["from"]), id=m["id"],
                                type=m["type"], delay=delay,
                                replace=replace.get("id") if replace is not None else None,
-                               retract=retract.get("id") if retract is not None else None))
+                               retract=retract.get("id") if retract is not None else None,
+                               oob=oob.text if oob is not None else None))
 
     def send(self, body, to=BOT, mtype="chat", id=None):
         def go():

@@ -216,5 +216,6 @@ def test_time_settings_and_export_from_the_menu(user):
     assert alice.ask("tz").startswith("Your time zone is UTC")
     assert menu(alice) >= {("export", "Export my data")}
     assert note(alice, "export") == (
-        "Your export comes in chat messages; join their texts in order.")
+        "Your export comes in chat: a link to a file, or messages whose texts "
+        "you join in order.")
     assert alice.wait("Your export: a JSON document of ")

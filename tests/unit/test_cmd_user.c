@@ -1,7 +1,8 @@
 /*
  * test_cmd_user.c - the user command handlers run against an in-memory
  * store, a real presence table and delivery engine, and recorded sends:
- * what a user is told, and what reaches the others.
+ * what a user is told, and what reaches the others; "export" as a file
+ * (bot->upload recorded) or in chat.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,6 +32,12 @@ static struct {
     size_t ntokens;
     bool admin;  /* the sender of act() is an admin */
     char db[64]; /* the store's file, or "" for one in memory */
+    /* bot->upload: what it answers, and what it was given. */
+    size_t upload_max;
+    int upload_result;
+    int uploads;
+    char upload_to[64], upload_name[64], upload_type[32];
+    struct buf uploaded;
 } T;
 
 static time_t fake_now(void)
@@ -56,6 +63,34 @@ static void fake_moved(struct bot *b, const char *bare, const char *old_nick,
     (void)b;
     buf_printf(&T.notes, "%s <- moved %s -> %s (%s)\n", bare, old_nick,
                new_nick, status);
+}
+
+static size_t fake_upload_max(struct bot *b)
+{
+    (void)b;
+    return T.upload_max;
+}
+
+static int fake_upload(struct bot *b, const char *to, const char *filename,
+                       const char *type, struct buf *doc)
+{
+    (void)b;
+    T.uploads++;
+    snprintf(T.upload_to, sizeof(T.upload_to), "%s", to);
+    snprintf(T.upload_name, sizeof(T.upload_name), "%s", filename);
+    snprintf(T.upload_type, sizeof(T.upload_type), "%s", type);
+    if (T.upload_result < 0)
+        return -1;
+    buf_free(&T.uploaded);
+    T.uploaded = *doc; /* taken */
+    memset(doc, 0, sizeof(*doc));
+    return 0;
+}
+
+static void fake_link(struct bot *b, const char *to, const char *url)
+{
+    (void)b;
+    buf_printf(&T.notes, "%s <- link %s\n", to, url);
 }
 
 static size_t op_room(void *ud)
@@ -151,6 +186,7 @@ static int teardown(void **state)
     }
     buf_free(&T.out);
     buf_free(&T.notes);
+    buf_free(&T.uploaded);
     return 0;
 }
 
@@ -792,6 +828,139 @@ static void test_rename_moves_the_address(void **state)
     (void)c;
 }
 
+/* Export (issue 15) ------------------------------------------------------ */
+
+/* The upload path of "export": bot->upload wired to the recorder, which
+ * says it takes files up to max bytes. */
+static void with_upload(size_t max)
+{
+    T.bot.upload_max = fake_upload_max;
+    T.bot.upload = fake_upload;
+    T.bot.link = fake_link;
+    T.upload_max = max;
+}
+
+/* Give alice n posts of 400 bytes (an export of about n * 450 bytes). */
+static void many_posts(int n)
+{
+    char body[401];
+
+    memset(body, 'x', 400);
+    body[400] = '\0';
+    for (int i = 0; i < n; i++) {
+        struct post_new p = {.author = T.alice.id,
+                             .body = body,
+                             .created = T.now,
+                             .kind = POST_PUBLIC};
+        int64_t id;
+
+        assert_int_equal(store_post_add(T.bot.store, &p, &id, NULL), 0);
+    }
+}
+
+#define INTRO_PIECES "alice@x <- Your export: a JSON document of "
+#define INTRO_FILE                                                             \
+    " bytes, format \"starling-export\" version 1 (the link below)."
+
+static void test_export_without_upload_comes_in_chat(void **state)
+{
+    (void)state;
+    expect(&T.alice, "e1", "export", "");
+    assert_non_null(strstr(T.notes.s, INTRO_PIECES));
+    assert_non_null(strstr(T.notes.s, " bytes in the 1 message below;"));
+    assert_non_null(strstr(T.notes.s, "\nalice@x <- {\"format\":"));
+    /* A service that is not there (upload_max 0) is never asked. */
+    buf_reset(&T.notes);
+    with_upload(0);
+    expect(&T.bob, "e2", "export", "");
+    assert_int_equal(T.uploads, 0);
+    assert_non_null(strstr(T.notes.s, "bob@x <- Your export: a JSON document "
+                                      "of "));
+    assert_non_null(strstr(T.notes.s, " in the 1 message below;"));
+}
+
+static void test_export_as_a_file(void **state)
+{
+    char *want;
+
+    (void)state;
+    with_upload(1 << 20);
+    expect(&T.alice, "e1", "export", "");
+    /* Nothing in chat yet: the document went to the upload. */
+    assert_int_equal(T.uploads, 1);
+    assert_null(T.notes.s);
+    assert_string_equal(T.upload_to, "alice@x");
+    assert_string_equal(T.upload_name, "starling-export-alice.json");
+    assert_string_equal(T.upload_type, "application/json");
+    assert_non_null(strstr(buf_str(&T.uploaded), "\"format\":"));
+    /* Done: a line saying what it is, then the link. */
+    cmd_export_done(&T.bot, "alice@x", &T.uploaded, "https://up/x.json");
+    want = xasprintf(INTRO_PIECES "%zu" INTRO_FILE "\n"
+                                  "alice@x <- link https://up/x.json\n",
+                     T.uploaded.len);
+    assert_string_equal(T.notes.s, want);
+    free(want);
+    /* Once an hour, as in chat. */
+    expect(&T.alice, "e2", "export",
+           "You can export once an hour; try again in 60 minutes.");
+}
+
+static void test_export_falls_back_to_chat(void **state)
+{
+    (void)state;
+    /* The upload failed later: the document comes in chat. */
+    with_upload(1 << 20);
+    expect(&T.alice, "e1", "export", "");
+    cmd_export_done(&T.bot, "alice@x", &T.uploaded, NULL);
+    assert_non_null(strstr(T.notes.s, " bytes in the 1 message below;"));
+    assert_null(strstr(T.notes.s, "link"));
+    /* The upload could not start (busy): chat at once. */
+    buf_reset(&T.notes);
+    T.upload_result = -1;
+    expect(&T.bob, "e2", "export", "");
+    assert_int_equal(T.uploads, 2);
+    assert_non_null(strstr(T.notes.s, "bob@x <- Your export: a JSON document "
+                                      "of "));
+    /* Larger than the service takes: never offered to it. */
+    T.now += 3600;
+    buf_reset(&T.notes);
+    T.upload_result = 0;
+    T.upload_max = 100;
+    expect(&T.alice, "e3", "export", "");
+    assert_int_equal(T.uploads, 2);
+    assert_non_null(strstr(T.notes.s, " bytes in the 1 message below;"));
+}
+
+static void test_export_too_large_for_chat(void **state)
+{
+    (void)state;
+    many_posts(700); /* about 320 KB */
+    expect(&T.alice, "e1", "export",
+           "Your data is more than 300 KB, too much to send as chat "
+           "messages, and this server offers no file upload.");
+    with_upload(100000);
+    expect(&T.alice, "e2", "export",
+           "Your data is more than 300 KB, too much to send as chat "
+           "messages or as a file (this server takes files up to 100 KB).");
+    assert_int_equal(T.uploads, 0);
+    /* A service that takes it: a file. */
+    T.upload_max = 1 << 20;
+    expect(&T.alice, "e3", "export", "");
+    assert_int_equal(T.uploads, 1);
+    assert_true(T.uploaded.len > 300000);
+    /* It failed: too large for chat, so nothing is sent, the user is told,
+     * and may ask again at once. */
+    cmd_export_done(&T.bot, "alice@x", &T.uploaded, NULL);
+    assert_non_null(strstr(T.notes.s, "alice@x <- Sorry, your export (3"));
+    assert_non_null(strstr(T.notes.s, " KB) could not be uploaded as a file, "
+                                      "and it is too large for chat messages; "
+                                      "nothing was sent. Please try again "
+                                      "later.\n"));
+    assert_int_equal(count_of(T.notes.s, "\n"), 1);
+    expect(&T.alice, "e4", "export", "");
+    assert_int_equal(T.uploads, 2);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -814,6 +983,10 @@ int main(void)
         T_(test_digest_once_a_day),
         T_(test_digest_is_bounded),
         T_(test_rename_moves_the_address),
+        T_(test_export_without_upload_comes_in_chat),
+        T_(test_export_as_a_file),
+        T_(test_export_falls_back_to_chat),
+        T_(test_export_too_large_for_chat),
     };
 
     if (match_init() < 0)

@@ -78,6 +78,8 @@ static void test_minimal_file_and_defaults(void **state)
     assert_int_equal(c.xmpp.port, 0);
     assert_int_equal(c.xmpp.tls, TLS_REQUIRED);
     assert_string_equal(c.xmpp.resource, "starling");
+    assert_null(c.xmpp.upload_service); /* found by discovery */
+    assert_false(c.xmpp.upload_off);
     assert_int_equal(c.bot.subscription, SUB_OPEN);
     assert_int_equal(c.bot.post_max_chars, 500);
     assert_int_equal(c.bot.posts_per_minute, 10);
@@ -98,7 +100,7 @@ static void test_every_key(void **state)
     const char *text =
         "xmpp: { jid = \"bot@example.org\"; password = \"pw\";\n"
         "  host = \"xmpp.example.org\"; port = 5223; tls = \"direct\";\n"
-        "  resource = \"r\"; };\n"
+        "  resource = \"r\"; upload_service = \"Upload.Example.org\"; };\n"
         "storage: { path = \"/tmp/x.db\"; };\n"
         "bot: { admins = [ \"Admin@Example.org/phone\", \"b@x\" ];\n"
         "  subscription = \"allowlist\"; allow = [ \"^a\", \"@x$\" ];\n"
@@ -115,6 +117,8 @@ static void test_every_key(void **state)
     assert_int_equal(c.xmpp.port, 5223);
     assert_int_equal(c.xmpp.tls, TLS_DIRECT);
     assert_string_equal(c.xmpp.resource, "r");
+    assert_string_equal(c.xmpp.upload_service, "upload.example.org");
+    assert_false(c.xmpp.upload_off);
     assert_int_equal(c.bot.n_admins, 2);
     /* Admins are normalised: case and resource. */
     assert_string_equal(c.bot.admins[0], "admin@example.org");
@@ -209,6 +213,50 @@ static void test_errors_name_the_line(void **state)
                  " ca_file = \"/nonexistent/ca.pem\";\n};\n"
                  "storage: { path = \"/x\"; };\n",
                  4, "cannot read ca_file");
+}
+
+/* xmpp.upload_service: "auto" (discovery, as when absent), "off", or the
+ * bare JID of a XEP-0363 service; anything else names its line. */
+static void test_upload_service(void **state)
+{
+    struct config c;
+    char err[512];
+
+    (void)state;
+    assert_int_equal(
+        config_load(write_file("auto.conf",
+                               "xmpp: { jid = \"bot@example.org\"; "
+                               "password = \"pw\";\n"
+                               "  upload_service = \"auto\"; };\n"
+                               "storage: { path = \"/tmp/x.db\"; };\n"),
+                    &c, err, sizeof(err)),
+        0);
+    assert_null(c.xmpp.upload_service);
+    assert_false(c.xmpp.upload_off);
+    config_free(&c);
+    assert_int_equal(
+        config_load(write_file("off.conf",
+                               "xmpp: { jid = \"bot@example.org\"; "
+                               "password = \"pw\";\n"
+                               "  upload_service = \"off\"; };\n"
+                               "storage: { path = \"/tmp/x.db\"; };\n"),
+                    &c, err, sizeof(err)),
+        0);
+    assert_null(c.xmpp.upload_service);
+    assert_true(c.xmpp.upload_off);
+    config_free(&c);
+    expect_error("xmpp: {\n jid = \"a@b\";\n password = \"x\";\n"
+                 " upload_service = \"up.example.org/res\";\n};\n"
+                 "storage: { path = \"/x\"; };\n",
+                 4, "is not \"auto\", \"off\" or a bare JID");
+    expect_error("xmpp: {\n jid = \"a@b\";\n password = \"x\";\n"
+                 " upload_service = \"\";\n};\n"
+                 "storage: { path = \"/x\"; };\n",
+                 4, "is not \"auto\", \"off\" or a bare JID");
+    expect_error("xmpp: {\n jid = \"a@b\";\n password = \"x\";\n"
+                 " upload_service = true;\n};\n"
+                 "storage: { path = \"/x\"; };\n",
+                 4, "xmpp.upload_service must be a string");
 }
 
 /* The largest avatar accepted is exactly CONFIG_AVATAR_MAX bytes. */
@@ -380,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_minimal_file_and_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_upload_service),
         cmocka_unit_test(test_avatar_at_the_limit),
         cmocka_unit_test(test_disabled_tls_on_loopback),
         cmocka_unit_test(test_password_file_and_credentials),
