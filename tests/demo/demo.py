@@ -7,13 +7,16 @@ with DEMO_BATCH=1 the script exits 0 when all of them matched and 1
 otherwise.  Without it the service keeps running for you to try with any
 XMPP client until Ctrl-C.
 """
+import json
 import os
 import re
 import signal
 import sqlite3
+import ssl
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
@@ -89,7 +92,7 @@ def main():
     batch = os.environ.get("DEMO_BATCH") == "1"
     tmp = tempfile.mkdtemp(prefix="starling-demo-")
     print("Starling demo in %s" % tmp)
-    prosody = harness.Prosody(tmp).start()
+    prosody = harness.Prosody(tmp, upload=True).start()
     bot = harness.Bot(prosody, tmp, bot_section='admins = [ "admin@localhost" ];').start()
     print("Prosody on 127.0.0.1:%d (CA %s); Starling is %s" % (prosody.port, prosody.ca_file, harness.BOT))
     people = {}
@@ -209,9 +212,20 @@ def main():
         answer(alice, "alice", "Deleted #")
         receive(bob, "bob", "attempted to retract")
 
-        step("Export: everything the service holds about you, as JSON")
+        step("Export: everything the service holds about you, as a JSON file (XEP-0363)")
         ask(bob, "bob", "export", "Your export: a JSON document")
-        receive(bob, "bob", "\"starling-export\"")
+        try:
+            link = bob.wait(lambda m: m.get("oob") is not None, timeout=30)
+            heard("bob", link, "  [a XEP-0066 link: the client shows the file]")
+            ctx = ssl.create_default_context(cafile=prosody.ca_file)
+            with urllib.request.urlopen(link["oob"], context=ctx, timeout=20) as r:
+                doc = json.loads(r.read())
+            print("  (downloaded: %s version %d, %d posts, following %s)" % (
+                doc["format"], doc["version"], len(doc["posts"]),
+                ", ".join(f["nick"] for f in doc["following"])))
+        except (AssertionError, OSError, ValueError) as e:
+            print("  !! bob got no file: %s" % e)
+            failures.append("export file")
 
         step("Digests: follow NICK digest gathers NICK's posts into one message a day")
         ask(admin, "admin", "follow alice digest", "come in your daily digest at 08:00")
