@@ -5,8 +5,11 @@
  * users u1..uN@localhost (nicks u1..uN), POSTS short posts spread over the
  * users (each with its #tag indexed; one in 20 also faved by someone, and
  * one private message per 20 posts), and FOLLOWS distinct random follow
- * pairs, in large transactions.  Triggers keep the counters and the
- * search index as in production.
+ * pairs, in large transactions.  THREAD_REPLIES of the posts answer post
+ * #THREAD_ROOT, spread evenly over the store's life, so that "show #3"
+ * lists the same thread at any size while its replies lie as far apart
+ * as the store makes them.  Triggers keep the counters and the search
+ * index as in production.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,6 +17,9 @@
 #include <time.h>
 
 #include "store.h"
+
+#define THREAD_ROOT    3 /* the second public post (#2 is a DM) */
+#define THREAD_REPLIES 15
 
 static const char *const words[] = {
     "garden", "xmpp",  "coffee", "rain",   "music", "bike",  "book",
@@ -42,6 +48,7 @@ int main(int argc, char **argv)
     struct store *st;
     sqlite3 *db;
     sqlite3_stmt *s, *tag, *fav, *dm;
+    long step;
     double t0 = now();
     char text[160], jid[64], nick[40];
 
@@ -76,8 +83,8 @@ int main(int argc, char **argv)
 
     srandom(42);
     must(sqlite3_prepare_v2(db,
-                            "INSERT INTO posts (author, body, created) "
-                            "VALUES (?1, ?2, ?3)",
+                            "INSERT INTO posts (author, body, created, "
+                            "reply_to, thread) VALUES (?1, ?2, ?3, ?4, ?4)",
                             -1, &s, NULL),
          db, "prepare posts");
     must(sqlite3_prepare_v2(db,
@@ -95,14 +102,22 @@ int main(int argc, char **argv)
                             "to_user) VALUES (?1, 'a private word', ?2, 1, ?3)",
                             -1, &dm, NULL),
          db, "prepare dms");
+    /* Post i is a reply when i is a multiple of step, up to the count. */
+    step = posts / (THREAD_REPLIES + 1);
     for (long i = 0; i < posts; i++) {
         const char *t = words[random() % 14];
+        int reply = step > 1 && i % step == 0 && i / step >= 1 &&
+                    i / step <= THREAD_REPLIES;
 
         snprintf(text, sizeof(text), "post %ld about %s and %s #%s", i,
                  words[random() % 14], words[random() % 14], t);
         sqlite3_bind_int64(s, 1, 1 + random() % users);
         sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, 1700000000 + i);
+        if (reply)
+            sqlite3_bind_int64(s, 4, THREAD_ROOT);
+        else
+            sqlite3_bind_null(s, 4);
         must(sqlite3_step(s), db, "insert post");
         sqlite3_reset(s);
         sqlite3_bind_text(tag, 1, t, -1, SQLITE_STATIC);
