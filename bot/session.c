@@ -61,13 +61,15 @@
 #define NS_COMMANDS       "http://jabber.org/protocol/commands"
 #define NS_DATA           "jabber:x:data"
 #define NS_UPLOAD         "urn:xmpp:http:upload:0" /* XEP-0363 */
-#define NS_OOB            "jabber:x:oob"           /* XEP-0066 */
 #define NS_DISCO_ITEMS    "http://jabber.org/protocol/disco#items"
 #define UPLOAD_CANDIDATES 32 /* upload services asked about at most */
 
 /* A stanza held back by session_hold(). */
 struct held {
-    xmpp_stanza_t *st;
+    xmpp_stanza_t *st; /* or NULL: */
+    char *raw;         /* a message as text (session_send()) */
+    size_t len;
+    char *to;    /* raw's recipient, a bare JID */
     bool answer; /* see queue_stanza() */
     size_t link; /* the link it answers on; (size_t)-1: any */
 };
@@ -158,6 +160,7 @@ static struct {
     uint64_t next_id;
     bool holding;      /* session_hold(): sends wait in held */
     struct held *held; /* in order */
+    struct buf xml;    /* session_send()'s message text, reused */
     size_t nheld, held_cap;
     unsigned long handled;               /* stanzas handed to our handlers */
     char caps_ver[STANZA_CAPS_VER_SIZE]; /* XEP-0115 ver of features[] */
@@ -278,17 +281,46 @@ static struct link *tx_ready(void)
     return l != NULL && l->ready ? l : NULL;
 }
 
-/* Hand st to libstrophe on link (an answer goes back the way its question
- * came: in a cluster, the user's own node) while that is up, else on the
- * link that sends; dropped when none is up, as libstrophe would. */
-static void send_on(size_t link, xmpp_stanza_t *st)
+/* The link to send on for what answers on link (an answer goes back the
+ * way its question came: in a cluster, the user's own node) while that is
+ * up, else the link that sends; NULL when none is up. */
+static struct link *out_link(size_t link)
 {
     struct link *l = link < S.nlinks ? &S.links[link] : NULL;
 
     if (l == NULL || !l->connected || l->dead)
         l = tx();
-    if (l != NULL)
+    return l;
+}
+
+/* Hand st, or else raw[0..len), to libstrophe on out_link(link); dropped
+ * when no link is up, as libstrophe would. */
+static void send_on(size_t link, xmpp_stanza_t *st, const char *raw, size_t len)
+{
+    struct link *l = out_link(link);
+
+    if (l == NULL)
+        return;
+    if (st != NULL)
         xmpp_send(l->conn, st);
+    else
+        xmpp_send_raw(l->conn, raw, len);
+}
+
+/* A new slot at the end of the held list (see session_hold()). */
+static struct held *hold_slot(bool answer)
+{
+    struct held *h;
+
+    if (S.nheld == S.held_cap) {
+        S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
+        S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
+    }
+    h = &S.held[S.nheld++];
+    memset(h, 0, sizeof(*h));
+    h->link = S.rx != NULL ? S.rx->index : (size_t)-1;
+    h->answer = answer;
+    return h;
 }
 
 /* Send st (or hold it, see session_hold()) and release it.  answer: what
@@ -304,17 +336,28 @@ static void queue_stanza(xmpp_stanza_t *st, bool answer)
     if (S.component && xmpp_stanza_get_from(st) == NULL)
         xmpp_stanza_set_from(st, S.bare);
     if (S.holding) {
-        if (S.nheld == S.held_cap) {
-            S.held_cap = S.held_cap ? S.held_cap * 2 : 64;
-            S.held = xrealloc(S.held, S.held_cap * sizeof(*S.held));
-        }
-        S.held[S.nheld].st = st;
-        S.held[S.nheld].link = S.rx != NULL ? S.rx->index : (size_t)-1;
-        S.held[S.nheld++].answer = answer;
+        hold_slot(answer)->st = st;
         return;
     }
-    send_on(S.rx != NULL ? S.rx->index : (size_t)-1, st);
+    send_on(S.rx != NULL ? S.rx->index : (size_t)-1, st, NULL, 0);
     xmpp_stanza_release(st);
+}
+
+/* queue_stanza() for a message written as text (an answer), to the bare
+ * JID to. */
+static void queue_raw(const struct buf *b, const char *to)
+{
+    struct held *h;
+
+    if (!S.holding) {
+        send_on(S.rx != NULL ? S.rx->index : (size_t)-1, NULL, b->s, b->len);
+        return;
+    }
+    h = hold_slot(true);
+    h->raw = xmalloc(b->len);
+    memcpy(h->raw, b->s, b->len);
+    h->len = b->len;
+    h->to = xstrdup(to);
 }
 
 static void send_release(xmpp_stanza_t *st)
@@ -343,30 +386,16 @@ static xmpp_stanza_t *text_node(const char *text)
     return t;
 }
 
-/*
- * Every other text that goes into a stanza passes here: text the server
- * would refuse (invalid UTF-8, a character XML 1.0 forbids) would close the
- * stream and send every delivery in flight again, so it goes out repaired
- * (text_xml_repair(): U+FFFD where it was wrong), with a warning that
- * names the element and the recipient, never the text.
- */
+/* A child element name of parent with text (checked: see
+ * stanza_text_checked()). */
 static void text_child(xmpp_stanza_t *parent, const char *name,
                        const char *text)
 {
     xmpp_stanza_t *c = child(parent, name, NULL);
-    size_t len = strlen(text);
-    char *fixed = NULL;
+    char *fixed;
 
-    if (!text_xml_valid(text, len)) {
-        const char *to = xmpp_stanza_get_to(parent);
-
-        fixed = xmalloc(TEXT_XML_REPAIR_SIZE(len));
-        text_xml_repair(text, len, fixed);
-        log_warnx("text of <%s>%s%s was not valid UTF-8 or XML; sent "
-                  "repaired",
-                  name, to != NULL ? " to " : "", to != NULL ? to : "");
-    }
-    xmpp_stanza_add_child_ex(c, text_node(fixed != NULL ? fixed : text), 0);
+    text = stanza_text_checked(text, name, xmpp_stanza_get_to(parent), &fixed);
+    xmpp_stanza_add_child_ex(c, text_node(text), 0);
     free(fixed);
 }
 
@@ -1599,18 +1628,21 @@ static void release_held(void (*lost)(void *ud, const char *bare), void *ud)
 {
     S.holding = false;
     for (size_t i = 0; i < S.nheld; i++) {
-        xmpp_stanza_t *st = S.held[i].st;
+        struct held *h = &S.held[i];
 
-        if (lost != NULL && S.held[i].answer) {
-            const char *to = xmpp_stanza_get_to(st);
+        if (lost != NULL && h->answer) {
+            const char *to = h->st != NULL ? xmpp_stanza_get_to(h->st) : h->to;
             char bare[JID_MAX + 1];
 
             if (to != NULL && jid_bare(to, bare, sizeof(bare)) == 0)
                 lost(ud, bare);
         } else {
-            send_on(S.held[i].link, st);
+            send_on(h->link, h->st, h->raw, h->len);
         }
-        xmpp_stanza_release(st);
+        if (h->st != NULL)
+            xmpp_stanza_release(h->st);
+        free(h->raw);
+        free(h->to);
     }
     S.nheld = 0;
 }
@@ -1679,6 +1711,7 @@ void session_stop(void)
     free(S.full_jid);
     free(S.avatar_b64);
     upload_forget();
+    buf_free(&S.xml);
     memset(&S, 0, sizeof(S));
 }
 
@@ -1693,63 +1726,28 @@ size_t session_send_room(void)
     return q >= WINDOW ? 0 : (size_t)(WINDOW - q);
 }
 
-#define NS_CORRECT  "urn:xmpp:message-correct:0"
-#define NS_RETRACT  "urn:xmpp:message-retract:1"
-#define NS_RETRACT0 "urn:xmpp:message-retract:0"
-#define NS_FASTEN   "urn:xmpp:fasten:0"
-#define NS_FALLBACK "urn:xmpp:fallback:0"
-#define NS_HINTS    "urn:xmpp:hints"
-
 int session_send(const struct outmsg *o)
 {
-    xmpp_stanza_t *m, *c;
-    char *own = NULL;
+    char *own = NULL, *from = NULL;
     const char *id = o->id;
 
     if (tx() == NULL)
         return -1;
     if (id == NULL)
         id = own = new_id("m");
-    m = xmpp_message_new(S.ctx, "chat", o->to, id);
-    /* Per-user addresses: an update comes from its author's. */
-    if (o->author != NULL && S.component && S.cfg->component.user_jids) {
-        char *from = xasprintf("%s@%s", o->author, S.domain);
-
-        xmpp_stanza_set_from(m, from);
-        free(from);
-    }
-    text_child(m, "body", o->body);
-    if (own == NULL) /* XEP-0359: a stable id clients can point at */
-        xmpp_stanza_set_attribute(child(m, "origin-id", NS_SID), "id", id);
-    if (o->stamp != 0) {
-        char ts[32];
-        struct tm tm;
-        xmpp_stanza_t *d = child(m, "delay", NS_DELAY);
-
-        gmtime_r(&o->stamp, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        xmpp_stanza_set_attribute(d, "stamp", ts);
-        xmpp_stanza_set_attribute(d, "from", S.bare); /* who held it */
-    }
-    if (o->oob_url != NULL) /* XEP-0066: clients show the file */
-        text_child(child(m, "x", NS_OOB), "url", o->oob_url);
-    if (o->replace_id != NULL) {
-        c = child(m, "replace", NS_CORRECT);
-        xmpp_stanza_set_attribute(c, "id", o->replace_id);
-    }
-    if (o->retract_id != NULL) {
-        /* XEP-0424 as clients speak it today, and the older fasten form;
-         * the body is a fallback for clients with neither. */
-        c = child(m, "retract", NS_RETRACT);
-        xmpp_stanza_set_attribute(c, "id", o->retract_id);
-        c = child(m, "apply-to", NS_FASTEN);
-        xmpp_stanza_set_attribute(c, "id", o->retract_id);
-        child(c, "retract", NS_RETRACT0);
-        c = child(m, "fallback", NS_FALLBACK);
-        xmpp_stanza_set_attribute(c, "for", NS_RETRACT);
-        child(m, "store", NS_HINTS);
-    }
-    queue_stanza(m, true);
+    /* A component's messages carry their sender: with per-user addresses
+     * an update comes from its author's, else from the service JID. */
+    if (o->author != NULL && S.component && S.cfg->component.user_jids)
+        from = xasprintf("%s@%s", o->author, S.domain);
+    /* Written as text: building a stanza tree for libstrophe to turn into
+     * text again cost more than the rest of a delivery. */
+    stanza_message_xml(&S.xml, o, id, own == NULL,
+                       from != NULL  ? from
+                       : S.component ? S.bare
+                                     : NULL,
+                       S.bare);
+    queue_raw(&S.xml, o->to);
+    free(from);
     free(own);
     return 0;
 }

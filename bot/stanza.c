@@ -10,6 +10,10 @@
  * quote cut off, XEP-0444 reactions, encryption (OMEMO, OpenPGP for
  * XMPP, legacy PGP, OTR, XEP-0380) and a XEP-0184 receipt request.
  *
+ * What the bot sends as a chat message (struct outmsg) is written here as
+ * XML text, and every text that goes into any stanza the bot sends is
+ * checked here (stanza_text_checked()).
+ *
  * Fallback ranges count Unicode code points (XEP-0426).  Clients have
  * shipped other units (Dino counted UTF-8 bytes, Java clients UTF-16 code
  * units), so a range is only trusted where it falls on line boundaries, as
@@ -21,14 +25,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "stanza.h"
+#include "../common/log.h"
 #include "../common/text.h"
 #include "../common/util.h"
 
 #define NS_CLIENT      "jabber:client"
 #define NS_COMPONENT   "jabber:component:accept"
 #define NS_SID         "urn:xmpp:sid:0"
+#define NS_DELAY       "urn:xmpp:delay"
+#define NS_OOB         "jabber:x:oob"
+#define NS_HINTS       "urn:xmpp:hints"
 #define NS_CORRECT     "urn:xmpp:message-correct:0"
 #define NS_RETRACT     "urn:xmpp:message-retract:1"
 #define NS_RETRACT_0   "urn:xmpp:message-retract:0"
@@ -422,4 +431,139 @@ void stanza_caps_ver(xmpp_ctx_t *ctx, const char *identity,
         xmpp_free(ctx, b64);
     buf_free(&s);
     free(sorted);
+}
+
+/* Outgoing messages ----------------------------------------------------- */
+
+const char *stanza_text_checked(const char *text, const char *element,
+                                const char *to, char **fixed)
+{
+    size_t len = strlen(text);
+
+    *fixed = NULL;
+    if (text_xml_valid(text, len))
+        return text;
+    *fixed = xmalloc(TEXT_XML_REPAIR_SIZE(len));
+    text_xml_repair(text, len, *fixed);
+    log_warnx("text of <%s>%s%s was not valid UTF-8 or XML; sent repaired",
+              element, to != NULL ? " to " : "", to != NULL ? to : "");
+    return *fixed;
+}
+
+/* Append text to b with the characters XML gives a meaning escaped (and,
+ * for an attribute value in double quotes, the quotes too). */
+static void put_escaped(struct buf *b, const char *text, bool attr)
+{
+    const char *special = attr ? "&<>\"'" : "&<>";
+
+    for (;;) {
+        size_t n = strcspn(text, special);
+
+        buf_appendn(b, text, n);
+        text += n;
+        switch (*text) {
+        case '\0':
+            return;
+        case '&':
+            buf_appendn(b, "&amp;", 5);
+            break;
+        case '<':
+            buf_appendn(b, "&lt;", 4);
+            break;
+        case '>':
+            buf_appendn(b, "&gt;", 4);
+            break;
+        case '"':
+            buf_appendn(b, "&quot;", 6);
+            break;
+        default:
+            buf_appendn(b, "&apos;", 6);
+            break;
+        }
+        text++;
+    }
+}
+
+/* Append text (checked, then escaped); element and to name it in the
+ * warning should it need repair. */
+static void put_text(struct buf *b, const char *text, bool attr,
+                     const char *element, const char *to)
+{
+    char *fixed;
+
+    put_escaped(b, stanza_text_checked(text, element, to, &fixed), attr);
+    free(fixed);
+}
+
+/* Append ' name="value"'. */
+static void put_attr(struct buf *b, const char *name, const char *value,
+                     const char *element, const char *to)
+{
+    buf_append(b, " ");
+    buf_append(b, name);
+    buf_appendn(b, "=\"", 2);
+    put_text(b, value, true, element, to);
+    buf_appendn(b, "\"", 1);
+}
+
+/* Append '<name xmlns="ns" id="id"/>' or, with inner, '...>inner</name>'. */
+static void put_ref(struct buf *b, const char *name, const char *ns,
+                    const char *id, const char *inner, const char *to)
+{
+    buf_printf(b, "<%s xmlns=\"%s\"", name, ns);
+    if (id != NULL)
+        put_attr(b, "id", id, name, to);
+    if (inner == NULL) {
+        buf_appendn(b, "/>", 2);
+        return;
+    }
+    buf_appendn(b, ">", 1);
+    buf_append(b, inner);
+    buf_printf(b, "</%s>", name);
+}
+
+void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
+                        bool origin, const char *from, const char *delay_from)
+{
+    const char *to = o->to;
+
+    buf_reset(b);
+    buf_append(b, "<message type=\"chat\"");
+    put_attr(b, "to", to, "message", to);
+    put_attr(b, "id", id, "message", to);
+    if (from != NULL)
+        put_attr(b, "from", from, "message", to);
+    buf_append(b, "><body>");
+    put_text(b, o->body, false, "body", to);
+    buf_append(b, "</body>");
+    if (origin) /* XEP-0359: a stable id clients can point at */
+        put_ref(b, "origin-id", NS_SID, id, NULL, to);
+    if (o->stamp != 0) {
+        char ts[32];
+        struct tm tm;
+
+        gmtime_r(&o->stamp, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        buf_printf(b, "<delay xmlns=\"" NS_DELAY "\" stamp=\"%s\"", ts);
+        if (delay_from != NULL) /* who held it */
+            put_attr(b, "from", delay_from, "delay", to);
+        buf_appendn(b, "/>", 2);
+    }
+    if (o->oob_url != NULL) { /* XEP-0066: clients show the file */
+        buf_append(b, "<x xmlns=\"" NS_OOB "\"><url>");
+        put_text(b, o->oob_url, false, "url", to);
+        buf_append(b, "</url></x>");
+    }
+    if (o->replace_id != NULL)
+        put_ref(b, "replace", NS_CORRECT, o->replace_id, NULL, to);
+    if (o->retract_id != NULL) {
+        /* XEP-0424 as clients speak it today, and the older fasten form;
+         * the body is a fallback for clients with neither. */
+        put_ref(b, "retract", NS_RETRACT, o->retract_id, NULL, to);
+        put_ref(b, "apply-to", NS_FASTEN, o->retract_id,
+                "<retract xmlns=\"" NS_RETRACT_0 "\"/>", to);
+        buf_append(b, "<fallback xmlns=\"" NS_FALLBACK "\" for=\"" NS_RETRACT
+                      "\"/><store xmlns=\"" NS_HINTS "\"/>");
+    }
+    buf_append(b, "</message>");
 }

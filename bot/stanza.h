@@ -9,10 +9,12 @@
 #ifndef STARLING_STANZA_H
 #define STARLING_STANZA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <strophe.h>
 
 #include "session.h"
+#include "../common/util.h"
 
 /* A parsed <message/>: m's strings point into the stanza (attributes) or
  * into own[] (texts this parse allocated).  Valid while the stanza lives
@@ -41,5 +43,28 @@ void stanza_msg_free(struct stanza_msg *sm);
  */
 void stanza_caps_ver(xmpp_ctx_t *ctx, const char *identity,
                      const char *const *features, size_t n, char *out);
+
+/*
+ * Every text that goes into a stanza the bot sends passes here: text the
+ * server would refuse (invalid UTF-8, a character XML 1.0 forbids) would
+ * close the stream and send every delivery in flight again.  Returns text
+ * itself when it may go out as it is; else a repaired copy
+ * (text_xml_repair(): U+FFFD where it was wrong), also left in *fixed for
+ * the caller to free, with a warning that names the element and the
+ * recipient to (may be NULL), never the text.  *fixed is NULL otherwise.
+ */
+const char *stanza_text_checked(const char *text, const char *element,
+                                const char *to, char **fixed);
+/*
+ * The chat message o as XML text in b (reset first), to send as it is:
+ * <message type="chat" to= id= [from=]> with the body, a XEP-0359
+ * <origin-id/> carrying id when origin, a XEP-0203 <delay/> (from
+ * delay_from, if not NULL) when o->stamp != 0, a XEP-0066 link, a
+ * XEP-0308 <replace/> and a XEP-0424 retraction (with the older fasten
+ * form, a fallback marker and a store hint) as o asks.  Every text passes
+ * stanza_text_checked() and is escaped.
+ */
+void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
+                        bool origin, const char *from, const char *delay_from);
 
 #endif

@@ -3,8 +3,9 @@
  * stanzas today's clients send, given as strings: plain messages with
  * receipts and markers, corrections, both retraction forms, replies with
  * their fallback quote (and ranges counted in the wrong unit or broken),
- * reactions, every kind of encryption, chat states and markers alone; and
- * the XEP-0115 verification string.
+ * reactions, every kind of encryption, chat states and markers alone; the
+ * XEP-0115 verification string; and the chat messages the bot sends,
+ * written as text and read back (hostile text included).
  *
  * The stanzas follow the XEPs' examples and what Conversations, Gajim,
  * Dino and Monal put around a body (ids are made up).
@@ -19,6 +20,7 @@
 
 #include "dispatch.h"
 #include "stanza.h"
+#include "../common/text.h"
 
 static xmpp_ctx_t *ctx;
 static xmpp_stanza_t *cur_st;
@@ -476,6 +478,130 @@ static void test_caps_ver(void **state)
     assert_string_equal(ver, "QgayPKawpkPSDYmwT/WM94uAlu0=");
 }
 
+/* Outgoing messages ------------------------------------------------------ */
+
+static struct buf out;
+
+/* o written as XML, then parsed back (as a client's library would). */
+static const struct inmsg *written(const struct outmsg *o, const char *id,
+                                   bool origin, const char *from)
+{
+    stanza_message_xml(&out, o, id, origin, from, "bot@example.org");
+    assert_int_equal(out.len, strlen(out.s));
+    return parse(out.s);
+}
+
+static const char *attr_of(const char *name, const char *ns, const char *attr)
+{
+    xmpp_stanza_t *c = xmpp_stanza_get_child_by_name_and_ns(cur_st, name, ns);
+
+    assert_non_null(c);
+    return xmpp_stanza_get_attribute(c, attr);
+}
+
+/* An update as delivered: stable id as id and origin-id, held so with a
+ * delay from the bot; the body's markup characters come back as they
+ * were. */
+static void test_outgoing_update(void **state)
+{
+    const char *body = "bob: tea & <cake> \"quoted\" 'too' (#5)";
+    struct outmsg o = {
+        .to = "alice@example.org", .body = body, .stamp = 1700000000};
+    const struct inmsg *m;
+
+    (void)state;
+    m = written(&o, "sl-5-7", true, NULL);
+    assert_string_equal(xmpp_stanza_get_name(cur_st), "message");
+    assert_string_equal(m->type, "chat");
+    assert_string_equal(xmpp_stanza_get_to(cur_st), "alice@example.org");
+    assert_null(xmpp_stanza_get_from(cur_st));
+    assert_string_equal(m->id, "sl-5-7");
+    assert_string_equal(m->origin_id, "sl-5-7");
+    assert_string_equal(m->body, body);
+    assert_string_equal(attr_of("delay", "urn:xmpp:delay", "stamp"),
+                        "2023-11-14T22:13:20Z");
+    assert_string_equal(attr_of("delay", "urn:xmpp:delay", "from"),
+                        "bot@example.org");
+    assert_null(m->replace_id);
+    assert_null(m->retract_id);
+
+    /* A reply of the bot's own: no origin-id, no delay; a component
+     * names its sender. */
+    o.stamp = 0;
+    m = written(&o, "m-1", false, "bob@starling.example.org");
+    assert_null(m->origin_id);
+    assert_null(xmpp_stanza_get_child_by_name(cur_st, "delay"));
+    assert_string_equal(xmpp_stanza_get_from(cur_st),
+                        "bob@starling.example.org");
+}
+
+/* Text the server would refuse goes out repaired, and markup in any text
+ * or attribute stays text: the message is always well-formed. */
+static void test_outgoing_hostile_text(void **state)
+{
+    /* a stray byte, a control character XML forbids, U+023A cut after its
+     * first byte, then an element that must not become one */
+    const char *body = "a\xff b\x01 c\xc8 </body><evil/>";
+    struct outmsg o = {.to = "alice@example.org",
+                       .body = body,
+                       .oob_url = "https://up.example.org/f?a=1&b=<2>\xfe"};
+    const struct inmsg *m;
+
+    (void)state;
+    m = written(&o, "id\"' <&>", true, NULL);
+    assert_string_equal(m->body, "a\xef\xbf\xbd b\xef\xbf\xbd "
+                                 "c\xef\xbf\xbd </body><evil/>");
+    assert_true(text_xml_valid(m->body, strlen(m->body)));
+    assert_null(xmpp_stanza_get_child_by_name(cur_st, "evil"));
+    assert_string_equal(m->id, "id\"' <&>");
+    assert_string_equal(m->origin_id, "id\"' <&>");
+    {
+        xmpp_stanza_t *x =
+            xmpp_stanza_get_child_by_name_and_ns(cur_st, "x", "jabber:x:oob");
+        char *url;
+
+        assert_non_null(x);
+        url = xmpp_stanza_get_text(xmpp_stanza_get_child_by_name(x, "url"));
+        assert_string_equal(url,
+                            "https://up.example.org/f?a=1&b=<2>\xef\xbf\xbd");
+        xmpp_free(ctx, url);
+    }
+}
+
+/* A correction and a retraction point at the copy's id, in the forms
+ * clients read (the older fasten form beside XEP-0424). */
+static void test_outgoing_correction_and_retraction(void **state)
+{
+    struct outmsg o = {.to = "alice@example.org",
+                       .body = "bob: fixed",
+                       .replace_id = "sl-5-7"};
+    const struct inmsg *m;
+    xmpp_stanza_t *a;
+
+    (void)state;
+    m = written(&o, "sl-5-7-e1", true, NULL);
+    assert_string_equal(m->replace_id, "sl-5-7");
+    assert_string_equal(m->body, "bob: fixed");
+    assert_string_equal(m->origin_id, "sl-5-7-e1");
+
+    o.replace_id = NULL;
+    o.retract_id = "sl-5-7";
+    o.body = "bob deleted #5";
+    m = written(&o, "sl-5-7-r", true, NULL);
+    assert_string_equal(m->retract_id, "sl-5-7");
+    assert_string_equal(attr_of("retract", "urn:xmpp:message-retract:1", "id"),
+                        "sl-5-7");
+    assert_string_equal(attr_of("apply-to", "urn:xmpp:fasten:0", "id"),
+                        "sl-5-7");
+    a = xmpp_stanza_get_child_by_name_and_ns(cur_st, "apply-to",
+                                             "urn:xmpp:fasten:0");
+    assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+        a, "retract", "urn:xmpp:message-retract:0"));
+    assert_string_equal(attr_of("fallback", "urn:xmpp:fallback:0", "for"),
+                        "urn:xmpp:message-retract:1");
+    assert_non_null(attr_of("store", "urn:xmpp:hints", "xmlns"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -488,6 +614,7 @@ static int teardown(void **state)
 {
     (void)state;
     release();
+    buf_free(&out);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
     return 0;
@@ -513,6 +640,9 @@ int main(void)
         cmocka_unit_test(test_chat_state_and_marker_alone),
         cmocka_unit_test(test_bodies),
         cmocka_unit_test(test_caps_ver),
+        cmocka_unit_test(test_outgoing_update),
+        cmocka_unit_test(test_outgoing_hostile_text),
+        cmocka_unit_test(test_outgoing_correction_and_retraction),
     };
 
     return cmocka_run_group_tests_name("stanza", tests, setup, teardown);
