@@ -545,9 +545,33 @@ char *delivery_format(const struct post *p)
 
 #define ID_PREFIX "starling-"
 
+/* Append n (>= 0) in decimal at out, which has room; returns the end. */
+static char *put_number(char *out, int64_t n)
+{
+    char digits[24];
+    size_t k = 0;
+
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    while (k > 0)
+        *out++ = digits[--k];
+    return out;
+}
+
+/* Written by hand: snprintf() cost more than the rest of choosing what a
+ * delivery sends. */
 void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
 {
-    snprintf(out, len, ID_PREFIX "%lld-%lld", (long long)post, (long long)user);
+    char id[sizeof(ID_PREFIX) + 2 * 20 + 1], *p = id;
+
+    memcpy(p, ID_PREFIX, sizeof(ID_PREFIX) - 1);
+    p = put_number(p + sizeof(ID_PREFIX) - 1, post < 0 ? 0 : post);
+    *p++ = '-';
+    p = put_number(p, user < 0 ? 0 : user);
+    *p = '\0';
+    if (len > 0)
+        utf8_copy(out, len, id);
 }
 
 int64_t delivery_post_of_id(const char *id)
@@ -1019,15 +1043,22 @@ void delivery_user_seen(struct delivery *d, const struct user *u)
 {
     struct held h = {d, NULL, 0, 0};
     int *known = idmap_get(&d->held, u->id);
-    int64_t dropped = 0;
+    int64_t dropped = 0, count;
 
     if (!u->active || !u->deliver || u->banned ||
         !may_send(d, u->id, u->jid, u->away))
         return;
     /* Held rows are bounded as they come (held_grew); a smaller
      * backlog_max since, or rows from before the count was known, are
-     * trimmed here. */
-    if ((known == NULL || *known > d->backlog_max) &&
+     * trimmed here: counted first, since a write for every user who
+     * comes back cost more than handing over what they have. */
+    if (known == NULL) {
+        if (store_outbox_count_ordinary(d->store, u->id, &count) < 0)
+            return;
+    } else {
+        count = *known;
+    }
+    if (count > d->backlog_max &&
         store_outbox_trim_user(d->store, u->id, d->backlog_max, NULL) < 0)
         return;
     idmap_del(&d->held, u->id);
@@ -1167,7 +1198,7 @@ static int send_item(struct delivery *d, const struct item *it)
     delivery_stanza_id(it->post, it->user, ref, sizeof(ref));
     switch (it->what) {
     case OUTBOX_UPDATE:
-        snprintf(id, sizeof(id), "%s", ref);
+        m.id = ref;
         m.stamp = it->stamp;
         break;
     case OUTBOX_CORRECTION:

@@ -506,11 +506,16 @@ static void put_attr(struct buf *b, const char *name, const char *value,
     buf_appendn(b, "\"", 1);
 }
 
-/* Append '<name xmlns="ns" id="id"/>' or, with inner, '...>inner</name>'. */
+/* Append '<name xmlns="ns" id="id"/>' or, with inner, '...>inner</name>'
+ * (appended piece by piece: a printf costs more than a whole message). */
 static void put_ref(struct buf *b, const char *name, const char *ns,
                     const char *id, const char *inner, const char *to)
 {
-    buf_printf(b, "<%s xmlns=\"%s\"", name, ns);
+    buf_append(b, "<");
+    buf_append(b, name);
+    buf_append(b, " xmlns=\"");
+    buf_append(b, ns);
+    buf_append(b, "\"");
     if (id != NULL)
         put_attr(b, "id", id, name, to);
     if (inner == NULL) {
@@ -519,7 +524,9 @@ static void put_ref(struct buf *b, const char *name, const char *ns,
     }
     buf_appendn(b, ">", 1);
     buf_append(b, inner);
-    buf_printf(b, "</%s>", name);
+    buf_append(b, "</");
+    buf_append(b, name);
+    buf_append(b, ">");
 }
 
 void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
@@ -544,7 +551,9 @@ void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
 
         gmtime_r(&o->stamp, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        buf_printf(b, "<delay xmlns=\"" NS_DELAY "\" stamp=\"%s\"", ts);
+        buf_append(b, "<delay xmlns=\"" NS_DELAY "\" stamp=\"");
+        buf_append(b, ts);
+        buf_append(b, "\"");
         if (delay_from != NULL) /* who held it */
             put_attr(b, "from", delay_from, "delay", to);
         buf_appendn(b, "/>", 2);

@@ -243,6 +243,36 @@ static void test_backlog_over_max_summary_then_newest(void **state)
     assert_int_equal(held(), 0);
 }
 
+/* Rows held from before the count was known (a restart with a smaller
+ * backlog_max): trimmed when the user comes back, and only then. */
+static void test_backlog_after_restart_with_smaller_max(void **state)
+{
+    char body[16];
+
+    (void)state;
+    delivery_set_backlog_max(T.d, 10);
+    fan_presence(NULL);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(body, sizeof(body), "p%d", i);
+        post(body, 100 + i);
+    }
+    assert_int_equal(held(), 5);
+    /* the bot restarts with backlog_max 3 */
+    delivery_free(T.d);
+    T.d = delivery_new(T.st, T.pr, &ops, NULL);
+    delivery_set_backlog_max(T.d, 3);
+    delivery_set_clock(T.d, fake_now);
+    assert_int_equal(held(), 5);
+    fan_presence("chat");
+    assert_int_equal(T.nsent, 4);
+    assert_non_null(strstr(T.sent[0].body, "2 older updates from people you "
+                                           "follow were left out"));
+    assert_non_null(strstr(T.sent[1].body, "p3"));
+    assert_non_null(strstr(T.sent[3].body, "p5"));
+    confirm_all();
+    assert_int_equal(held(), 0);
+}
+
 static void test_drop_resends_with_same_id(void **state)
 {
     char first[64];
@@ -578,6 +608,7 @@ int main(void)
         T_(test_off_holds_nothing),
         T_(test_backlog_exactly_max_has_no_summary),
         T_(test_backlog_over_max_summary_then_newest),
+        T_(test_backlog_after_restart_with_smaller_max),
         T_(test_drop_resends_with_same_id),
         T_(test_dnd_between_queue_and_send),
         T_(test_forget_post),
