@@ -386,17 +386,25 @@ static xmpp_stanza_t *text_node(const char *text)
     return t;
 }
 
-/* A child element name of parent with text (checked: see
- * stanza_text_checked()). */
-static void text_child(xmpp_stanza_t *parent, const char *name,
-                       const char *text)
+/* A child element name (in ns, if not NULL) of parent with text, checked
+ * (stanza_text_checked()): an ad-hoc command's note carries a chat
+ * command's answer, stored text included. */
+static xmpp_stanza_t *text_ns(xmpp_stanza_t *parent, const char *name,
+                              const char *ns, const char *text)
 {
-    xmpp_stanza_t *c = child(parent, name, NULL);
+    xmpp_stanza_t *c = child(parent, name, ns);
     char *fixed;
 
     text = stanza_text_checked(text, name, xmpp_stanza_get_to(parent), &fixed);
     xmpp_stanza_add_child_ex(c, text_node(text), 0);
     free(fixed);
+    return c;
+}
+
+static void text_child(xmpp_stanza_t *parent, const char *name,
+                       const char *text)
+{
+    text_ns(parent, name, NULL, text);
 }
 
 /* A ping to our server; a component pings its own domain, which the server
@@ -2014,16 +2022,6 @@ int session_barrier(uint64_t *token)
 /* XEP-0050 ad-hoc commands ---------------------------------------------- */
 
 #define COMMANDS_LISTED 64
-
-static xmpp_stanza_t *text_ns(xmpp_stanza_t *parent, const char *name,
-                              const char *ns, const char *text)
-{
-    xmpp_stanza_t *c = child(parent, name, ns), *t = xmpp_stanza_new(S.ctx);
-
-    xmpp_stanza_set_text(t, text);
-    xmpp_stanza_add_child_ex(c, t, 0);
-    return c;
-}
 
 static bool named(xmpp_stanza_t *st, const char *name)
 {

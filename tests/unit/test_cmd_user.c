@@ -342,6 +342,37 @@ static void test_correction_edits_the_post_and_every_copy(void **state)
     expect(&T.alice, "m4", "next", "Posted #2.");
 }
 
+/* SPEC 9: an edit adds no recipients.  Someone who follows since the
+ * post, a user the new text mentions and one tracking a word it adds get
+ * neither the post nor its correction; who had a copy gets the correction
+ * alone. */
+static void test_an_edit_adds_no_recipients(void **state)
+{
+    struct user c = carol(), dave, erin;
+    char *got;
+
+    (void)state;
+    store_unfollow(T.bot.store, c.id, T.alice.id);
+    store_user_create(T.bot.store, "dave@x", "dave", false, false, 1, &dave);
+    store_user_create(T.bot.store, "erin@x", "erin", false, false, 1, &erin);
+    presence_update(T.bot.presence, "carol@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "dave@x/r", SHOW_AVAILABLE, 0);
+    presence_update(T.bot.presence, "erin@x/r", SHOW_AVAILABLE, 0);
+    got = say(&erin, "e1", "track teapot");
+    free(got);
+    expect(&T.alice, "m1", "helo world", "Posted #1.");
+    assert_true(has("bob@x <- alice: helo world (#1) [starling-1-2]"));
+    got = say(&c, "c1", "follow alice");
+    free(got);
+    expect_act(&T.alice, "m2", CORRECT, "m1", "hello world @dave teapot",
+               "Edited #1.");
+    assert_true(has("bob@x <- alice: hello world @dave teapot (#1) "
+                    "[starling-1-2-e1 replaces starling-1-2]"));
+    assert_false(has("carol@x <- alice"));
+    assert_false(has("dave@x <- alice"));
+    assert_false(has("erin@x <- alice"));
+}
+
 /* A correction re-reads the post: its tags follow the new text. */
 static void test_correction_retags(void **state)
 {
@@ -969,6 +1000,7 @@ int main(void)
         T_(test_reused_ids_are_new_messages),
         T_(test_resend_at_the_rate_limit_gets_its_number),
         T_(test_correction_edits_the_post_and_every_copy),
+        T_(test_an_edit_adds_no_recipients),
         T_(test_correction_retags),
         T_(test_late_or_unknown_correction_is_answered),
         T_(test_correcting_a_command_runs_the_corrected_one),

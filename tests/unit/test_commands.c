@@ -165,6 +165,19 @@ static const struct row rows[] = {
     {"fav", CMD_USAGE, "fav", NULL, 0, 0, NULL},
     {"fav it", CMD_USAGE, "fav", NULL, 0, 0, NULL},
     {"unfav #3", CMD_OK, "unfav", NULL, 3, 0, NULL},
+    /* repeats and thread mutes: guarded, a near miss is never a post */
+    {"rt #12", CMD_OK, "rt", NULL, 12, 0, NULL},
+    {"RT 12", CMD_OK, "rt", NULL, 12, 0, NULL},
+    {"repeat #7", CMD_OK, "rt", NULL, 7, 0, NULL},
+    {"rt", CMD_USAGE, "rt", NULL, 0, 0, NULL},
+    {"rt this please", CMD_USAGE, "rt", NULL, 0, 0, NULL},
+    {"repeat #7 now", CMD_USAGE, "rt", NULL, 0, 0, NULL},
+    {"mute #4", CMD_OK, "mute", NULL, 4, 0, NULL},
+    {"mute 4", CMD_OK, "mute", NULL, 4, 0, NULL},
+    {"mute", CMD_USAGE, "mute", NULL, 0, 0, NULL},
+    {"mute the thread", CMD_USAGE, "mute", NULL, 0, 0, NULL},
+    {"unmute #4", CMD_OK, "unmute", NULL, 4, 0, NULL},
+    {"unmute #0", CMD_USAGE, "unmute", NULL, 0, 0, NULL},
     {"remove @Bob", CMD_OK, "remove", "bob", 0, 0, NULL},
     {"remove", CMD_USAGE, "remove", NULL, 0, 0, NULL},
     {"remove the old stuff", CMD_POST, NULL, NULL, 0, 0, NULL},
@@ -311,13 +324,13 @@ static void test_table_entries(void **state)
 {
     const char *admin[] = {"stats", "ban", "unban", "broadcast", "erase"};
     const char *user[] = {
-        "help",     "post",    "follow",  "unfollow", "followers", "following",
-        "on",       "off",     "away",    "last",     "show",      "reply",
-        "delete",   "d",       "dm",      "whois",    "nick",      "bio",
-        "mentions", "track",   "untrack", "tracking", "search",    "block",
-        "unblock",  "more",    "dms",     "fav",      "unfav",     "favs",
-        "remove",   "notices", "tz",      "quiet",    "digest",    "export",
-        "delete me"};
+        "help",      "post",    "follow",  "unfollow", "followers", "following",
+        "on",        "off",     "away",    "last",     "show",      "reply",
+        "delete",    "d",       "dm",      "whois",    "nick",      "bio",
+        "mentions",  "track",   "untrack", "tracking", "search",    "block",
+        "unblock",   "more",    "dms",     "fav",      "unfav",     "favs",
+        "remove",    "notices", "tz",      "quiet",    "digest",    "export",
+        "delete me", "rt",      "repeat",  "mute",     "unmute"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)

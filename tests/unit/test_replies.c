@@ -256,8 +256,9 @@ static void test_long_ban_reason(void **state)
 }
 
 /* The longest posts, bios and messages of 4-byte characters through every
- * command that shows stored text, and every kind of delivery (now, held,
- * summarised, reply, DM, broadcast). */
+ * command that shows stored text (listings, tags, favourites, private
+ * messages, "more", the export in chat pieces), and every kind of delivery
+ * (now, held, summarised, reply, DM, broadcast, repeat, notices). */
 static void test_every_reply_and_delivery(void **state)
 {
     char *longest = repeat("", EMOJI, 500);
@@ -266,26 +267,22 @@ static void test_every_reply_and_delivery(void **state)
     char *broadcast = repeat("broadcast ", EMOJI, 500);
     char *reply = repeat("reply #1 ", A_LOW, 500);
     char *quick = repeat("#1 @bob ", EMOJI, 400);
-    static const char *const reads[] = {"help",        "help bio",
-                                        "?",           "help?",
-                                        "last",        "last alice 50",
-                                        "last @bob",   "show #1",
-                                        "#1",          "#2",
-                                        "mentions",    "followers",
-                                        "following",   "whois alice",
-                                        "whois bob",   "search " EMOJI,
-                                        "search xmpp", "tracking",
-                                        "stats",       "delete #2 please",
-                                        "show #1 now", "stats please",
-                                        "nick b-a-d",  "help nosuch",
-                                        "bio",         "track",
-                                        "d nobody hi", "follow nobody",
-                                        "block alice", "unblock alice",
-                                        "away on",     "away off",
-                                        "off",         "on",
-                                        "whois eve",   "ban",
-                                        "last nobody", "unfollow alice",
-                                        "follow alice"};
+    char *tagged = repeat("tea #xmpp ", EMOJI, 490);
+    static const char *const reads[] = {
+        "help", "help bio", "?", "help?", "last", "last alice 50", "last @bob",
+        "show #1", "#1", "#2", "mentions", "followers", "following",
+        "whois alice", "whois bob", "search " EMOJI, "search xmpp", "tracking",
+        "stats", "delete #2 please", "show #1 now", "stats please",
+        "nick b-a-d", "help nosuch", "bio", "track", "d nobody hi",
+        "follow nobody", "block alice", "unblock alice", "away on", "away off",
+        "off", "on", "whois eve", "ban", "last nobody",
+        /* issue 15's listings and acts */
+        "#xmpp", "last #xmpp 20", "more", "more", "rt #1", "repeat #1",
+        "fav #1", "favs", "unfav #1", "dms", "mute #1", "unmute #1",
+        "remove nobody", "notices off", "notices on", "tz Europe/Berlin",
+        "quiet 23:00-07:00", "quiet off", "digest 08:00", "export", "delete me",
+        "delete me 000000", "follow alice digest", "unfollow alice",
+        "follow alice"};
     const char *readers[] = {"alice@x", "bob@x", "admin@x"};
 
     (void)state;
@@ -299,6 +296,8 @@ static void test_every_reply_and_delivery(void **state)
     ask("bob@x", "track " EMOJI "xmpp");
     /* bob offline: held, then summarised beyond backlog_max. */
     assert_string_equal(ask("alice@x", longest), "Posted #1.");
+    for (int i = 0; i < 25; i++) /* more than a listing's page */
+        assert_true(strncmp(ask("alice@x", tagged), "Posted #", 8) == 0);
     assert_true(strncmp(ask("bob@x", reply), "Replied to #1 as #", 18) == 0);
     assert_true(strncmp(ask("bob@x", quick), "Replied to #1 as #", 18) == 0);
     assert_true(strncmp(ask("alice@x", dm), "Sent to bob.", 12) == 0);
@@ -328,6 +327,7 @@ static void test_every_reply_and_delivery(void **state)
     free(broadcast);
     free(reply);
     free(quick);
+    free(tagged);
 }
 
 /* delivery_format() on its own, for every kind, with the longest body. */
