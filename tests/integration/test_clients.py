@@ -347,6 +347,37 @@ def test_omemo_not_posted_and_told_once(user):
     assert "Nothing yet." in alice.ask("last")
 
 
+def test_quoted_reply_from_a_client_without_replies(user):
+    """A client without XEP-0461 quotes the update with "> ": that is a
+    reply to it, and the quote is not posted."""
+    alice, bob = user("alice"), user("bob")
+    bob.ask("follow alice")
+    alice.ask("follow bob")
+    assert alice.ask("Tea or coffee?") == "Posted #1."
+    bob.wait("Tea or coffee?")
+    bob.send("> alice: Tea or coffee? (#1)\nTea, always.")
+    assert bob.wait("Replied")["body"] == "Replied to #1 as #2."
+    assert alice.wait("Tea, always.")["body"] == "bob (re #1): Tea, always. (#2)"
+    assert "Tea or coffee?" not in bob.ask("last bob")
+
+
+def test_omemo_from_a_user_over_the_budget(user):
+    """Over the message budget an encrypted message is dropped like any
+    other: not posted, not answered, no receipt, nothing for followers."""
+    alice, bob = user("alice"), user("bob")
+    assert bob.ask("follow alice") == "You now follow alice."
+    raw = Raw(alice)
+    for _ in range(31):
+        alice.send("tracking")
+    alice.wait("too many messages", timeout=20)
+    alice.send_raw(OMEMO % (BOT, "omemo-late", "omemo-late"))
+    seen = raw.drain(3.0)
+    assert not [e for e in seen if receipt_for("omemo-late")(e)]
+    assert not [e for e in seen if body_has(NO_ENCRYPTION)(e)]
+    assert [m for m in bob.drain(1.0) if harness.is_update(m)] == []
+    assert "OMEMO" not in bob.ask("last alice")
+
+
 GAJIM_RETRACT = (
     "<message to='%s' type='chat' id='%s'>"
     "<retract id='%s' xmlns='urn:xmpp:message-retract:1'/>"
