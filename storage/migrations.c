@@ -262,6 +262,17 @@ static const char *const steps[] = {
     "UPDATE follow_digest SET after = (SELECT coalesce(max(id), 0) FROM posts);"
     "ALTER TABLE prefs ADD COLUMN digest_sent INTEGER NOT NULL DEFAULT 0;"
     "UPDATE prefs SET digest_sent = CAST(strftime('%s', 'now') AS INTEGER);",
+
+    /* 10: the number to try next for each nick base, so that a new user
+     *    whose base is taken gets a nick in a constant number of lookups
+     *    (issue 12 item 8; bases without a row are searched once, then
+     *    remembered).  Erasing a user finds their reactions and the
+     *    copies delivered to them (state 1) by user. */
+    "CREATE TABLE nick_next ("
+    "  base TEXT PRIMARY KEY,"
+    "  next INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX reactions_user ON reactions(user);"
+    "CREATE INDEX outbox_copies ON outbox(user) WHERE state = 1;",
 };
 
 int migrations_latest(void)

@@ -41,6 +41,8 @@ enum stmt_id {
     S_USER_BY_NICK,
     S_USER_BY_ID,
     S_USER_INSERT,
+    S_NICK_NEXT_GET,
+    S_NICK_NEXT_SET,
     S_USER_REACTIVATE,
     S_USER_SET_ACTIVE,
     S_USER_SET_DELIVER,
@@ -169,6 +171,10 @@ static const char *const sql[S_COUNT] = {
     [S_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [S_USER_INSERT] = "INSERT INTO users (jid, nick, created, away) "
                       "VALUES (?1, ?2, ?3, ?4)",
+    /* The number to try next for a nick base (migration 10). */
+    [S_NICK_NEXT_GET] = "SELECT next FROM nick_next WHERE base = ?1",
+    [S_NICK_NEXT_SET] =
+        "INSERT OR REPLACE INTO nick_next (base, next) VALUES (?1, ?2)",
     [S_USER_REACTIVATE] = "UPDATE users SET active = 1 WHERE id = ?1",
     [S_USER_SET_ACTIVE] = "UPDATE users SET active = ?2 WHERE id = ?1",
     [S_USER_SET_DELIVER] = "UPDATE users SET deliver = ?2 WHERE id = ?1",
@@ -784,27 +790,80 @@ void store_close(struct store *s)
     free(s);
 }
 
+/* Erasure is rare: its statements are prepared when used.  Each takes the
+ * user's id as ?1.  Statements that remove undelivered outbox rows go
+ * through outbox_exec() to keep the held counter; the users counters are
+ * kept by hand (no trigger counts a deleted user).  Posts the caller did
+ * not delete first lose their mentions, reactions and rows here. */
+#define ERASE_POSTS "(SELECT id FROM posts WHERE author = ?1)"
+static const struct {
+    const char *sql;
+    bool held; /* removes undelivered outbox rows */
+} erase_sql[] = {
+    {"DELETE FROM mentions WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM reactions WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS " AND state = 0", true},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS, false},
+    {"DELETE FROM posts WHERE author = ?1", false},
+    {"DELETE FROM posts WHERE kind = 1 AND to_user = ?1", false},
+    {"DELETE FROM follows WHERE follower = ?1", false},
+    {"DELETE FROM follows WHERE followee = ?1", false},
+    {"DELETE FROM follow_digest WHERE follower = ?1", false},
+    {"DELETE FROM follow_digest WHERE followee = ?1", false},
+    {"DELETE FROM blocks WHERE blocker = ?1", false},
+    {"DELETE FROM blocks WHERE blocked = ?1", false},
+    {"DELETE FROM tracks WHERE user = ?1", false},
+    {"DELETE FROM mentions WHERE user = ?1", false},
+    {"DELETE FROM favs WHERE user = ?1", false},
+    {"DELETE FROM reactions WHERE user = ?1", false},
+    {"DELETE FROM mutes WHERE user = ?1", false},
+    {"DELETE FROM told WHERE kind IN (1, 2) AND actor = ?1", false},
+    {"DELETE FROM told WHERE kind = 2 AND object = ?1", false},
+    {"DELETE FROM prefs WHERE user = ?1", false},
+    {"DELETE FROM outbox WHERE user = ?1 AND state = 0", true},
+    {"DELETE FROM outbox WHERE user = ?1 AND state = 1", false},
+    {"UPDATE counters SET value = value - 1 WHERE name = 'users'", false},
+    {"UPDATE counters SET value = value - "
+     "(SELECT active FROM users WHERE id = ?1) WHERE name = 'active'",
+     false},
+    {"DELETE FROM users WHERE id = ?1", false},
+};
+
+/* Detaching the replies to an author's posts (store_replies_detach). */
+static const char replies_detach_sql[] =
+    "UPDATE posts SET reply_to = NULL WHERE reply_to IN "
+    "(SELECT id FROM posts WHERE author = ?1) AND author != ?1";
+
+static int explain(struct store *s, const char *text,
+                   void (*cb)(void *ud, const char *sql, const char *plan),
+                   void *ud)
+{
+    sqlite3_stmt *eqp;
+    char *q = xasprintf("EXPLAIN QUERY PLAN %s", text);
+
+    if (sqlite3_prepare_v2(s->db, q, -1, &eqp, NULL) != SQLITE_OK) {
+        free(q);
+        return db_error(s, "explain");
+    }
+    while (sqlite3_step(eqp) == SQLITE_ROW)
+        cb(ud, text, (const char *)sqlite3_column_text(eqp, 3));
+    sqlite3_finalize(eqp);
+    free(q);
+    return 0;
+}
+
 int store_explain(struct store *s,
                   void (*cb)(void *ud, const char *sql, const char *plan),
                   void *ud)
 {
-    for (int i = 0; i < S_COUNT; i++) {
-        sqlite3_stmt *eqp;
-        char *q;
-
-        if (i < S_FIRST_QUERY)
-            continue; /* transaction control has no plan */
-        q = xasprintf("EXPLAIN QUERY PLAN %s", sql[i]);
-        if (sqlite3_prepare_v2(s->db, q, -1, &eqp, NULL) != SQLITE_OK) {
-            free(q);
-            return db_error(s, "explain");
-        }
-        while (sqlite3_step(eqp) == SQLITE_ROW)
-            cb(ud, sql[i], (const char *)sqlite3_column_text(eqp, 3));
-        sqlite3_finalize(eqp);
-        free(q);
-    }
-    return 0;
+    /* Transaction control (before S_FIRST_QUERY) has no plan. */
+    for (int i = S_FIRST_QUERY; i < S_COUNT; i++)
+        if (explain(s, sql[i], cb, ud) < 0)
+            return -1;
+    for (size_t i = 0; i < sizeof(erase_sql) / sizeof(erase_sql[0]); i++)
+        if (explain(s, erase_sql[i].sql, cb, ud) < 0)
+            return -1;
+    return explain(s, replies_detach_sql, cb, ud);
 }
 
 /* Users ----------------------------------------------------------------- */
@@ -895,32 +954,30 @@ static int nick_taken(struct store *s, const char *base, unsigned long n,
 }
 
 /*
- * A free nick derived from base: base itself if it is free and not
- * reserved, else base followed by a number.  Numbers are handed out in
- * order (base2, base3, ...), so the taken ones are mostly 2..k: doubling
- * finds a free one above k, and bisection between the last taken and that
- * free one finds the first free after a taken one -- about 2 log2(k)
- * lookups, where probing 2, 3, ... in turn cost k.
+ * The first free number for base from n on (n, n + 1, n + 3, n + 7, ...,
+ * then bisection between the last taken and the free one found), into
+ * *found and its nick into out.  Without nicks taken by hand in the
+ * numbered range, n is free and this is one lookup; a run of k such
+ * nicks costs about 2 log2(k).
  */
-static int free_nick(struct store *s, const char *base, bool reserved,
-                     char *out)
+static int nick_search(struct store *s, const char *base, unsigned long n,
+                       unsigned long *found, char *out)
 {
-    unsigned long taken = 1, free_n = 2, mid;
+    unsigned long taken = 0, free_n = n, step = 1, mid;
     int r;
 
-    if (!reserved && (r = nick_taken(s, base, 1, out)) <= 0)
-        return r;
     while ((r = nick_taken(s, base, free_n, out)) == 1) {
         if (free_n > 1000000000UL) {
             log_error("database: no free nick for %s", base);
             return -1;
         }
         taken = free_n;
-        free_n *= 2;
+        free_n += step;
+        step *= 2;
     }
     if (r < 0)
         return -1;
-    while (free_n - taken > 1) {
+    while (step > 1 && free_n - taken > 1) {
         mid = taken + (free_n - taken) / 2;
         if ((r = nick_taken(s, base, mid, out)) < 0)
             return -1;
@@ -930,7 +987,39 @@ static int free_nick(struct store *s, const char *base, bool reserved,
             free_n = mid;
     }
     nick_candidate(base, free_n, out);
+    *found = free_n;
     return 0;
+}
+
+/*
+ * A free nick derived from base: base itself if it is free and not
+ * reserved, else base followed by a number.  nick_next remembers per base
+ * the number after the last one given, so that a new user costs one
+ * lookup there and one for the candidate whatever the number of users of
+ * that base (a base without a row starts from 2: its first numbered nick,
+ * or a database older than the table).  Runs inside the caller's
+ * transaction, which also inserts the user.
+ */
+static int free_nick(struct store *s, const char *base, bool reserved,
+                     char *out)
+{
+    sqlite3_stmt *st;
+    int64_t next;
+    unsigned long n;
+    int r;
+
+    if (!reserved && (r = nick_taken(s, base, 1, out)) <= 0)
+        return r;
+    st = stmt(s, S_NICK_NEXT_GET);
+    bind_text(st, 1, base);
+    if (scalar(s, st, &next) < 0)
+        return -1;
+    if (nick_search(s, base, next >= 2 ? (unsigned long)next : 2, &n, out) < 0)
+        return -1;
+    st = stmt(s, S_NICK_NEXT_SET);
+    bind_text(st, 1, base);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n + 1);
+    return exec(s, st);
 }
 
 int store_user_create(struct store *s, const char *bare, const char *nick_base,
@@ -951,15 +1040,19 @@ int store_user_create(struct store *s, const char *bare, const char *nick_base,
         out->active = true;
         return 0;
     }
+    if (begin(s) < 0)
+        return -1;
     if (free_nick(s, nick_base[0] != '\0' ? nick_base : "user", base_reserved,
                   nick) < 0)
-        return -1;
+        return rollback(s);
     st = stmt(s, S_USER_INSERT);
     bind_text(st, 1, bare);
     bind_text(st, 2, nick);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
     sqlite3_bind_int(st, 4, away_default);
     if (exec(s, st) < 0)
+        return rollback(s);
+    if (commit(s) < 0)
         return -1;
     return store_user_by_jid(s, bare, out) == 1 ? 0 : -1;
 }
@@ -1689,45 +1782,6 @@ int store_posts_of(struct store *s, int64_t author, int64_t *ids, int max)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : db_error(s, "posts of");
 }
 
-/* Erasure is rare: its statements are prepared when used.  Each takes the
- * user's id as ?1.  Statements that remove undelivered outbox rows go
- * through outbox_exec() to keep the held counter; the users counters are
- * kept by hand (no trigger counts a deleted user).  Posts the caller did
- * not delete first lose their mentions, reactions and rows here. */
-#define ERASE_POSTS "(SELECT id FROM posts WHERE author = ?1)"
-static const struct {
-    const char *sql;
-    bool held; /* removes undelivered outbox rows */
-} erase_sql[] = {
-    {"DELETE FROM mentions WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM reactions WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS " AND state = 0", true},
-    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM posts WHERE author = ?1", false},
-    {"DELETE FROM posts WHERE kind = 1 AND to_user = ?1", false},
-    {"DELETE FROM follows WHERE follower = ?1", false},
-    {"DELETE FROM follows WHERE followee = ?1", false},
-    {"DELETE FROM follow_digest WHERE follower = ?1", false},
-    {"DELETE FROM follow_digest WHERE followee = ?1", false},
-    {"DELETE FROM blocks WHERE blocker = ?1", false},
-    {"DELETE FROM blocks WHERE blocked = ?1", false},
-    {"DELETE FROM tracks WHERE user = ?1", false},
-    {"DELETE FROM mentions WHERE user = ?1", false},
-    {"DELETE FROM favs WHERE user = ?1", false},
-    {"DELETE FROM reactions WHERE user = ?1", false},
-    {"DELETE FROM mutes WHERE user = ?1", false},
-    {"DELETE FROM told WHERE kind IN (1, 2) AND actor = ?1", false},
-    {"DELETE FROM told WHERE kind = 2 AND object = ?1", false},
-    {"DELETE FROM prefs WHERE user = ?1", false},
-    {"DELETE FROM outbox WHERE user = ?1 AND state = 0", true},
-    {"DELETE FROM outbox WHERE user = ?1", false},
-    {"UPDATE counters SET value = value - 1 WHERE name = 'users'", false},
-    {"UPDATE counters SET value = value - "
-     "(SELECT active FROM users WHERE id = ?1) WHERE name = 'active'",
-     false},
-    {"DELETE FROM users WHERE id = ?1", false},
-};
-
 static int erase_step(struct store *s, const char *text, bool held,
                       int64_t user)
 {
@@ -1747,10 +1801,7 @@ int store_replies_detach(struct store *s, int64_t author)
 {
     if (begin(s) < 0)
         return -1;
-    if (erase_step(s,
-                   "UPDATE posts SET reply_to = NULL WHERE reply_to IN "
-                   "(SELECT id FROM posts WHERE author = ?1) AND author != ?1",
-                   false, author) < 0)
+    if (erase_step(s, replies_detach_sql, false, author) < 0)
         return rollback(s);
     return commit(s);
 }

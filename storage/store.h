@@ -93,8 +93,8 @@ bool store_writable(const struct store *st);
  * batch. */
 int store_probe(struct store *st);
 
-/* Test hook: EXPLAIN QUERY PLAN of every prepared statement, one call per
- * plan line. */
+/* Test hook: EXPLAIN QUERY PLAN of every prepared statement and of the
+ * erasure statements prepared when used, one call per plan line. */
 int store_explain(struct store *st,
                   void (*cb)(void *ud, const char *sql, const char *plan),
                   void *ud);
@@ -108,8 +108,10 @@ int store_user_by_id(struct store *st, int64_t id, struct user *out);
 /*
  * Create an active user for bare with a nick from nick_base: nick_base
  * itself if it is free and not base_reserved, else nick_base followed by
- * a number (2, 3, ...; the base cut to fit NICK_MAX), found in O(log n)
- * lookups for n users of that base.  deliver=on, away=away_default.  If
+ * a number (2, 3, ...; the base cut to fit NICK_MAX), the one after the
+ * last number given for that base: a constant number of lookups however
+ * many users share it (a few more past nicks taken by hand in the
+ * numbered range).  deliver=on, away=away_default.  If
  * the JID exists already it is re-activated instead.  0 and *out.
  */
 int store_user_create(struct store *st, const char *bare, const char *nick_base,

@@ -806,6 +806,69 @@ static void test_digest_once_a_day(void **state)
     assert_true(has("bob@x <- alice: hello live (#5)"));
 }
 
+/* The bot stops and starts again over the same database file: a new
+ * store, presence table (empty until the server speaks) and delivery. */
+static void restart(void)
+{
+    delivery_free(T.bot.delivery);
+    presence_free(T.bot.presence);
+    store_close(T.bot.store);
+    T.bot.store = store_open(T.db);
+    assert_non_null(T.bot.store);
+    T.bot.presence = presence_new();
+    T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
+    delivery_set_clock(T.bot.delivery, fake_now);
+}
+
+/* bob's presence as the server announces it, handed to delivery as
+ * dispatch does. */
+static void bob_shows(enum show show)
+{
+    struct user u;
+
+    presence_update(T.bot.presence, "bob@x/phone", show, 0);
+    assert_int_equal(store_user_by_id(T.bot.store, T.bob.id, &u), 1);
+    delivery_user_seen(T.bot.delivery, &u);
+    flush();
+}
+
+/* Issue 15: a digest survives restarts like every held update.  It comes
+ * due while bob is away; the bot restarts; when bob is back the digest
+ * comes once, with the posts it covers, and neither a later tick nor
+ * another restart sends it again. */
+static void test_digest_survives_a_restart(void **state)
+{
+    (void)state;
+    T.now = 1772445600; /* Monday 2026-03-02 10:00 UTC */
+    expect(&T.bob, "b1", "follow alice digest",
+           "alice's posts come in your daily digest at 08:00 (UTC).");
+    expect(&T.alice, "a1", "before the restart", "Posted #1.");
+    T.now += 3600;
+    expect(&T.alice, "a2", "also before it", "Posted #2.");
+    bob_shows(SHOW_DND);
+    T.now = 1772445600 + 22 * 3600 + 30; /* Tuesday 08:00:30 */
+    tick();
+    assert_true(T.out.len == 0);
+    restart();
+    bob_shows(SHOW_DND);
+    tick();
+    assert_true(T.out.len == 0);
+    T.now += 3600; /* 09:00:30: bob is back */
+    bob_shows(SHOW_AVAILABLE);
+    assert_non_null(T.out.s);
+    assert_string_equal(T.out.s, "bob@x <- Your daily digest: 2 posts.\n"
+                                 "#1 alice \xc2\xb7 23h: before the restart\n"
+                                 "#2 alice \xc2\xb7 22h: also before it "
+                                 "[starling-digest-2-2]\n");
+    buf_reset(&T.out);
+    tick();
+    bob_shows(SHOW_AVAILABLE);
+    restart();
+    bob_shows(SHOW_AVAILABLE);
+    tick();
+    assert_true(T.out.len == 0);
+}
+
 /* A digest shows at most 20 posts and says whose were left out. */
 static void test_digest_is_bounded(void **state)
 {
@@ -1013,6 +1076,8 @@ int main(void)
                                         setup_file, teardown),
         T_(test_erase_by_admin_and_expired_codes),
         T_(test_digest_once_a_day),
+        cmocka_unit_test_setup_teardown(test_digest_survives_a_restart,
+                                        setup_file, teardown),
         T_(test_digest_is_bounded),
         T_(test_rename_moves_the_address),
         T_(test_export_without_upload_comes_in_chat),

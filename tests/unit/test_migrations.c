@@ -140,6 +140,14 @@ static void from_step(int k)
     assert_int_equal(
         store_search(st, "upgrade", STORE_NEWEST, 10, count_cb, &count), 0);
     assert_int_equal(count, 1);
+    /* New users whose base is taken get the next numbers (step 10's
+     * table of next numbers starts empty on an older database). */
+    assert_int_equal(
+        store_user_create(st, "alice@y", "alice", false, false, 2, &bob), 0);
+    assert_string_equal(bob.nick, "alice2");
+    assert_int_equal(
+        store_user_create(st, "alice@z", "alice", false, false, 2, &bob), 0);
+    assert_string_equal(bob.nick, "alice3");
     assert_int_equal(store_explain(st, plan_cb, NULL), 0);
     store_close(st);
     unlink(path);
