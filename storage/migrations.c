@@ -266,13 +266,11 @@ static const char *const steps[] = {
     /* 10: the number to try next for each nick base, so that a new user
      *    whose base is taken gets a nick in a constant number of lookups
      *    (issue 12 item 8; bases without a row are searched once, then
-     *    remembered).  Erasing a user finds their reactions and the
-     *    copies delivered to them (state 1) by user. */
+     *    remembered).  Erasing a user finds their reactions by user. */
     "CREATE TABLE nick_next ("
     "  base TEXT PRIMARY KEY,"
     "  next INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX reactions_user ON reactions(user);"
-    "CREATE INDEX outbox_copies ON outbox(user) WHERE state = 1;",
+    "CREATE INDEX reactions_user ON reactions(user);",
 };
 
 int migrations_latest(void)

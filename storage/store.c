@@ -798,35 +798,40 @@ void store_close(struct store *s)
 #define ERASE_POSTS "(SELECT id FROM posts WHERE author = ?1)"
 static const struct {
     const char *sql;
-    bool held; /* removes undelivered outbox rows */
+    bool held;  /* removes undelivered outbox rows */
+    bool scans; /* reads the whole table: left out of the plan check */
 } erase_sql[] = {
-    {"DELETE FROM mentions WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM reactions WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS " AND state = 0", true},
-    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS, false},
-    {"DELETE FROM posts WHERE author = ?1", false},
-    {"DELETE FROM posts WHERE kind = 1 AND to_user = ?1", false},
-    {"DELETE FROM follows WHERE follower = ?1", false},
-    {"DELETE FROM follows WHERE followee = ?1", false},
-    {"DELETE FROM follow_digest WHERE follower = ?1", false},
-    {"DELETE FROM follow_digest WHERE followee = ?1", false},
-    {"DELETE FROM blocks WHERE blocker = ?1", false},
-    {"DELETE FROM blocks WHERE blocked = ?1", false},
-    {"DELETE FROM tracks WHERE user = ?1", false},
-    {"DELETE FROM mentions WHERE user = ?1", false},
-    {"DELETE FROM favs WHERE user = ?1", false},
-    {"DELETE FROM reactions WHERE user = ?1", false},
-    {"DELETE FROM mutes WHERE user = ?1", false},
-    {"DELETE FROM told WHERE kind IN (1, 2) AND actor = ?1", false},
-    {"DELETE FROM told WHERE kind = 2 AND object = ?1", false},
-    {"DELETE FROM prefs WHERE user = ?1", false},
-    {"DELETE FROM outbox WHERE user = ?1 AND state = 0", true},
-    {"DELETE FROM outbox WHERE user = ?1 AND state = 1", false},
-    {"UPDATE counters SET value = value - 1 WHERE name = 'users'", false},
+    {"DELETE FROM mentions WHERE post IN " ERASE_POSTS, false, false},
+    {"DELETE FROM reactions WHERE post IN " ERASE_POSTS, false, false},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS " AND state = 0", true,
+     false},
+    {"DELETE FROM outbox WHERE post IN " ERASE_POSTS, false, false},
+    {"DELETE FROM posts WHERE author = ?1", false, false},
+    {"DELETE FROM posts WHERE kind = 1 AND to_user = ?1", false, false},
+    {"DELETE FROM follows WHERE follower = ?1", false, false},
+    {"DELETE FROM follows WHERE followee = ?1", false, false},
+    {"DELETE FROM follow_digest WHERE follower = ?1", false, false},
+    {"DELETE FROM follow_digest WHERE followee = ?1", false, false},
+    {"DELETE FROM blocks WHERE blocker = ?1", false, false},
+    {"DELETE FROM blocks WHERE blocked = ?1", false, false},
+    {"DELETE FROM tracks WHERE user = ?1", false, false},
+    {"DELETE FROM mentions WHERE user = ?1", false, false},
+    {"DELETE FROM favs WHERE user = ?1", false, false},
+    {"DELETE FROM reactions WHERE user = ?1", false, false},
+    {"DELETE FROM mutes WHERE user = ?1", false, false},
+    {"DELETE FROM told WHERE kind IN (1, 2) AND actor = ?1", false, false},
+    {"DELETE FROM told WHERE kind = 2 AND object = ?1", false, false},
+    {"DELETE FROM prefs WHERE user = ?1", false, false},
+    {"DELETE FROM outbox WHERE user = ?1 AND state = 0", true, false},
+    /* The copies delivered to the user: no index leads there, since one
+     * would cost every delivery a write for an act this rare. */
+    {"DELETE FROM outbox WHERE user = ?1 AND state = 1", false, true},
+    {"UPDATE counters SET value = value - 1 WHERE name = 'users'", false,
+     false},
     {"UPDATE counters SET value = value - "
      "(SELECT active FROM users WHERE id = ?1) WHERE name = 'active'",
-     false},
-    {"DELETE FROM users WHERE id = ?1", false},
+     false, false},
+    {"DELETE FROM users WHERE id = ?1", false, false},
 };
 
 /* Detaching the replies to an author's posts (store_replies_detach). */
@@ -861,7 +866,7 @@ int store_explain(struct store *s,
         if (explain(s, sql[i], cb, ud) < 0)
             return -1;
     for (size_t i = 0; i < sizeof(erase_sql) / sizeof(erase_sql[0]); i++)
-        if (explain(s, erase_sql[i].sql, cb, ud) < 0)
+        if (!erase_sql[i].scans && explain(s, erase_sql[i].sql, cb, ud) < 0)
             return -1;
     return explain(s, replies_detach_sql, cb, ud);
 }
