@@ -114,6 +114,104 @@ static const struct adhoc_field broadcast_fields[] = {
     {0},
 };
 
+/* Issue 15's commands.  A list-single of chat commands comes first: its
+ * choice is the keyword, the fields after it its arguments.  Only the
+ * chat command's parser judges a post number, a code or a listing's
+ * argument, so a bad one gets the chat command's own answer. */
+#define POST_ARG                                                               \
+    {                                                                          \
+        .var = "post", .type = ADHOC_TEXT_SINGLE,                              \
+        .label = "Post number (12 or #12)", .required = true, .map = ADHOC_ARG \
+    }
+
+/* The chat command, among opts, that the fields after it are arguments
+ * of. */
+#define ACTION_ARG(opts)                                                       \
+    {                                                                          \
+        .var = "action", .type = ADHOC_LIST_SINGLE, .label = "What to do",     \
+        .required = true, .map = ADHOC_ARG, .options = opts                    \
+    }
+
+/* The user a command of one's own acts on ("nick" is the settings'
+ * field, which a form would show filled with one's own nick). */
+#define USER_ARG                                                               \
+    {                                                                          \
+        .var = "user", .type = ADHOC_TEXT_SINGLE, .label = "Nick",             \
+        .required = true, .one_word = true, .map = ADHOC_ARG                   \
+    }
+
+static const struct adhoc_option repeat_actions[] = {
+    {"rt", "Repeat it to my followers", NULL},
+    {"fav", "Add it to my favourites", NULL},
+    {"unfav", "Take it out of my favourites", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct adhoc_field repeat_fields[] = {
+    ACTION_ARG(repeat_actions), POST_ARG, {0}};
+
+static const struct adhoc_option mute_actions[] = {
+    {"mute", "Mute the thread", NULL},
+    {"unmute", "Unmute the thread", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct adhoc_field mute_fields[] = {
+    ACTION_ARG(mute_actions), POST_ARG, {0}};
+
+static const struct adhoc_option follow_modes[] = {
+    {"live", "Each post as it comes", ""},
+    {"digest", "Gathered into my daily digest", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct adhoc_field follow_fields[] = {
+    USER_ARG,
+    {.var = "mode",
+     .type = ADHOC_LIST_SINGLE,
+     .label = "Their posts reach me",
+     .map = ADHOC_ARG,
+     .options = follow_modes},
+    {0},
+};
+
+static const struct adhoc_field user_fields[] = {USER_ARG, {0}};
+
+static const struct adhoc_option listings[] = {
+    {"last", "Latest posts: my timeline, or the nick's or #tag's below", NULL},
+    {"show", "A post and its replies (its number below)", NULL},
+    {"search", "Posts containing the words below", NULL},
+    {"mentions", "Posts that mention me", NULL},
+    {"favs", "My favourites", NULL},
+    {"dms", "My private messages", NULL},
+    {"followers", "Who follows me", NULL},
+    {"following", "Whom I follow", NULL},
+    {"more", "More of the last listing", NULL},
+    {NULL, NULL, NULL},
+};
+
+static const struct adhoc_field read_fields[] = {
+    {.var = "list",
+     .type = ADHOC_LIST_SINGLE,
+     .label = "Listing",
+     .required = true,
+     .map = ADHOC_ARG,
+     .options = listings},
+    {.var = "arg",
+     .type = ADHOC_TEXT_SINGLE,
+     .label = "Nick, #tag, post number or words (if the listing takes one)",
+     .map = ADHOC_ARG},
+    {0},
+};
+
+static const struct adhoc_field delete_fields[] = {
+    {.var = "code",
+     .type = ADHOC_TEXT_SINGLE,
+     .label = "Confirmation code (empty: send me one)",
+     .map = ADHOC_ARG},
+    {0},
+};
+
 static const struct adhoc_command table[] = {
     {"settings", "Settings", false,
      "Deliveries off: nothing is sent or held until you turn them on. "
@@ -130,6 +228,27 @@ static const struct adhoc_command table[] = {
      "Your export comes in chat: a link to a file, or messages whose texts "
      "you join in order.",
      "export", NULL},
+    {"repeat", "Repeat or favourite a post", false,
+     "A repeat passes the post on to your followers, once; a favourite "
+     "keeps it in your favourites.  Its author is told.",
+     NULL, repeat_fields},
+    {"mute", "Mute a thread", false,
+     "Replies in a muted thread no longer reach you.", NULL, mute_fields},
+    {"follow", "Follow", false,
+     "A daily digest gathers the posts into one message a day, at the "
+     "time set in Settings.",
+     "follow", follow_fields},
+    {"remove", "Remove a follower", false,
+     "They stop following you, without being blocked.", "remove", user_fields},
+    {"read", "Read", false,
+     "The listing comes back here; \"More of the last listing\" "
+     "continues it.",
+     NULL, read_fields},
+    {"delete", "Delete my account", false,
+     "This erases your posts, follows, followers, favourites and settings "
+     "for good.  Leave the code empty to be sent one, then run this again "
+     "with it.",
+     "delete me", delete_fields},
     {"stats", "Statistics", true, NULL, "stats", NULL},
     {"ban", "Ban a user", true,
      "A banned user cannot post, follow or message, and is told so.", "ban",
@@ -536,22 +655,42 @@ static int set_text(const struct adhoc_field *f, const char *value,
     return add_text(out, xasprintf("%s %s", f->on, value), why);
 }
 
-/* A text must read as the command its keyword names: never as a post. */
-static int check_reads_as_command(const char *text, struct buf *why)
+/* A text must read as the command name names (NULL: its first word), and
+ * never as a post. */
+static int check_reads_as_command(const char *text, const char *name,
+                                  struct buf *why)
 {
     struct cmd_parsed p;
     char keyword[32];
     size_t n = strcspn(text, " ");
 
     snprintf(keyword, sizeof(keyword), "%.*s", (int)n, text);
+    if (name == NULL)
+        name = keyword;
     cmd_parse(text, &p);
-    if (p.result == CMD_POST || p.cmd != cmd_find(keyword)) {
-        const struct cmd_entry *e = cmd_find(keyword);
+    if (p.result == CMD_POST || p.cmd != cmd_find(name)) {
+        const struct cmd_entry *e = cmd_find(name);
 
-        buf_printf(why, "Usage: %s", e != NULL ? e->usage : keyword);
+        buf_printf(why, "Usage: %s", e != NULL ? e->usage : name);
         return -1;
     }
     return 0;
+}
+
+/* An ADHOC_ARG value (checked) onto the line: a chosen option's text, or
+ * the value itself; nothing when that is empty. */
+static void arg_append(struct buf *line, const struct adhoc_field *f,
+                       const char *value)
+{
+    for (const struct adhoc_option *o = f->options;
+         o != NULL && o->value != NULL; o++)
+        if (strcmp(o->value, value) == 0) {
+            if (o->text != NULL)
+                value = o->text;
+            break;
+        }
+    if (value[0] != '\0')
+        buf_printf(line, "%s%s", line->len > 0 ? " " : "", value);
 }
 
 int adhoc_texts(const struct adhoc_command *cmd,
@@ -580,16 +719,19 @@ int adhoc_texts(const struct adhoc_command *cmd,
         else if ((ok = check_value(f, value, why)) == 0 && f->map == ADHOC_SET)
             ok =
                 set_text(f, value, adhoc_values_get(current, f->var), out, why);
-        else if (ok == 0 && value[0] != '\0')
-            buf_printf(&line, " %s", value);
+        else if (ok == 0)
+            arg_append(&line, f, value);
         free(value);
         if (ok < 0)
             goto done;
     }
-    if (cmd->keyword != NULL && add_text(out, xstrdup(buf_str(&line)), why) < 0)
+    /* The ADHOC_ARG line runs last; it reads as the command's keyword. */
+    if ((cmd->keyword != NULL || line.len > 0) &&
+        add_text(out, xstrdup(buf_str(&line)), why) < 0)
         goto done;
     for (size_t i = 0; i < out->n; i++)
-        if (check_reads_as_command(out->v[i], why) < 0)
+        if (check_reads_as_command(
+                out->v[i], i + 1 == out->n ? cmd->keyword : NULL, why) < 0)
             goto done;
     r = 0;
 done:

@@ -44,12 +44,17 @@ enum adhoc_map {
      * against the current list: "off WORD" for each one dropped, then
      * "on WORD" for each one added. */
     ADHOC_WORDS,
-    /* An argument of the command's keyword, in field order; run always. */
+    /* An argument of the command's keyword, in field order; run always.
+     * A command without a keyword takes it from its first such field (a
+     * list-single of chat commands: "rt", "fav"). */
     ADHOC_ARG,
 };
 
 struct adhoc_option {
     const char *value, *label;
+    /* What the option stands for in an ADHOC_ARG line: NULL for its value,
+     * "" for nothing ("follow NICK" when live updates are chosen). */
+    const char *text;
 };
 
 struct adhoc_field {
@@ -70,8 +75,9 @@ struct adhoc_command {
     /* The form's instructions; for a command without fields, the note
      * shown when the chat command answers nothing itself. */
     const char *instructions;
-    /* The chat command the ADHOC_ARG fields are arguments of; for a
-     * command without fields, the chat text it runs. */
+    /* The chat command the ADHOC_ARG fields are arguments of (NULL: the
+     * first of them names it); for a command without fields, the chat
+     * text it runs. */
     const char *keyword;
     const struct adhoc_field *fields; /* NULL: runs at once, no form */
 };

@@ -101,9 +101,14 @@ def test_menu_lists_what_each_may_run(user, client):
     eve = client("eve")
     assert NS in alice.iq("disco")["features"]
     assert menu(alice) == {("settings", "Settings"), ("tracking", "Tracked words"),
-                           ("export", "Export my data")}
+                           ("export", "Export my data"),
+                           ("repeat", "Repeat or favourite a post"),
+                           ("mute", "Mute a thread"), ("follow", "Follow"),
+                           ("remove", "Remove a follower"), ("read", "Read"),
+                           ("delete", "Delete my account")}
     assert {n for n, _ in menu(admin)} == {
-        "settings", "tracking", "export", "stats", "ban", "unban", "broadcast"}
+        "settings", "tracking", "export", "repeat", "mute", "follow", "remove",
+        "read", "delete", "stats", "ban", "unban", "broadcast"}
     # Not a user: nothing to run, and running anything is refused.
     assert menu(eve) == set()
     assert execute_raw(eve, "settings") == "error:forbidden"
@@ -219,3 +224,90 @@ def test_time_settings_and_export_from_the_menu(user):
         "Your export comes in chat: a link to a file, or messages whose texts "
         "you join in order.")
     assert alice.wait("Your export: a JSON document of ")
+
+
+def number(answer):
+    """The post number of a "Posted #N." answer."""
+    return re.fullmatch(r"Posted #(\d+)\.", answer).group(1)
+
+
+def test_repeat_and_favourite_from_the_menu(user):
+    alice, bob, carol = user("alice"), user("bob"), user("carol")
+    carol.ask("follow bob")
+    post = number(alice.ask("read this"))
+    shown, status, notes = run(bob, "repeat", {"action": "rt", "post": "#" + post})
+    assert not shown.get("post") and status == "completed"
+    assert notes == ["Repeated #%s to your followers." % post]
+    # bob's follower and the author see what "rt #N" makes them see.
+    m = carol.wait("bob repeated alice: read this")
+    assert harness.is_update(m)
+    alice.wait("bob repeated your #%s." % post)
+    assert note(bob, "repeat", {"action": "rt", "post": post}) == \
+        "You already repeated #%s." % post
+    assert note(bob, "repeat", {"action": "fav", "post": post}) == "Faved #%s." % post
+    assert alice.wait("faved")["body"] == "bob faved #%s." % post
+    assert bob.ask("favs").endswith(": read this")
+    # A bad number gets the chat command's answer and posts nothing.
+    assert note(bob, "repeat", {"action": "fav", "post": "it"}) == bob.ask("fav it")
+    assert note(bob, "repeat", {"action": "unfav", "post": post}) == "Unfaved #%s." % post
+    assert bob.ask("favs") == 'No favourites yet: "fav #N" keeps post N here.'
+    assert bob.ask("last bob") == "Nothing yet."
+
+
+def test_follow_mute_and_remove_from_the_menu(user):
+    alice, bob = user("alice"), user("bob")
+    assert note(bob, "follow", {"user": "alice", "mode": "digest"}) == (
+        "You now follow alice. alice's posts come in your daily digest at "
+        "08:00 (UTC).")
+    assert alice.wait("now follows you")["body"] == "bob now follows you."
+    assert note(bob, "follow", {"user": "alice", "mode": "live"}).startswith(
+        "alice's posts")
+    post = number(alice.ask("a thread"))
+    assert note(bob, "mute", {"action": "mute", "post": post}).startswith(
+        "Muted the thread")
+    assert note(alice, "remove", {"user": "bob"}) == (
+        'bob no longer follows you (and may follow you again; "block bob" '
+        "stops that).")
+    assert alice.ask("followers") == "No followers yet."
+
+
+def test_read_listings_come_back_as_notes(user):
+    alice, bob = user("alice"), user("bob")
+    alice.ask("first words")
+    alice.ask("second words #xmpp")
+    alice.ask("third words")
+    listing = note(bob, "read", {"list": "last", "arg": "alice 2"}).split("\n")
+    assert listing[0].startswith("#3 alice ") and listing[0].endswith(": third words")
+    assert listing[1].startswith("#2 alice ") and listing[1].endswith(": second words #xmpp")
+    assert "more" in listing[-1]
+    more = note(bob, "read", {"list": "more"})
+    assert more.startswith("#1 alice ") and more.endswith(": first words")
+    tagged = note(bob, "read", {"list": "last", "arg": "#xmpp"})
+    assert tagged.startswith("#2 alice ") and tagged.endswith(": second words #xmpp")
+    assert note(bob, "read", {"list": "following"}) == bob.ask("following")
+    # An argument the listing does not take is refused, not posted.
+    shown, status, notes = run(bob, "read", {"list": "followers", "arg": "alice"})
+    assert notes == ["Usage: followers"]
+    assert bob.ask("last bob") == "Nothing yet."
+
+
+def test_delete_my_account_from_the_menu(user, bot):
+    alice, bob = user("alice"), user("bob")
+    bob.ask("follow alice")
+    assert alice.ask("my last words before I go") == "Posted #1."
+    bob.wait("my last words")
+    # Empty code: the confirmation code, as "delete me" answers in chat.
+    ask = note(alice, "delete", {"code": ""})
+    assert "It cannot be undone." in ask and "your 1 post," in ask
+    code = re.search(r"delete me (\d{6})$", ask).group(1)
+    wrong = ("1" if code[0] != "1" else "2") + code[1:]
+    assert note(alice, "delete", {"code": wrong}).startswith(
+        "That code is wrong or has expired")
+    assert note(alice, "delete", {"code": "not a code"}) == \
+        alice.ask("delete me not a code")
+    assert bob.ask("whois alice").startswith("alice")
+    assert note(alice, "delete", {"code": code}) == (
+        "Your account is erased: 1 post and everything else the service held "
+        "about you.  Goodbye; to come back, add this contact again.")
+    assert bob.ask("whois alice") == "No user alice."
+    assert audit(bot) == [("self", "erase", "user #1 at their request")]

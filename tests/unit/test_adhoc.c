@@ -18,7 +18,9 @@
 #include <strophe.h>
 
 #include "adhoc.h"
+#include "commands.h"
 #include "dispatch.h"
+#include "pager.h"
 #include "util.h"
 
 static struct {
@@ -40,6 +42,12 @@ static void fake_reply(struct bot *b, const char *to, const char *text)
 {
     (void)b;
     buf_printf(&T.notes, "%s <- %s\n", to, text);
+}
+
+static void fake_subscription(struct bot *b, const char *to, const char *type)
+{
+    (void)b;
+    buf_printf(&T.notes, "%s <- presence %s\n", to, type);
 }
 
 static size_t op_room(void *ud)
@@ -85,6 +93,8 @@ static int setup(void **state)
     T.bot.delivery = delivery_new(T.bot.store, T.bot.presence, &ops, NULL);
     T.bot.now = fake_now;
     T.bot.reply = fake_reply;
+    T.bot.subscription = fake_subscription;
+    T.bot.pager = pager_new(16);
     snprintf(T.bot.self, sizeof(T.bot.self), "bot@x");
     store_user_create(T.bot.store, "alice@x", "alice", false, false, 1,
                       &T.alice);
@@ -102,6 +112,7 @@ static int teardown(void **state)
     budget_free(T.bot.budget);
     presence_free(T.bot.presence);
     store_close(T.bot.store);
+    pager_free(T.bot.pager);
     buf_free(&T.notes);
     xmpp_ctx_free(T.ctx);
     match_done();
@@ -169,18 +180,19 @@ static void expect_texts(const char *node, const char *spec,
 static void test_menu_and_who_sees_it(void **state)
 {
     const struct adhoc_command *list[16];
-    const char *user[] = {"settings", "tracking", "export"};
+    const char *user[] = {"settings", "tracking", "export", "repeat", "mute",
+                          "follow",   "remove",   "read",   "delete"};
     const char *admin[] = {"stats", "ban", "unban", "broadcast"};
 
     (void)state;
-    assert_int_equal(adhoc_list(false, list, 16), 3);
-    for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(adhoc_list(false, list, 16), 9);
+    for (size_t i = 0; i < 9; i++) {
         assert_string_equal(list[i]->node, user[i]);
         assert_false(adhoc_find(user[i])->admin);
     }
-    assert_int_equal(adhoc_list(true, list, 16), 7);
+    assert_int_equal(adhoc_list(true, list, 16), 13);
     for (size_t i = 0; i < 4; i++) {
-        assert_string_equal(list[3 + i]->node, admin[i]);
+        assert_string_equal(list[9 + i]->node, admin[i]);
         assert_true(adhoc_find(admin[i])->admin);
     }
     assert_int_equal(adhoc_list(true, list, 3), 3);
@@ -297,6 +309,83 @@ static void test_admin_forms_become_chat_commands(void **state)
                  "ERROR: Announcement is required.");
 }
 
+/* Issue 15's forms: each submission is one chat command. */
+static void test_issue15_forms_become_chat_commands(void **state)
+{
+    (void)state;
+    expect_texts("repeat", "action=rt|post=12", "", "rt 12");
+    expect_texts("repeat", "action=fav|post=#12", "", "fav #12");
+    expect_texts("repeat", "action=unfav|post= 7 ", "", "unfav 7");
+    expect_texts("mute", "action=mute|post=#3", "", "mute #3");
+    expect_texts("mute", "action=unmute|post=3", "", "unmute 3");
+    expect_texts("follow", "user=bob", "", "follow bob");
+    expect_texts("follow", "user=bob|mode=live", "", "follow bob");
+    expect_texts("follow", "user=bob|mode=digest", "", "follow bob digest");
+    expect_texts("remove", "user=bob", "", "remove bob");
+    expect_texts("read", "list=last", "", "last");
+    expect_texts("read", "list=last|arg=bob", "", "last bob");
+    expect_texts("read", "list=last|arg=#xmpp", "", "last #xmpp");
+    expect_texts("read", "list=last|arg=bob 20", "", "last bob 20");
+    expect_texts("read", "list=show|arg=#4", "", "show #4");
+    expect_texts("read", "list=search|arg=xmpp bots", "", "search xmpp bots");
+    expect_texts("read", "list=mentions|arg=", "", "mentions");
+    expect_texts("read", "list=favs", "", "favs");
+    expect_texts("read", "list=dms", "", "dms");
+    expect_texts("read", "list=followers", "", "followers");
+    expect_texts("read", "list=following", "", "following");
+    expect_texts("read", "list=more", "", "more");
+    expect_texts("delete", "", "", "delete me");
+    expect_texts("delete", "code=", "", "delete me");
+    expect_texts("delete", "code=123456", "", "delete me 123456");
+    /* The form shows none of the settings' values. */
+    for (const char *const *n =
+             (const char *const[]){"repeat", "mute", "follow", "remove", "read",
+                                   "delete", NULL};
+         *n != NULL; n++)
+        for (const struct adhoc_field *f = adhoc_find(*n)->fields;
+             f->label != NULL; f++)
+            assert_true(strcmp(f->var, "nick") != 0 &&
+                        strcmp(f->var, "digest") != 0);
+}
+
+/* A bad value: refused by the form, or run so that the chat command's
+ * parser gives its own answer (for a post number or a code: never a post),
+ * and never another command. */
+static void test_issue15_bad_values(void **state)
+{
+    (void)state;
+    expect_texts("repeat", "post=12", "", "ERROR: What to do is required.");
+    expect_texts("repeat", "action=delete|post=12", "",
+                 "ERROR: What to do: \"delete\" is not one of the choices.");
+    expect_texts("repeat", "action=rt", "",
+                 "ERROR: Post number (12 or #12) is required.");
+    /* The parser's usage, as in chat ("rt it" answers so). */
+    expect_texts("repeat", "action=rt|post=it", "", "rt it");
+    expect_texts("repeat", "action=fav|post=1 2", "", "fav 1 2");
+    expect_texts("mute", "action=rt|post=1", "",
+                 "ERROR: What to do: \"rt\" is not one of the choices.");
+    expect_texts("follow", "user=bob digest", "",
+                 "ERROR: Nick must be one word.");
+    expect_texts("follow", "user=bob|mode=weekly", "",
+                 "ERROR: Their posts reach me: \"weekly\" is not one of the "
+                 "choices.");
+    expect_texts("follow", "mode=digest", "", "ERROR: Nick is required.");
+    expect_texts("remove", "user=", "", "ERROR: Nick is required.");
+    expect_texts("remove", "user=a b", "", "ERROR: Nick must be one word.");
+    expect_texts("read", "", "", "ERROR: Listing is required.");
+    expect_texts("read", "list=post|arg=hello", "",
+                 "ERROR: Listing: \"post\" is not one of the choices.");
+    /* An argument a listing does not take would post: refused. */
+    expect_texts("read", "list=followers|arg=bob", "",
+                 "ERROR: Usage: followers");
+    expect_texts("read", "list=more|arg=please", "", "ERROR: Usage: more");
+    expect_texts("read", "list=last|arg=bob carol dave", "",
+                 "ERROR: Usage: last [NICK|#tag] [N]");
+    /* "delete me" with a malformed code is the chat command's usage. */
+    expect_texts("delete", "code=12ab", "", "delete me 12ab");
+    expect_texts("delete", "code=1 2", "", "delete me 1 2");
+}
+
 /* Whatever a form's table says, its text never reads as a post. */
 static void test_a_text_that_would_post_runs_nothing(void **state)
 {
@@ -331,7 +420,7 @@ static void test_a_text_that_would_post_runs_nothing(void **state)
 static void test_list_single_takes_only_its_options(void **state)
 {
     static const struct adhoc_option onoff[] = {
-        {"on", "Yes"}, {"off", "No"}, {NULL, NULL}};
+        {"on", "Yes", NULL}, {"off", "No", NULL}, {NULL, NULL, NULL}};
     static const struct adhoc_field f[] = {
         {.var = "away",
          .type = ADHOC_LIST_SINGLE,
@@ -532,8 +621,8 @@ static void test_only_users_run_commands(void **state)
     assert_int_equal(r.error, ADHOC_ERR_FORBIDDEN);
     assert_int_equal(dispatch_command_list(&T.bot, "alice@x/phone", list, 16),
                      0);
-    assert_int_equal(dispatch_command_list(&T.bot, "bob@x/phone", list, 16), 3);
-    assert_int_equal(dispatch_command_list(&T.bot, "admin@x/pc", list, 16), 7);
+    assert_int_equal(dispatch_command_list(&T.bot, "bob@x/phone", list, 16), 9);
+    assert_int_equal(dispatch_command_list(&T.bot, "admin@x/pc", list, 16), 13);
     adhoc_response_free(&r);
 }
 
@@ -602,6 +691,153 @@ static void test_settings_do_what_the_chat_commands_do(void **state)
     assert_int_equal(store_user_by_jid(T.bot.store, "alice@x", &u), 1);
     assert_false(u.deliver);
     assert_string_equal(u.nick, "ann");
+}
+
+/* What u's chat message text answers (the command layer, as dispatch runs
+ * a chat message). */
+static char *chat(struct user *u, const char *text)
+{
+    static int n;
+    struct buf reply = {0};
+    char id[16], *copy = xstrdup(text);
+    struct cmd_ctx ctx = {
+        .bot = &T.bot, .user = u, .stanza_id = id, .reply = &reply};
+
+    snprintf(id, sizeof(id), "m%d", ++n);
+    cmd_handle(&ctx, copy);
+    free(copy);
+    if (reply.s == NULL)
+        return xstrdup("");
+    return reply.s;
+}
+
+/* The note of the form equals the chat command's answer to someone in the
+ * same place. */
+static void expect_same(const char *from, const char *node, const char *spec,
+                        struct user *u, const char *text)
+{
+    char *want = chat(u, text);
+
+    expect_note(from, node, spec, want);
+    free(want);
+}
+
+static int64_t posts_in_store(void)
+{
+    struct store_stats n;
+
+    store_stats(T.bot.store, &n);
+    return n.posts;
+}
+
+static void test_issue15_forms_do_what_the_chat_commands_do(void **state)
+{
+    struct user carol, dave, erin, u;
+    char *got, *code, *wrong;
+
+    (void)state;
+    store_user_create(T.bot.store, "carol@x", "carol", false, false, 1, &carol);
+    store_user_create(T.bot.store, "dave@x", "dave", false, false, 1, &dave);
+    free(chat(&carol, "follow bob"));
+    free(chat(&dave, "follow bob"));
+    got = chat(&T.alice, "read this");
+    assert_string_equal(got, "Posted #1.");
+    free(got);
+    got = chat(&T.alice, "and this");
+    free(got);
+    /* Repeat and favourite: the chat command's answers. */
+    expect_note("bob@x/phone", "repeat", "action=rt|post=#1",
+                "Repeated #1 to your followers.");
+    expect_note("bob@x/phone", "repeat", "action=rt|post=1",
+                "You already repeated #1.");
+    expect_note("bob@x/phone", "repeat", "action=fav|post=1", "Faved #1.");
+    expect_same("bob@x/phone", "repeat", "action=fav|post=#1", &T.bob,
+                "fav #1");
+    expect_note("bob@x/phone", "repeat", "action=unfav|post=1", "Unfaved #1.");
+    expect_same("bob@x/phone", "repeat", "action=unfav|post=1", &T.bob,
+                "unfav #1");
+    /* Bad numbers: the chat command's answer, and no post is made. */
+    expect_same("bob@x/phone", "repeat", "action=fav|post=it", &T.bob,
+                "fav it");
+    expect_same("bob@x/phone", "repeat", "action=rt|post=#99", &T.bob,
+                "rt #99");
+    expect_same("bob@x/phone", "repeat", "action=rt|post=1 2", &T.bob,
+                "rt 1 2");
+    assert_int_equal(posts_in_store(), 2);
+    /* (Each form costs what two chat messages cost: a new minute.) */
+    T.now += 61;
+    /* Mute. */
+    got = submit("bob@x/phone", "mute", "action=mute|post=1");
+    assert_non_null(strstr(got, "Muted the thread"));
+    free(got);
+    free(chat(&carol, "mute #1"));
+    expect_same("bob@x/phone", "mute", "action=unmute|post=1", &carol,
+                "unmute #1");
+    /* Follow, in digest then live, as erin does in chat. */
+    store_user_create(T.bot.store, "erin@x", "erin", false, false, 1, &erin);
+    expect_same("alice@x/phone", "follow", "user=bob|mode=digest", &erin,
+                "follow bob digest");
+    expect_same("alice@x/phone", "follow", "user=bob|mode=live", &erin,
+                "follow bob");
+    expect_same("alice@x/phone", "follow", "user=bob", &erin, "follow bob");
+    expect_same("alice@x/phone", "follow", "user=nobody", &erin,
+                "follow nobody");
+    assert_int_equal(store_is_following(T.bot.store, T.alice.id, T.bob.id), 1);
+    /* Remove a follower: as in chat, without blocking them. */
+    got = chat(&T.bob, "remove dave");
+    assert_string_equal(got, "dave no longer follows you (and may follow you "
+                             "again; \"block dave\" stops that).");
+    free(got);
+    expect_note("bob@x/phone", "remove", "user=alice",
+                "alice no longer follows you (and may follow you again; "
+                "\"block alice\" stops that).");
+    assert_int_equal(store_is_following(T.bot.store, T.alice.id, T.bob.id), 0);
+    expect_note("bob@x/phone", "remove", "user=alice",
+                "alice doesn't follow you.");
+    T.now += 61;
+    /* Read: the listing is the note; "more" continues it. */
+    expect_same("bob@x/phone", "read", "list=last|arg=alice 1", &T.bob,
+                "last alice 1");
+    got = submit("bob@x/phone", "read", "list=last|arg=alice 1");
+    assert_int_equal(strncmp(got, "#2 alice ", 9), 0);
+    assert_non_null(strstr(got, ": and this"));
+    assert_null(strstr(got, "read this"));
+    free(got);
+    got = submit("bob@x/phone", "read", "list=more");
+    assert_int_equal(strncmp(got, "#1 alice ", 9), 0);
+    assert_non_null(strstr(got, ": read this"));
+    free(got);
+    free(chat(&T.bob, "fav #2"));
+    got = submit("bob@x/phone", "read", "list=favs");
+    assert_non_null(strstr(got, ": and this"));
+    free(got);
+    expect_same("bob@x/phone", "read", "list=followers", &T.bob, "followers");
+    expect_same("bob@x/phone", "read", "list=mentions", &T.bob, "mentions");
+    assert_int_equal(posts_in_store(), 2);
+    /* Delete my account: a code first; a wrong one changes nothing. */
+    got = submit("alice@x/phone", "delete", "code=");
+    assert_non_null(strstr(got, "It cannot be undone."));
+    code = got + strlen(got) - CMD_CODE_DIGITS;
+    wrong =
+        xasprintf("code=%c%s", code[0] == '9' ? '0' : code[0] + 1, code + 1);
+    expect_note("alice@x/phone", "delete", wrong,
+                "That code is wrong or has expired; send \"delete me\" for "
+                "a new one.");
+    free(wrong);
+    expect_same("alice@x/phone", "delete", "code=12ab", &T.alice,
+                "delete me 12ab");
+    expect_same("alice@x/phone", "delete", "code=1 2", &T.alice,
+                "delete me 1 2");
+    assert_int_equal(store_user_by_jid(T.bot.store, "alice@x", &u), 1);
+    wrong = xasprintf("code=%s", code);
+    expect_note("alice@x/phone", "delete", wrong,
+                "Your account is erased: 2 posts and everything else the "
+                "service held about you.  Goodbye; to come back, add this "
+                "contact again.");
+    free(wrong);
+    free(got);
+    assert_int_equal(store_user_by_jid(T.bot.store, "alice@x", &u), 0);
+    assert_int_equal(posts_in_store(), 0);
 }
 
 static int count_word(void *ud, const char *w)
@@ -970,9 +1206,9 @@ static void test_xml_disco(void **state)
 
     (void)state;
     assert_int_equal(
-        items(ask("alice@x/phone", "get", ITEMS), "bot@x/starling"), 3);
+        items(ask("alice@x/phone", "get", ITEMS), "bot@x/starling"), 9);
     assert_int_equal(items(ask("admin@x/pc", "get", ITEMS), "bot@x/starling"),
-                     7);
+                     13);
     assert_int_equal(items(ask("eve@x/pc", "get", ITEMS), "bot@x/starling"), 0);
     a = ask("alice@x/phone", "get", INFO("settings"));
     q = sub(a, "query");
@@ -1016,7 +1252,7 @@ static void cb_custom(void *ud, const struct adhoc_request *req,
                       struct adhoc_response *resp)
 {
     static const struct adhoc_option opts[] = {
-        {"on", "Yes"}, {"off", "No"}, {NULL, NULL}};
+        {"on", "Yes", NULL}, {"off", "No", NULL}, {NULL, NULL, NULL}};
     static const struct adhoc_field f[] = {
         {.type = ADHOC_FIXED, .label = "Read this first."},
         {.var = "away",
@@ -1078,6 +1314,8 @@ int main(void)
         T_(test_tracking_form_edits_the_list),
         T_(test_too_many_words_run_nothing),
         T_(test_admin_forms_become_chat_commands),
+        T_(test_issue15_forms_become_chat_commands),
+        T_(test_issue15_bad_values),
         T_(test_a_text_that_would_post_runs_nothing),
         T_(test_list_single_takes_only_its_options),
         T_(test_session_rules),
@@ -1086,6 +1324,7 @@ int main(void)
         T_(test_settings_form_shows_the_user_row),
         T_(test_settings_do_what_the_chat_commands_do),
         T_(test_tracking_form_tracks),
+        T_(test_issue15_forms_do_what_the_chat_commands_do),
         T_(test_admin_forms_do_what_admins_do),
         T_(test_commands_cost_like_messages),
         T_(test_xml_form_then_completed),
