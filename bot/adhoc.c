@@ -88,16 +88,18 @@ static const struct adhoc_field tracking_fields[] = {
 };
 
 /* The user an admin command acts on. */
-#define NICK_ARG                                                               \
+/* A nick to act on: not called "nick", which a form would show filled
+ * with the user's own (every form shows the settings' values). */
+#define USER_ARG                                                               \
     {                                                                          \
-        .var = "nick", .type = ADHOC_TEXT_SINGLE, .label = "Nick",             \
+        .var = "user", .type = ADHOC_TEXT_SINGLE, .label = "Nick",             \
         .required = true, .one_word = true, .map = ADHOC_ARG                   \
     }
 
-static const struct adhoc_field nick_fields[] = {NICK_ARG, {0}};
+static const struct adhoc_field user_fields[] = {USER_ARG, {0}};
 
 static const struct adhoc_field ban_fields[] = {
-    NICK_ARG,
+    USER_ARG,
     {.var = "reason",
      .type = ADHOC_TEXT_SINGLE,
      .label = "Reason (they are told)",
@@ -134,12 +136,6 @@ static const struct adhoc_field broadcast_fields[] = {
 
 /* The user a command of one's own acts on ("nick" is the settings'
  * field, which a form would show filled with one's own nick). */
-#define USER_ARG                                                               \
-    {                                                                          \
-        .var = "user", .type = ADHOC_TEXT_SINGLE, .label = "Nick",             \
-        .required = true, .one_word = true, .map = ADHOC_ARG                   \
-    }
-
 static const struct adhoc_option repeat_actions[] = {
     {"rt", "Repeat it to my followers", NULL},
     {"fav", "Add it to my favourites", NULL},
@@ -174,8 +170,6 @@ static const struct adhoc_field follow_fields[] = {
      .options = follow_modes},
     {0},
 };
-
-static const struct adhoc_field user_fields[] = {USER_ARG, {0}};
 
 static const struct adhoc_option listings[] = {
     {"last", "Latest posts: my timeline, or the nick's or #tag's below", NULL},
@@ -253,7 +247,7 @@ static const struct adhoc_command table[] = {
     {"ban", "Ban a user", true,
      "A banned user cannot post, follow or message, and is told so.", "ban",
      ban_fields},
-    {"unban", "Unban a user", true, NULL, "unban", nick_fields},
+    {"unban", "Unban a user", true, NULL, "unban", user_fields},
     {"broadcast", "Broadcast an announcement", true,
      "Sent to every active user, by the usual presence rules.", "broadcast",
      broadcast_fields},

@@ -167,17 +167,17 @@ def test_admin_stats_ban_broadcast(user, bot):
     # (online: whose presence the bot has seen so far)
     assert re.fullmatch(r"users 3, active 3, online \d, posts 0, follows 0, "
                         r"held 0, uptime 0d 0h \dm", s), s
-    assert note(admin, "ban", {"nick": "eve", "reason": "spamming links"}) == "Banned eve."
+    assert note(admin, "ban", {"user": "eve", "reason": "spamming links"}) == "Banned eve."
     assert "You have been banned from posting: spamming links." in eve.wait("banned")["body"]
     assert eve.ask("buy my stuff") == "You are banned (spamming links)."
     assert "admin admin@localhost: ban eve spamming links" in bot.read_log()
     assert ("admin@localhost", "ban", "eve spamming links") in audit(bot)
-    assert note(admin, "unban", {"nick": "eve"}) == "Unbanned eve."
+    assert note(admin, "unban", {"user": "eve"}) == "Unbanned eve."
     eve.wait("Your ban has been lifted.")
     assert note(admin, "broadcast", {"text": "Maintenance at noon"}).startswith("Broadcast #")
     assert alice.wait("Maintenance")["body"] == "Announcement: Maintenance at noon"
     # A form left empty is refused, and nothing is sent.
-    shown, status, notes = run(admin, "ban", {"nick": ""})
+    shown, status, notes = run(admin, "ban", {"user": ""})
     assert notes == ["Nick is required."]
 
 
@@ -187,7 +187,7 @@ def test_non_admin_gets_forbidden_and_nothing_happens(user, bot):
         assert execute_raw(alice, node) == "error:forbidden"
     # Skipping the form does not help.
     assert execute_raw(alice, "ban", action="complete", sessionid="1-1",
-                       form={"nick": "eve"}) == "error:forbidden"
+                       form={"user": "eve"}) == "error:forbidden"
     assert execute_raw(alice, "broadcast", action="complete", sessionid="1-2",
                        form={"text": "free money"}) == "error:forbidden"
     assert eve.ask("still here").startswith("Posted #")

@@ -295,16 +295,16 @@ static void test_admin_forms_become_chat_commands(void **state)
 {
     (void)state;
     expect_texts("stats", "", "", "stats");
-    expect_texts("ban", "nick=eve|reason=spam links", "", "ban eve spam links");
-    expect_texts("ban", "nick=@Eve", "", "ban @Eve");
-    expect_texts("unban", "nick=eve", "", "unban eve");
+    expect_texts("ban", "user=eve|reason=spam links", "", "ban eve spam links");
+    expect_texts("ban", "user=@Eve", "", "ban @Eve");
+    expect_texts("unban", "user=eve", "", "unban eve");
     expect_texts("broadcast", "text=Maintenance~at noon", "",
                  "broadcast Maintenance\nat noon");
     /* A reason can't sneak in through the nick, nor a nick go missing. */
-    expect_texts("ban", "nick=eve bob|reason=x", "",
+    expect_texts("ban", "user=eve bob|reason=x", "",
                  "ERROR: Nick must be one word.");
     expect_texts("ban", "reason=x", "", "ERROR: Nick is required.");
-    expect_texts("unban", "nick=", "", "ERROR: Nick is required.");
+    expect_texts("unban", "user=", "", "ERROR: Nick is required.");
     expect_texts("broadcast", "text=  ", "",
                  "ERROR: Announcement is required.");
 }
@@ -340,7 +340,7 @@ static void test_issue15_forms_become_chat_commands(void **state)
     /* The form shows none of the settings' values. */
     for (const char *const *n =
              (const char *const[]){"repeat", "mute", "follow", "remove", "read",
-                                   "delete", NULL};
+                                   "delete", "ban", "unban", NULL};
          *n != NULL; n++)
         for (const struct adhoc_field *f = adhoc_find(*n)->fields;
              f->label != NULL; f++)
@@ -869,20 +869,20 @@ static void test_admin_forms_do_what_admins_do(void **state)
     /* A non-admin gets forbidden, and nothing happens. */
     request("alice@x/phone", "ban", ADHOC_EXECUTE, NULL, NULL, &r);
     assert_int_equal(r.error, ADHOC_ERR_FORBIDDEN);
-    request("alice@x/phone", "ban", ADHOC_COMPLETE, "1-1", "nick=bob", &r);
+    request("alice@x/phone", "ban", ADHOC_COMPLETE, "1-1", "user=bob", &r);
     assert_int_equal(r.error, ADHOC_ERR_FORBIDDEN);
     store_user_by_jid(T.bot.store, "bob@x", &u);
     assert_false(u.banned);
     /* The admin's ban is the chat command's: bob is banned and told. */
-    expect_note("admin@x/pc", "ban", "nick=bob|reason=spam", "Banned bob.");
+    expect_note("admin@x/pc", "ban", "user=bob|reason=spam", "Banned bob.");
     store_user_by_jid(T.bot.store, "bob@x", &u);
     assert_true(u.banned);
     assert_string_equal(u.ban_reason, "spam");
     assert_non_null(
         strstr(buf_str(&T.notes),
                "bob@x <- You have been banned from posting: spam."));
-    expect_note("admin@x/pc", "unban", "nick=bob", "Unbanned bob.");
-    expect_note("admin@x/pc", "unban", "nick=nobody", "No user nobody.");
+    expect_note("admin@x/pc", "unban", "user=bob", "Unbanned bob.");
+    expect_note("admin@x/pc", "unban", "user=nobody", "No user nobody.");
     expect_note("admin@x/pc", "broadcast", "text=Maintenance at noon",
                 "Broadcast #1 sent.");
     /* Stats has no form: it completes at once. */
