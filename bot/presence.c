@@ -279,6 +279,11 @@ enum show presence_best(const struct presence *p, const char *bare)
     char norm[JID_MAX + 1];
     const struct entry *e;
 
+    /* A JID from the store is normalised already: looked up as it is
+     * first, which spares every delivery a copy; anything else that is
+     * not found is normalised and looked up again. */
+    if ((e = find(p, bare)) != NULL)
+        return e->best;
     if (jid_bare(bare, norm, sizeof(norm)) < 0)
         return SHOW_OFFLINE;
     e = find(p, norm);

@@ -116,8 +116,14 @@ bool text_xml_valid(const char *s, size_t len)
     unsigned cp;
 
     while (i < len) {
-        size_t n = utf8_decode(p + i, len - i, &cp);
+        size_t n;
 
+        /* Printable ASCII, most of any text, needs no decoding. */
+        if (p[i] >= 0x20 && p[i] < 0x7f) {
+            i++;
+            continue;
+        }
+        n = utf8_decode(p + i, len - i, &cp);
         if (n == 0 || !xml_char(cp))
             return false;
         i += n;

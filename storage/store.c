@@ -1583,15 +1583,32 @@ int store_post_get(struct store *s, int64_t id, store_post_cb cb, void *ud)
 }
 
 /* ids as a JSON array, [1,2], for json_each().  Caller frees. */
+/* ids as a JSON array, written by hand: a printf per id cost a fifth of
+ * confirming a delivery. */
 static char *json_ids(const int64_t *ids, size_t n)
 {
-    struct buf b = {0};
+    /* "[", and per id a sign, 19 digits and a comma, "]" and NUL */
+    char *out = xmalloc(n * 21 + 3), *p = out;
 
-    buf_append(&b, "[");
-    for (size_t i = 0; i < n; i++)
-        buf_printf(&b, i > 0 ? ",%lld" : "%lld", (long long)ids[i]);
-    buf_append(&b, "]");
-    return b.s;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = ids[i] < 0 ? -(uint64_t)ids[i] : (uint64_t)ids[i];
+        char digits[20];
+        size_t k = 0;
+
+        if (i > 0)
+            *p++ = ',';
+        if (ids[i] < 0)
+            *p++ = '-';
+        do
+            digits[k++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (k > 0)
+            *p++ = digits[--k];
+    }
+    *p++ = ']';
+    *p = '\0';
+    return out;
 }
 
 /* Run st (its ?1 bound to a post) with ids bound as a JSON array to ?2
