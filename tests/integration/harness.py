@@ -202,6 +202,17 @@ VirtualHost "{DOMAIN}"
         write_roster(self, owner, items)
         self.start()
 
+    def set_roster(self, owner, items):
+        """Replace owner's roster: items maps bare JIDs to their
+        subscription ("both", "from", "to", "none").  A running server is
+        restarted (it caches rosters it has read)."""
+        running = self.proc is not None and self.proc.poll() is None
+        if running:
+            self.stop()
+        write_roster(self, owner, items)
+        if running:
+            self.start()
+
     def add_user(self, name, password=PASSWORD):
         """An account (its password replaced if it exists); its JID."""
         d = os.path.join(self.dir, "data", escape(DOMAIN), "accounts")
@@ -319,6 +330,7 @@ class Ejabberd:
         self.proc = None
         self.notify = None
         self.pending = []  # (name, password) to register once started
+        self.pending_rosters = []  # (owner, items) to set once started
         self.add_user("bot")
 
     def add_component(self, domain, secret):
@@ -461,6 +473,8 @@ modules:
             if register and self.pending:
                 self.register(self.pending)
                 self.pending = []
+            while register and self.pending_rosters:
+                self.set_roster(*self.pending_rosters.pop(0))
         except Exception as e:
             self.kill()
             raise RuntimeError("%s: see %s" % (e, self.dir))
@@ -488,6 +502,20 @@ modules:
             '<<"%s">>, <<"">>, <<"">>, <<"both">>)'
             % (owner, DOMAIN, j.split("@")[0], j.split("@")[1]) for j in jids)
         self.erl("[%s]." % calls)
+
+    def set_roster(self, owner, items):
+        """Replace owner's roster: items maps bare JIDs to their
+        subscription ("both", "from", "to", "none"); on a stopped node,
+        once it has started (after the pending accounts)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.pending_rosters.append((owner, dict(items)))
+            return
+        calls = ['mod_roster:remove_user(<<"%s">>, <<"%s">>)' % (owner, DOMAIN)]
+        calls += ['mod_admin_extra:add_rosteritem(<<"%s">>, <<"%s">>, <<"%s">>, '
+                  '<<"%s">>, <<"">>, <<"">>, <<"%s">>)'
+                  % (owner, DOMAIN, j.split("@")[0], j.split("@")[1], sub)
+                  for j, sub in items.items()]
+        self.erl("[%s]." % ",".join(calls))
 
     def register(self, accounts):
         """Create (or reset the password of) each (name, password), a few

@@ -97,9 +97,9 @@ def test_roster_reconciled_at_login(prosody, bot, user, clients):
     prosody.stop()
     # alice is gone from the bot's roster; carol subscribed meanwhile.
     prosody.add_user("carol")
-    harness.write_roster(prosody, "bot", {"bob@localhost": "both",
-                                  "carol@localhost": "from",
-                                  "dan@localhost": "none"})
+    prosody.set_roster("bot", {"bob@localhost": "both",
+                               "carol@localhost": "from",
+                               "dan@localhost": "none"})
     prosody.start()
     carol = harness.Client(prosody, "carol").connect()
     clients.append(carol)
