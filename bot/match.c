@@ -106,7 +106,15 @@ static char *lower(const char *s, size_t len)
 
         while (i < len) {
             wchar_t wc;
-            size_t n = mbrtowc(&wc, s + i, len - i, &in_st), m;
+            size_t n, m;
+
+            /* ASCII (most words) needs no conversion. */
+            if ((unsigned char)s[i] < 0x80) {
+                *o++ = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+                i++;
+                continue;
+            }
+            n = mbrtowc(&wc, s + i, len - i, &in_st);
 
             if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
                 *o++ = s[i++];
