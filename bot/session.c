@@ -354,8 +354,9 @@ static void queue_raw(const struct buf *b, const char *to)
         return;
     }
     h = hold_slot(true);
-    h->raw = xmalloc(b->len);
-    memcpy(h->raw, b->s, b->len);
+    /* NUL-terminated: libstrophe reads it as a string too. */
+    h->raw = xmalloc(b->len + 1);
+    memcpy(h->raw, b->s, b->len + 1);
     h->len = b->len;
     h->to = xstrdup(to);
 }

@@ -765,6 +765,10 @@ log: {{ level = "{log_level}"; }};
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "a"), env=e)
         if wait_ready:
+            # Under valgrind, loading OpenSSL's CA bundle alone takes
+            # seconds of the login.
+            if os.environ.get("STARLING_VALGRIND"):
+                timeout *= 4
             self.wait_notify("READY=1", timeout)
         return self
 
