@@ -15,7 +15,10 @@ bench.py's CASES table:
            BENCH_JOIN="component:1000,5000,19000;client:1000,5000"; the
            server is Prosody with SQL rosters (as the other cases), the bot
            build/starling-join (the per-domain subscription budget lifted:
-           every load client is on one domain).
+           every load client is on one domain).  BENCH_JOIN_WAVES=1 starts
+           the load processes' joins one after the other (BENCH_JOIN_PER
+           clients each, default 800), each once the one before has its
+           welcomes, instead of all at once.
   cluster  Fan-out of one post to N online followers with the bot in
            component mode on one ejabberd node vs on two joined nodes (the
            bot connected to each; the followers spread over the nodes),
@@ -209,7 +212,7 @@ def join_once(mode, n):
         sc.rig = Rig()
         bot.start(timeout=60)
         t = time.monotonic()
-        procs += load_procs(prosody, 1, n)
+        procs += load_procs(prosody, 1, n, per=int(os.environ.get("BENCH_JOIN_PER", bench.PER_PROCESS)))
         for p in procs:
             p.expect("ready", 900)
         login = time.monotonic() - t
@@ -219,14 +222,18 @@ def join_once(mode, n):
         load_pids = [p.p.pid for p in procs]
         c0, l0 = cpu_of(pids), sum(cpu_of(load_pids))
         w0 = waits_of(pids)
-        for p in procs:
+        # All at once, or with BENCH_JOIN_WAVES=1 one load process after
+        # the other (each once the previous one has all its welcomes).
+        waves = os.environ.get("BENCH_JOIN_WAVES") == "1"
+        started = len(procs) if not waves else 1
+        for p in procs[:started]:
             p.send("join %s %s" % (target, FIRST_COMMAND))
-        t0 = min(float(r.wait("joining", 60)[1]) for r in readers)
+        t0 = min(float(r.wait("joining", 60)[1]) for r in readers[:started])
         start = time.monotonic()
         welcomed_t, answered_t = [None] * len(procs), [None] * len(procs)
         samples = []  # (seconds since start, welcomed, answered, bot cpu, server cpu, load cpu)
         last_change, last_counts = start, None
-        prev = (start, c0, l0)
+        prev = (start, c0, l0, w0)
         verbose = os.environ.get("BENCH_VERBOSE") == "1"
         while True:
             time.sleep(2.0)
@@ -238,19 +245,24 @@ def join_once(mode, n):
                 if a:
                     answered_t[i] = float(a[2])
                 procs[i].send("progress")
+            if started < len(procs) and welcomed_t[started - 1] is not None:
+                procs[started].send("join %s %s" % (target, FIRST_COMMAND))
+                started += 1
             counts = [r.wait("progress", 30)[1:3] for r in readers]
             wel = sum(int(c[0]) for c in counts)
             ans = sum(int(c[1]) for c in counts)
             now = time.monotonic()
-            c, ld = cpu_of(pids), sum(cpu_of(load_pids))
+            c, ld, w = cpu_of(pids), sum(cpu_of(load_pids)), waits_of(pids)
             dt = now - prev[0]
             samples.append((now - start, wel, ans, (c[0] - prev[1][0]) / dt,
                             (c[1] - prev[1][1]) / dt, (ld - prev[2]) / dt))
             if verbose:
-                print("  %6.1f s: welcomed %d answered %d; bot %3.0f%% server %3.0f%% load %3.0f%%"
+                print("  %6.1f s: welcomed %d answered %d; CPU bot %3.0f%% server %3.0f%% "
+                      "load %3.0f%%; waiting for a CPU: bot %3.0f%% server %3.0f%%"
                       % (samples[-1][0], wel, ans, samples[-1][3] * 100, samples[-1][4] * 100,
-                         samples[-1][5] * 100), flush=True)
-            prev = (now, c, ld)
+                         samples[-1][5] * 100, (w[0] - prev[3][0]) / dt * 100,
+                         (w[1] - prev[3][1]) / dt * 100), flush=True)
+            prev = (now, c, ld, w)
             if (wel, ans) != last_counts:
                 last_counts, last_change = (wel, ans), now
             if ans == n and all(x is not None for x in answered_t):
@@ -305,6 +317,8 @@ def report_join(r):
                  r["load_share"] * 100, r["bot_cpu"], r["server_cpu"]), flush=True)
     if r["bot_warnings"]:
         print("  bot log: " + " | ".join(r["bot_warnings"]), flush=True)
+    print("  CPU per user (over all %d requests): bot %.2f ms, server %.2f ms" % (
+        n, r["bot_cpu"] / n * 1e3, r["server_cpu"] / n * 1e3), flush=True)
     print("  runnable but waiting for a CPU meanwhile: bot %.0f%%, server %.0f%% of the time "
           "(load average %s)" % (r["bot_wait"] * 100, r["server_wait"] * 100, r["loadavg"]),
           flush=True)
