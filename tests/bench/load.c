@@ -51,6 +51,7 @@ struct client {
     int attempts;
     int up;
     int joining; /* 0 no; 1 asked; 2 welcomed, TEXT sent; 3 answered */
+    int retry;   /* log in again from the main loop */
 };
 
 static xmpp_ctx_t *ctx;
@@ -210,7 +211,10 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
         fprintf(stderr, "load: %s could not log in\n", c->jid);
         exit(1);
     }
-    start_connect(c); /* retried at once; the server was busy */
+    /* The server was busy: retried from the main loop, since connecting
+     * a connection again inside its own handler corrupts libstrophe's
+     * state (seen as heap corruption with 19,000 clients). */
+    c->retry = 1;
 }
 
 static void start_connect(struct client *c)
@@ -353,6 +357,11 @@ int main(int argc, char **argv)
         xmpp_conn_set_pass(c->conn, password);
     }
     while (!quitting) {
+        for (i = 0; i < next_connect; i++)
+            if (clients[i].retry) {
+                clients[i].retry = 0;
+                start_connect(&clients[i]);
+            }
         while (connecting < CONNECTING_MAX && next_connect < nclients)
             start_connect(&clients[next_connect++]);
         /* Wakes at once for traffic; idle, 20 ms: a shorter wait made

@@ -502,6 +502,9 @@ def case_cluster():
               flush=True)
         bench.ratio_line("cluster %d node%s fan-out %d" % (nodes, "" if nodes == 1 else "s", n),
                          r["bot_t"], r["floor_t"])
+        print("  runs (s): bot %s; floor %s" % (
+            " ".join("%.3f" % x for x in r["bot_t"]), " ".join("%.3f" % x for x in r["floor_t"])),
+            flush=True)
         rates[nodes] = (n / med(r["bot_t"]), n / med(r["floor_t"]))
         print("cluster %d node%s: %.0f deliveries/s vs floor component %.0f/s; CPU per delivery: "
               "bot %.1f us, floor %.1f us; server CPU per delivery %.1f us with the bot, "
