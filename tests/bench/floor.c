@@ -14,19 +14,34 @@
  *   floor roster HOST PORT JID PASSWORD
  *       logs in, fetches its roster, sends initial presence and prints
  *       "roster N items T s" (T from the start of the process); exits.
+ *   floor component HOST PORTS DOMAIN SECRET PREFIX FIRST LAST TODOMAIN
+ *                   COUNT TEXT
+ *       an XEP-0114 component DOMAIN with one connection to each of the
+ *       comma-separated PORTS (the nodes of a cluster); prints "ready" once
+ *       every handshake is done; on "go" sends what "send" sends, from
+ *       DOMAIN, the connections taking the messages in turn.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#define LINKS_MAX 8
 
 static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
 static double started;
 static int done, answered;
+/* component mode: one connection per port, and the domain sent from */
+static xmpp_conn_t *links[LINKS_MAX];
+static int nlinks, nlinked;
+static const char *component;
 
 static double clock_s(clockid_t id)
 {
@@ -113,6 +128,100 @@ static void on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
     fflush(stdout);
 }
 
+static void on_link(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
+                    xmpp_stream_error_t *se, void *ud)
+{
+    (void)c;
+    (void)err;
+    (void)se;
+    (void)ud;
+    if (ev != XMPP_CONN_CONNECT) {
+        if (!done) {
+            fprintf(stderr, "floor: component stream lost\n");
+            exit(1);
+        }
+        return;
+    }
+    if (++nlinked == nlinks) {
+        printf("ready\n");
+        fflush(stdout);
+    }
+}
+
+static void on_refused(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
+                       xmpp_stream_error_t *se, void *ud)
+{
+    (void)c;
+    (void)err;
+    (void)se;
+    if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL)
+        *(int *)ud = 1;
+}
+
+/* A connection libstrophe 0.12.2 can send a component's stanzas on: it
+ * keeps stream-management state only for connections that went through
+ * xmpp_connect_client(), and dereferences it on every send.  A client
+ * connection to a loopback port nobody listens on fails at once and
+ * leaves its (empty) state to hand over. */
+static xmpp_conn_t *component_conn(const char *domain, const char *secret)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    xmpp_conn_t *tmp = xmpp_conn_new(ctx), *c;
+    xmpp_sm_state_t *sm = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), failed = 0;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+        fprintf(stderr, "floor: no loopback port\n");
+        exit(1);
+    }
+    xmpp_conn_set_jid(tmp, "floor@localhost");
+    xmpp_conn_set_flags(tmp,
+                        XMPP_CONN_FLAG_DISABLE_TLS | XMPP_CONN_FLAG_DISABLE_SM);
+    if (xmpp_connect_client(tmp, "127.0.0.1", ntohs(a.sin_port), on_refused,
+                            &failed) == XMPP_EOK)
+        for (int i = 0; i < 500 && !failed; i++)
+            xmpp_run_once(ctx, 10);
+    close(fd);
+    if (failed)
+        sm = xmpp_conn_get_sm_state(tmp);
+    xmpp_conn_release(tmp);
+    c = xmpp_conn_new(ctx);
+    if (sm == NULL || xmpp_conn_set_sm_state(c, sm) != XMPP_EOK) {
+        fprintf(stderr, "floor: cannot prepare a component connection\n");
+        exit(1);
+    }
+    xmpp_conn_set_flags(c, XMPP_CONN_FLAG_DISABLE_SM);
+    xmpp_conn_set_jid(c, domain);
+    xmpp_conn_set_pass(c, secret);
+    return c;
+}
+
+/* floor component HOST PORTS DOMAIN SECRET ...: a connection per port
+ * (all made before any connects: "ready" counts them). */
+static void connect_component(char **argv)
+{
+    char ports[256], *p, *save = NULL;
+    int port[LINKS_MAX];
+
+    component = argv[4];
+    snprintf(ports, sizeof(ports), "%s", argv[3]);
+    for (p = strtok_r(ports, ",", &save); p != NULL && nlinks < LINKS_MAX;
+         p = strtok_r(NULL, ",", &save)) {
+        port[nlinks] = atoi(p);
+        links[nlinks++] = component_conn(argv[4], argv[5]);
+    }
+    for (int i = 0; i < nlinks; i++) {
+        if (xmpp_connect_component(links[i], argv[2], (unsigned short)port[i],
+                                   on_link, NULL) != XMPP_EOK) {
+            fprintf(stderr, "floor: cannot connect to port %d\n", port[i]);
+            exit(1);
+        }
+    }
+}
+
 /* The next line of standard input without blocking, or NULL. */
 static char *poll_line(void)
 {
@@ -141,7 +250,9 @@ static void blast(char **argv)
             snprintf(to, sizeof(to), "%s%ld@%s", prefix, i, domain);
             m = xmpp_message_new(ctx, "chat", to, NULL);
             xmpp_message_set_body(m, text);
-            xmpp_send(conn, m);
+            if (component != NULL)
+                xmpp_stanza_set_from(m, component);
+            xmpp_send(links[(k * (last - first + 1) + i) % nlinks], m);
             xmpp_stanza_release(m);
         }
     }
@@ -153,24 +264,33 @@ int main(int argc, char **argv)
     char *line;
 
     started = clock_s(CLOCK_MONOTONIC);
-    if (argc < 6 || (strcmp(mode, "send") == 0 && argc < 12) ||
+    if (argc < 6 ||
+        ((strcmp(mode, "send") == 0 || strcmp(mode, "component") == 0) &&
+         argc < 12) ||
         (strcmp(mode, "send") != 0 && strcmp(mode, "echo") != 0 &&
-         strcmp(mode, "roster") != 0)) {
+         strcmp(mode, "roster") != 0 && strcmp(mode, "component") != 0)) {
         fprintf(stderr, "usage: floor send|echo|roster HOST PORT JID "
-                        "PASSWORD [PREFIX FIRST LAST DOMAIN COUNT TEXT]\n");
+                        "PASSWORD [PREFIX FIRST LAST DOMAIN COUNT TEXT]\n"
+                        "       floor component HOST PORTS DOMAIN SECRET "
+                        "PREFIX FIRST LAST TODOMAIN COUNT TEXT\n");
         return 2;
     }
     xmpp_initialize();
     ctx = xmpp_ctx_new(NULL, NULL);
-    conn = xmpp_conn_new(ctx);
-    xmpp_conn_set_flags(conn,
-                        XMPP_CONN_FLAG_TRUST_TLS | XMPP_CONN_FLAG_DISABLE_SM);
-    xmpp_conn_set_jid(conn, argv[4]);
-    xmpp_conn_set_pass(conn, argv[5]);
-    if (xmpp_connect_client(conn, argv[2], (unsigned short)atoi(argv[3]),
-                            on_conn, (void *)mode) != XMPP_EOK) {
-        fprintf(stderr, "floor: cannot connect\n");
-        return 1;
+    if (strcmp(mode, "component") == 0) {
+        connect_component(argv);
+    } else {
+        conn = xmpp_conn_new(ctx);
+        xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_TRUST_TLS |
+                                      XMPP_CONN_FLAG_DISABLE_SM);
+        xmpp_conn_set_jid(conn, argv[4]);
+        xmpp_conn_set_pass(conn, argv[5]);
+        if (xmpp_connect_client(conn, argv[2], (unsigned short)atoi(argv[3]),
+                                on_conn, (void *)mode) != XMPP_EOK) {
+            fprintf(stderr, "floor: cannot connect\n");
+            return 1;
+        }
+        links[nlinks++] = conn;
     }
     while (!done) {
         /* Long enough that idling costs next to nothing: the CPU time
@@ -178,15 +298,18 @@ int main(int argc, char **argv)
         xmpp_run_once(ctx, 20);
         if ((line = poll_line()) == NULL)
             continue;
-        if (strncmp(line, "go", 2) == 0 && strcmp(mode, "send") == 0)
+        if (strncmp(line, "go", 2) == 0 &&
+            (strcmp(mode, "send") == 0 || component != NULL))
             blast(argv + 6);
         else if (strncmp(line, "quit", 4) == 0)
             done = 1;
     }
-    xmpp_disconnect(conn);
+    for (int i = 0; i < nlinks; i++)
+        xmpp_disconnect(links[i]);
     for (int i = 0; i < 50; i++)
         xmpp_run_once(ctx, 10);
-    xmpp_conn_release(conn);
+    for (int i = 0; i < nlinks; i++)
+        xmpp_conn_release(links[i]);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
     return 0;
