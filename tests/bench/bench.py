@@ -912,10 +912,12 @@ def case_bigpost():
         idle = time.time() - t0
         w1, s1, c1 = io_written(rig.bot.proc.pid), store_bytes(db), cpu_seconds(rig.bot.proc.pid)
         rows = sqlite_rows(db, "SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        links = rig.bot.read_log().count("connected as component")
         print("bigpost to %s followers, %d online: \"%s\" after %.2f s; all %d online had it "
-              "after %.2f s; bot idle after %.2f s, %.2f s of bot CPU"
-              % ("{:,}".format(followers), online, body, posted, online, last, idle, c1 - c0),
-              flush=True)
+              "after %.2f s; bot idle after %.2f s, %.2f s of bot CPU (the bot connected %d "
+              "times before the post)"
+              % ("{:,}".format(followers), online, body, posted, online, last, idle, c1 - c0,
+                 links), flush=True)
         print("bigpost store writes: %.1f MiB written by the bot (/proc/PID/io write_bytes, "
               "post to idle), database+WAL grew %.1f MiB; outbox rows afterwards by state: %s"
               % ((w1 - w0) / 2**20, (s1 - s0) / 2**20,

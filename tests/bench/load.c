@@ -50,12 +50,13 @@ struct client {
     char jid[128];
     int attempts;
     int up;
+    int retry;   /* to connect again, from the main loop */
     int joining; /* 0 no; 1 asked; 2 welcomed, TEXT sent; 3 answered */
 };
 
 static xmpp_ctx_t *ctx;
 static struct client *clients;
-static int nclients, next_connect, connecting, nready;
+static int nclients, next_connect, connecting, nready, retries;
 static const char *host, *password, *presence_to;
 static unsigned short port;
 static char initial_show[16];
@@ -210,7 +211,12 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
         fprintf(stderr, "load: %s could not log in\n", c->jid);
         exit(1);
     }
-    start_connect(c); /* retried at once; the server was busy */
+    /* The server was busy: again from the main loop, not from inside
+     * libstrophe's handler (it goes on tearing the connection down after
+     * this returns: a connection started here is the likely cause of the
+     * heap corruption seen when many logins were retried). */
+    c->retry = 1;
+    retries++;
 }
 
 static void start_connect(struct client *c)
@@ -353,6 +359,13 @@ int main(int argc, char **argv)
         xmpp_conn_set_pass(c->conn, password);
     }
     while (!quitting) {
+        for (i = 0; retries > 0 && i < nclients; i++) {
+            if (clients[i].retry) {
+                clients[i].retry = 0;
+                retries--;
+                start_connect(&clients[i]);
+            }
+        }
         while (connecting < CONNECTING_MAX && next_connect < nclients)
             start_connect(&clients[next_connect++]);
         /* A message or a login step wakes it at once; the timeout only
