@@ -1874,8 +1874,10 @@ bool session_wants_contacts(void)
 }
 
 /* Component mode: greet the next subscribers while the send queue has
- * room: the bot's presence, a subscription request (answered by their
- * server at once if they approved before; a user of a client-mode store
+ * room, counting what the turn holds until its commit (greeting runs
+ * inside the turn, so without those it would see an empty queue and greet
+ * everyone at once): the bot's presence, a subscription request (answered by
+ * their server at once if they approved before; a user of a client-mode store
  * is asked to add the service JID) and a probe of theirs.  Greeting
  * 100,000 this way takes as long as the server needs, never a burst. */
 static void greet_some(void)
@@ -1885,7 +1887,8 @@ static void greet_some(void)
     now_mono(&now);
     while (S.greet_next < S.ngreet && tx_ready() != NULL &&
            S.greet[S.greet_next].due <= now.tv_sec &&
-           xmpp_conn_send_queue_len(S.links[S.tx].conn) < WINDOW / 2) {
+           xmpp_conn_send_queue_len(S.links[S.tx].conn) + (int)S.nheld <
+               WINDOW / 2) {
         struct greet *g = &S.greet[S.greet_next++];
 
         if (g->from != NULL) {

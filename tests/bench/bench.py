@@ -5,10 +5,25 @@ Cases (BENCH_CASES, comma-separated; default all that exist):
   size   every command's latency at a store of 100,000 users / 1,000,000
          posts / 2,000,000 follows vs at a small store (BENCH_SMALL=1 uses
          10,000 / 100,000 / 200,000).
+  component  component mode (SPEC 10): fan-out of one post to 1,000 /
+         5,000 / 20,000 online subscribers (BENCH_COMPONENT=a,b,...;
+         BENCH_SMALL=1: 100 / 1,000), time to the last receipt and the
+         bot's CPU per delivery vs the floor component sending the same
+         messages (BENCH_COMPONENT_REPS paired runs, default 5).
+  startup  component mode, 100,000 subscribers of whom 5,000 are online
+         (BENCH_SMALL=1: 10,000 / 1,000): time from exec to READY=1, to
+         the last probe sent, to the bot counting every online one; its
+         peak RSS.
+  bigpost  component mode, a post to 100,000 followers of whom 5,000 are
+         online (BENCH_SMALL=1: 10,000 / 1,000): time to "Posted #N.",
+         bytes the bot wrote to storage, time until the online ones have it.
+The component cases raise the limit on open files to 65,536 (the server
+holds one per client; raising the hard limit needs root).
 One line per case and command, the ratio last as R.RRx.  Exits non-zero
 only when a case could not run.
 """
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -166,14 +181,15 @@ def cpu_seconds(pid):
 
 class Load:
     """Clients u<first>..u<last>, PER_PROCESS to a process; each logs in,
-    sends initial presence and directed presence (with show) to the bot."""
+    sends initial presence and directed presence (with show) to the bot
+    (to; None: no directed presence)."""
 
-    def __init__(self, prosody, first, last, show=""):
+    def __init__(self, prosody, first, last, show="", to=harness.BOT):
         self.procs, self.sizes, self.expected = [], [], []
         for a in range(first, last + 1, PER_PROCESS):
             b = min(last, a + PER_PROCESS - 1)
             args = [LOAD, "127.0.0.1", str(prosody.port), harness.DOMAIN, harness.PASSWORD,
-                    "u", str(a), str(b), harness.BOT] + ([show] if show else [])
+                    "u", str(a), str(b)] + ([to] if to else []) + ([show] if show else [])
             self.procs.append(Proc(args, prosody.ca_file))
             self.sizes.append(b - a + 1)
 
@@ -340,12 +356,12 @@ def timed_floor(rig, floor_proc, load, per_client):
     return last - t0, floor_proc.cpu() - c0, cpu_seconds(rig.prosody.proc.pid) - s0
 
 
-def timed_post(rig, poster, load, per_client, text):
-    """One post through the bot: seconds to the last receipt, the bot's CPU
-    seconds, the server's CPU seconds."""
+def timed_post(rig, poster, load, per_client, text, to=harness.BOT):
+    """One post through the bot (at to): seconds to the last receipt, the
+    bot's CPU seconds, the server's CPU seconds."""
     load.arm(per_client)
     c0, s0 = cpu_seconds(rig.bot.proc.pid), cpu_seconds(rig.prosody.proc.pid)
-    poster.send("send %s 1 %s" % (harness.BOT, text))
+    poster.send("send %s 1 %s" % (to, text))
     t0 = float(poster.expect("sent")[1])
     last = load.last_receipt()
     time.sleep(0.3)  # the barrier answers and outbox deletes still count
@@ -389,6 +405,38 @@ def fanout_sizes():
     return [int(x) for x in os.environ.get("BENCH_FANOUT", "100,1000,5000").split(",")]
 
 
+def paired_fanout(rig, floor, poster, load, reps, name, n, online, note, to=harness.BOT):
+    """A warm-up post (it also proves every online follower is known
+    online), then reps pairs of a floor run and a post through the bot to
+    the online followers; prints the figures of name (N: how many
+    follow).  Returns the fan-out ratio."""
+    timed_post(rig, poster, load, 1, "warm-up " + TEXT, to=to)
+    timed_floor(rig, floor, load, 1)
+    bot_t, bot_c, fl_t, fl_c, bot_s, fl_s = [], [], [], [], [], []
+    prof = profile(rig.bot.proc.pid, "%s-%d" % (name, n))
+    for _ in range(reps):
+        a, b, c = timed_floor(rig, floor, load, 1)
+        fl_t.append(a)
+        fl_c.append(b)
+        fl_s.append(c)
+        a, b, c = timed_post(rig, poster, load, 1, TEXT, to=to)
+        bot_t.append(a)
+        bot_c.append(b)
+        bot_s.append(c)
+    stop_profile(prof)
+    med = statistics.median
+    prefix = "" if name == "fanout" else name + " "
+    print("(%s; medians of %d paired runs)" % (note, reps), flush=True)
+    r = ratio_line("%sfan-out %d" % (prefix, n), bot_t, fl_t)
+    ratio_line("%scpu per delivery %d" % (prefix, n), bot_c, fl_c, scale=1e6 / online,
+               unit="us", fmt="%.1f")
+    print("%sper delivery %d: bot %.1f us, floor %.1f us; server CPU per delivery "
+          "%.1f us with the bot, %.1f us with the floor" % (
+              prefix, n, med(bot_t) / online * 1e6, med(fl_t) / online * 1e6,
+              med(bot_s) / online * 1e6, med(fl_s) / online * 1e6), flush=True)
+    return r
+
+
 def case_fanout():
     """Fan-out of one post to N online followers, and the bot's CPU per
     delivery, against the floor sender (the same N messages, one
@@ -409,30 +457,9 @@ def case_fanout():
             body = "u%d: %s (#%d)" % (n + 1, TEXT, 1)
             floor = rig.floor("send", "u", 1, n, harness.DOMAIN, 1, body)
             floor.expect("ready")
-            # A warm-up post also proves every follower is known online.
-            timed_post(rig, poster, load, 1, "warm-up " + TEXT)
-            timed_floor(rig, floor, load, 1)
-            bot_t, bot_c, fl_t, fl_c, bot_s, fl_s = [], [], [], [], [], []
-            prof = profile(rig.bot.proc.pid, "fanout-%d" % n)
-            for _ in range(reps):
-                a, b, c = timed_floor(rig, floor, load, 1)
-                fl_t.append(a)
-                fl_c.append(b)
-                fl_s.append(c)
-                a, b, c = timed_post(rig, poster, load, 1, TEXT)
-                bot_t.append(a)
-                bot_c.append(b)
-                bot_s.append(c)
-            stop_profile(prof)
-            med = statistics.median
-            print("(%d followers logged in in %.1f s; medians of %d paired runs)" % (n, login, reps), flush=True)
-            worst = max(worst, ratio_line("fan-out %d" % n, bot_t, fl_t))
-            ratio_line("cpu per delivery %d" % n, bot_c, fl_c, scale=1e6 / n,
-                       unit="us", fmt="%.1f")
-            print("per delivery %d: bot %.1f us, floor %.1f us; server CPU per delivery "
-                  "%.1f us with the bot, %.1f us with the floor" % (
-                      n, med(bot_t) / n * 1e6, med(fl_t) / n * 1e6,
-                      med(bot_s) / n * 1e6, med(fl_s) / n * 1e6), flush=True)
+            worst = max(worst, paired_fanout(
+                rig, floor, poster, load, reps, "fanout", n, n,
+                "%d followers logged in in %.1f s" % (n, login)))
 
 
 def case_ingest():
@@ -591,8 +618,324 @@ def case_backlog():
                   med(bot_s), n, n * held, med(fl_s), n * held), flush=True)
 
 
+# Component mode (SPEC 10) -------------------------------------------------
+
+SERVICE = "updates." + harness.DOMAIN
+FLOOR_DOMAIN = "floor." + harness.DOMAIN  # the floor sender's own component
+SECRET = "bench-component-Secret-1"
+PROSODY_SQL = ('storage = { roster = "sql"; accounts = "sql" }\n'
+               'sql = { driver = "SQLite3", database = "roster.sqlite" }\n')
+
+
+def raise_nofile(need):
+    """Allow need descriptors to this process and what it starts (the
+    server holds one per client): raising the hard limit needs root."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def component_store(db, users, followers=0):
+    """Users u1..u<users> (build/seed), all active: the bot's component
+    subscribers; u1..u<followers> follow u<users>, the poster."""
+    fresh_store(db, users)
+    if followers:
+        sql(db, "INSERT INTO follows (follower, followee, created) "
+                "SELECT id, %d, 1 FROM users WHERE id <= %d" % (users, followers))
+    return db
+
+
+class ComponentRig(Rig):
+    """A private Prosody with the components SERVICE (the bot) and
+    FLOOR_DOMAIN (the floor sender), accounts and rosters in its SQLite
+    storage: u1..u<users> exist and each has SERVICE in their roster with
+    subscription both, as joining leaves it, so that their presence reaches
+    the bot and its probes are answered.  The bot on db in component mode,
+    admin (a JID) may ask it for stats."""
+
+    def __init__(self, tmp, users, db, unlimited=(), admin=None):
+        raise_nofile(65536)
+        self.tmp = tmp
+        self.procs = []
+        p = self.prosody = harness.Prosody(tmp, extra=PROSODY_SQL,
+                                           unlimited=list(unlimited))
+        port = p.add_component(SERVICE, SECRET)
+        p.add_component(FLOOR_DOMAIN, SECRET)
+        # The table as Prosody makes it (it would create it only at its
+        # first query).
+        store = os.path.join(p.dir, "data", "roster.sqlite")
+        import sqlite3
+        con = sqlite3.connect(store)
+        with con:
+            con.execute('CREATE TABLE IF NOT EXISTS "prosody" ("host" TEXT NOT NULL, '
+                        '"user" TEXT NOT NULL, "store" TEXT NOT NULL, "key" TEXT NOT NULL, '
+                        '"type" TEXT NOT NULL, "value" MEDIUMTEXT NOT NULL)')
+            con.execute('CREATE INDEX IF NOT EXISTS "prosody_index" ON "prosody" '
+                        '("host", "user", "store", "key")')
+            con.executemany(
+                'INSERT INTO prosody (host, user, store, key, type, value) VALUES (?, ?, ?, ?, ?, ?)',
+                ((harness.DOMAIN, "u%d" % i, st, k, t, v) for i in range(1, users + 1)
+                 for st, k, t, v in (("accounts", "password", "string", harness.PASSWORD),
+                                     ("roster", SERVICE, "json",
+                                      '{"subscription":"both","groups":[]}'))))
+        con.close()
+        p.start()
+        config = """xmpp: { mode = "component"; };
+component: { domain = "%s"; secret = "%s"; host = "127.0.0.1"; port = %d; };
+storage: { path = "%s"; };
+bot: { admins = [ "%s" ]; posts_per_minute = 10000; };
+log: { level = "info"; };
+""" % (SERVICE, SECRET, port, os.path.join(tmp, "starling", "starling.db"),
+       admin or "admin@" + harness.DOMAIN)
+        self.bot = harness.Bot(p, tmp, config=config)
+        shutil.copy(db, self.bot.db)
+        self.port = port
+
+    def load(self, first, last, show=""):
+        ld = Load(self.prosody, first, last, show, to=None)
+        self.procs.append(ld)
+        return ld
+
+    def poster(self, n):
+        return self.proc([LOAD, "127.0.0.1", str(self.prosody.port), harness.DOMAIN,
+                          harness.PASSWORD, "u", str(n), str(n)])
+
+    def floor_component(self, *rest):
+        return self.proc([FLOOR, "component", "127.0.0.1", str(self.port), FLOOR_DOMAIN,
+                          SECRET] + [str(x) for x in rest])
+
+    def greeted(self, timeout=600):
+        """Seconds (monotonic) at which the bot's log says it has greeted
+        every subscriber (its last probe sent), polled every 0.1 s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "greeted " in self.bot.read_log().split("started for")[-1]:
+                return time.monotonic()
+            if self.bot.proc.poll() is not None:
+                raise RuntimeError("starling exited: " + self.bot.read_log()[-2000:])
+            time.sleep(0.1)
+        raise RuntimeError("the bot greeted nobody within %d s" % timeout)
+
+
+def component_sizes():
+    small = "100,1000" if os.environ.get("BENCH_SMALL") == "1" else "1000,5000,20000"
+    return [int(x) for x in os.environ.get("BENCH_COMPONENT", small).split(",")]
+
+
+def case_component():
+    """Component mode: fan-out of one post to N online subscribers (who
+    follow the poster) and the bot's CPU per delivery, against the floor
+    component sending the same messages over the same server in the same
+    run.  The server holds a descriptor per client: where the limit on
+    open files is below N and cannot be raised, the last few subscribers
+    stay offline (their updates are held) and the figures count the
+    online ones."""
+    import resource
+    reps = int(os.environ.get("BENCH_COMPONENT_REPS", "5"))
+    for n in component_sizes():
+        raise_nofile(65536)
+        room = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64
+        online = min(n, room)
+        with Scratch() as sc:
+            tmp = sc.tmp
+            db = component_store(os.path.join(tmp, "component.db"), n + 1, n)
+            rig = sc.rig = ComponentRig(tmp, n + 1, db, unlimited=["u%d@localhost" % (n + 1)])
+            rig.start_bot()
+            rig.greeted()
+            settle(rig.bot.proc.pid, rig.prosody.proc.pid)
+            t = time.monotonic()
+            # Their initial presence reaches the bot through their rosters.
+            load = rig.load(1, online).ready(timeout=1800)
+            login = time.monotonic() - t
+            poster = rig.poster(n + 1)
+            poster.expect("ready")
+            body = "u%d: %s (#%d)" % (n + 1, TEXT, 1)
+            floor = rig.floor_component("u", 1, online, harness.DOMAIN, 1, body)
+            floor.expect("ready")
+            settle(rig.bot.proc.pid, rig.prosody.proc.pid, timeout=300)
+            paired_fanout(rig, floor, poster, load, reps, "component", n, online,
+                          "component: %d subscribers, %d online (logged in in %.1f s)%s" % (
+                              n, online, login, "" if online == n else
+                              ": the limit on open files allows no more"), to=SERVICE)
+
+
+def big_sizes():
+    """(subscribers, online) of the start-up and big-post cases."""
+    if os.environ.get("BENCH_SMALL") == "1":
+        return 10000, 1000
+    return 100000, 5000
+
+
+def io_written(pid):
+    """Bytes the process has caused to be written to storage so far."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def store_bytes(db):
+    return sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
+
+
+class Admin:
+    """The admin's client (slixmpp), who asks the bot for its stats."""
+
+    def __init__(self, rig, n):
+        self.c = harness.Client(rig.prosody, "u%d" % n, create=False).connect()
+
+    def online(self):
+        """The bot's count of users online, from its stats; None when no
+        answer came within self.timeout (lost with a dropped stream)."""
+        self.c.send("stats", to=SERVICE)
+        try:
+            body = self.c.wait(lambda m: (m["body"] or "").startswith("users "),
+                               timeout=self.timeout)["body"]
+        except AssertionError:
+            return None
+        return int(re.search(r"online (\d+)", body).group(1))
+
+    timeout = 60  # for one answer
+
+    def wait_online(self, n, timeout=900):
+        """Until the bot counts n online, polling every 0.25 s (again when
+        an answer does not come): (monotonic time the last poll that
+        counted fewer was sent, the count it got, time the first poll
+        that counted n was sent, time its answer came).  An answer that
+        came late may be taken for a later poll's: the time it came is
+        the one to trust."""
+        deadline = time.monotonic() + timeout
+        before, count = None, None
+        while time.monotonic() < deadline:
+            t = time.monotonic()
+            got = self.online()
+            if got is not None and got >= n:
+                return before, count, t, time.monotonic()
+            if got is not None:
+                before, count = t, got
+            time.sleep(0.25)
+        raise RuntimeError("the bot did not count %d users online within %d s" % (n, timeout))
+
+    def close(self):
+        self.c.disconnect()
+
+
+def big_rig(sc, users, online, followers=0):
+    """users subscribers u1..u<users> in the store and on the server, of
+    whom u1..u<online> are online as load clients and u<users>, an admin,
+    through slixmpp (online before the bot starts); u1..u<followers> follow
+    u<users>.  Returns the rig, the load, the admin (the bot not started)."""
+    db = os.path.join(sc.tmp, "big.db")
+    print("seeding: " + fresh_store(db, users), flush=True)
+    if followers:
+        sql(db, "INSERT INTO follows (follower, followee, created) "
+                "SELECT id, %d, 1 FROM users WHERE id <= %d" % (users, followers))
+    rig = sc.rig = ComponentRig(sc.tmp, users, db, unlimited=["u%d@localhost" % users],
+                                admin="u%d@localhost" % users)
+    t = time.monotonic()
+    load = rig.load(1, online).ready(timeout=1200)
+    admin = Admin(rig, users)
+    rig.procs.append(admin)
+    print("(%d clients logged in in %.1f s)" % (online + 1, time.monotonic() - t), flush=True)
+    return rig, load, admin
+
+
+def case_startup():
+    """Component mode, a store of 100,000 subscribers, 5,000 of them
+    online (load clients, plus the admin who asks): the bot's time from
+    exec to READY=1, to when it counts every online subscriber (its
+    stats, asked every 0.25 s by the admin); how often it connected and
+    greeted everyone meanwhile (its log); its peak RSS."""
+    users, online = big_sizes()
+    with Scratch() as sc:
+        rig, load, admin = big_rig(sc, users, online)
+        settle(rig.prosody.proc.pid, timeout=300)
+        print("(bot started at %s UTC)" % time.strftime("%H:%M:%S", time.gmtime()), flush=True)
+        t0 = time.monotonic()
+        rig.bot.start(wait_ready=False)
+        rig.bot.wait_notify("READY=1", 300)
+        ready = time.monotonic() - t0
+        limit = float(os.environ.get("BENCH_TIMEOUT", "900"))
+        try:
+            before, count, asked, seen = admin.wait_online(online + 1, timeout=limit)
+            counted = ("all %d online counted by %.1f s (stats asked at %.1f s, answered then; "
+                       "the poll before, asked at %s s, counted %s)"
+                       % (online + 1, seen - t0, asked - t0,
+                          "-" if before is None else "%.1f" % (before - t0), count))
+        except (RuntimeError, AssertionError) as e:
+            counted = "NOT all %d online counted within %.0f s (%s)" % (
+                online + 1, limit, str(e).split(";")[0])
+        m = status_kib(rig.bot.proc.pid)
+        log = rig.bot.read_log()
+        greeted = log.count("greeted ")
+        links = log.count("connected as component")
+        print("startup %s subscribers, %d online: READY=1 %.2f s after exec; %s; the bot "
+              "connected %d times and greeted everyone %d times by %.1f s; bot CPU %.1f s, "
+              "server CPU %.1f s so far" % (
+                  "{:,}".format(users), online, ready, counted, links, greeted,
+                  time.monotonic() - t0, cpu_seconds(rig.bot.proc.pid),
+                  cpu_seconds(rig.prosody.proc.pid)), flush=True)
+        print("startup peak RSS %.1f MiB (now %.1f MiB: %.1f anonymous, %.1f file-backed)"
+              % (m["VmHWM"] / 1024, m["VmRSS"] / 1024, m["RssAnon"] / 1024, m["RssFile"] / 1024),
+              flush=True)
+        for line in log.splitlines():
+            if "greeted" in line or "ready:" in line or "warning" in line:
+                print("  bot log: " + line.strip(), flush=True)
+
+
+def case_bigpost():
+    """Component mode: a post of u<N+1> to N = 100,000 followers, 5,000 of
+    them online: time to "Posted #N." at the poster, bytes the bot wrote
+    to storage for it, time until every online follower has it."""
+    followers, online = big_sizes()
+    with Scratch() as sc:
+        rig, load, admin = big_rig(sc, followers + 1, online, followers)
+        rig.bot.start(timeout=300)
+        admin.wait_online(online + 1)
+        rig.greeted()
+        settle(rig.bot.proc.pid, rig.prosody.proc.pid, timeout=900)
+        db = rig.bot.db
+        load.arm(1)
+        w0, s0, c0 = io_written(rig.bot.proc.pid), store_bytes(db), cpu_seconds(rig.bot.proc.pid)
+        t0 = time.time()
+        admin.c.send("big post: " + TEXT, to=SERVICE)
+        body = admin.c.wait(lambda m: (m["body"] or "").startswith("Posted #"), timeout=600)["body"]
+        posted = time.time() - t0
+        last = load.last_receipt(timeout=900) - t0
+        settle(rig.bot.proc.pid, timeout=900)
+        idle = time.time() - t0
+        w1, s1, c1 = io_written(rig.bot.proc.pid), store_bytes(db), cpu_seconds(rig.bot.proc.pid)
+        rows = sqlite_rows(db, "SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        links = rig.bot.read_log().count("connected as component")
+        print("bigpost to %s followers, %d online: \"%s\" after %.2f s; all %d online had it "
+              "after %.2f s; bot idle after %.2f s, %.2f s of bot CPU (the bot connected %d "
+              "times before the post)"
+              % ("{:,}".format(followers), online, body, posted, online, last, idle, c1 - c0,
+                 links), flush=True)
+        print("bigpost store writes: %.1f MiB written by the bot (/proc/PID/io write_bytes, "
+              "post to idle), database+WAL grew %.1f MiB; outbox rows afterwards by state: %s"
+              % ((w1 - w0) / 2**20, (s1 - s0) / 2**20,
+                 ", ".join("%s: %d" % r for r in rows)), flush=True)
+
+
+def sqlite_rows(db, query):
+    import sqlite3
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
 CASES = {"fanout": case_fanout, "ingest": case_ingest, "size": case_size,
-         "memory": case_memory, "backlog": case_backlog}
+         "memory": case_memory, "backlog": case_backlog, "component": case_component,
+         "startup": case_startup, "bigpost": case_bigpost}
 
 
 def case_scale(name):

@@ -190,3 +190,30 @@ def test_client_mode_store_moves_to_component_mode(tmp_path, clients, kind):
     finally:
         assert b.stop() == 0
         prosody.stop()
+
+
+def test_greeting_many_subscribers_is_paced(tmp_path):
+    """At start the bot greets every subscriber (presence, subscription
+    request, probe: three stanzas each) only as fast as the server takes
+    them.  Greeted all at once, 10,000 subscribers cost the bot ~60 MiB
+    of queued stanzas (100,000 half a gigabyte), and the server's answer to
+    its keep-alive ping waits behind all of them."""
+    import sqlite3
+    prosody = component_prosody(tmp_path, "prosody")
+    b = component_bot(prosody, tmp_path).start()
+    b.stop()
+    n = 10000
+    con = sqlite3.connect(b.db)
+    with con:
+        con.executemany("INSERT INTO users (jid, nick, created) VALUES (?, ?, 1)",
+                        (("g%d@%s" % (i, harness.DOMAIN), "g%d" % i) for i in range(n)))
+    con.close()
+    try:
+        b.start()
+        wait_greeted(b, n, timeout=300)
+        with open("/proc/%d/status" % b.proc.pid) as f:
+            peak = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0]
+        assert peak < 32 * 1024, "peak RSS %d KiB while greeting %d subscribers" % (peak, n)
+    finally:
+        assert b.stop() == 0
+        prosody.stop()
