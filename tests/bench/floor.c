@@ -6,7 +6,9 @@
  *       logs in as JID and prints "ready"; on "go" (standard input) sends
  *       COUNT chat messages TEXT to each of PREFIX<FIRST..LAST>@DOMAIN from
  *       its one connection, as fast as libstrophe writes them, and prints
- *       "sent T" (realtime just before the first); "quit" ends it.
+ *       "sent T" (realtime just before the first); "quit" ends it.  Each
+ *       message carries what Starling's do (an id, a XEP-0359 origin-id)
+ *       and is written as text, as Starling writes them.
  *   floor echo HOST PORT JID PASSWORD
  *       answers every chat message with a body at once, with a reply of
  *       the size of Starling's "Posted #N.", storing nothing; prints
@@ -235,27 +237,65 @@ static char *poll_line(void)
     return line;
 }
 
+/* text with the characters XML gives a meaning escaped; caller frees. */
+static char *xml_escape(const char *text)
+{
+    char *out = malloc(strlen(text) * 6 + 1), *o = out;
+
+    if (out == NULL)
+        exit(1);
+    for (; *text != '\0'; text++) {
+        const char *e = *text == '&'    ? "&amp;"
+                        : *text == '<'  ? "&lt;"
+                        : *text == '>'  ? "&gt;"
+                        : *text == '\'' ? "&apos;"
+                                        : NULL;
+
+        if (e == NULL) {
+            *o++ = *text;
+        } else {
+            memcpy(o, e, strlen(e));
+            o += strlen(e);
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The messages the bot sends, with the least work that sends them: each
+ * written as text carrying what the bot's carry (type, to, an id, a
+ * component's from, the body and a XEP-0359 origin-id) and handed to
+ * libstrophe as it is, the connections taking them in turn. */
 static void blast(char **argv)
 {
-    const char *prefix = argv[0], *domain = argv[3], *text = argv[5];
+    const char *prefix = argv[0], *domain = argv[3];
     long first = atol(argv[1]), last = atol(argv[2]);
     long count = atol(argv[4]), k, i;
-    char to[256];
+    char *body = xml_escape(argv[5]);
+    size_t cap = strlen(body) + strlen(prefix) + strlen(domain) +
+                 (component != NULL ? strlen(component) : 0) + 256;
+    char *msg = malloc(cap);
 
+    if (msg == NULL)
+        exit(1);
     say("sent %.6f\n", clock_s(CLOCK_REALTIME));
     for (k = 0; k < count; k++) {
         for (i = first; i <= last; i++) {
-            xmpp_stanza_t *m;
+            int n = snprintf(
+                msg, cap,
+                "<message type='chat' to='%s%ld@%s' id='floor-%ld-%ld'%s%s%s>"
+                "<body>%s</body><origin-id xmlns='urn:xmpp:sid:0' "
+                "id='floor-%ld-%ld'/></message>",
+                prefix, i, domain, k, i, component != NULL ? " from='" : "",
+                component != NULL ? component : "",
+                component != NULL ? "'" : "", body, k, i);
 
-            snprintf(to, sizeof(to), "%s%ld@%s", prefix, i, domain);
-            m = xmpp_message_new(ctx, "chat", to, NULL);
-            xmpp_message_set_body(m, text);
-            if (component != NULL)
-                xmpp_stanza_set_from(m, component);
-            xmpp_send(links[(k * (last - first + 1) + i) % nlinks], m);
-            xmpp_stanza_release(m);
+            xmpp_send_raw(links[(k * (last - first + 1) + i) % nlinks], msg,
+                          (size_t)n);
         }
     }
+    free(msg);
+    free(body);
 }
 
 int main(int argc, char **argv)
