@@ -32,12 +32,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
 #include <strophe.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "keepalive.h"
 #include "session.h"
 #include "stanza.h"
 #include "../common/text.h"
@@ -47,8 +50,6 @@
 #define CORK_MIN          8    /* queued stanzas that make a burst */
 #define DRAIN_TURNS       16   /* extra reads in one held turn, at most */
 #define KA_TICK_MS        5000 /* how often the keep-alive looks */
-#define KA_PERIOD         60   /* seconds between keep-alive pings */
-#define KA_TIMEOUT        30   /* seconds without an answer: dead */
 #define GREET_AGAIN       3    /* seconds before a newcomer is asked again */
 #define BACKOFF_MIN       1    /* seconds */
 #define BACKOFF_MAX       60
@@ -120,10 +121,9 @@ struct link {
     bool handlers;    /* our stanza handlers are on conn */
     unsigned backoff; /* seconds before the next attempt */
     struct timespec next_attempt;
-    bool ka_outstanding;     /* a keep-alive ping awaits its answer */
-    struct timespec ka_sent; /* when the last one was sent */
-    int fd;                  /* the stream's socket, -1 when none */
-    uint64_t *bars;          /* barriers sent on it, not yet answered */
+    struct keepalive ka; /* is it alive (keepalive.h) */
+    int fd;              /* the stream's socket, -1 when none */
+    uint64_t *bars;      /* barriers sent on it, not yet answered */
     size_t nbars, bars_cap;
 };
 
@@ -185,6 +185,15 @@ static struct {
 static void now_mono(struct timespec *t)
 {
     clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+/* Seconds on the monotonic clock. */
+static time_t mono_now(void)
+{
+    struct timespec t;
+
+    now_mono(&t);
+    return t.tv_sec;
 }
 
 static long ms_until(const struct timespec *t)
@@ -1181,6 +1190,7 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     int r = 1;
 
     S.rx = ud;
+    ka_heard(&S.rx->ka, mono_now());
     if (name != NULL && strcmp(name, "iq") == 0)
         r = on_iq(conn, st, ud);
     else if (name != NULL && strcmp(name, "message") == 0)
@@ -1193,44 +1203,47 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 
 /*
  * A dead TCP connection (a server that vanished without a FIN) is only
- * noticed by writing to it and waiting: every KA_PERIOD s a ping to our
- * server on each link; no answer within KA_TIMEOUT s and that stream is
- * given up, which reconnects it.  Checked every KA_TICK_MS, from
- * libstrophe's timer.  The ping's id names its link.
+ * noticed by writing to it and waiting: after KA_PERIOD s without a word
+ * from the server a ping on that link; the stream is given up (and
+ * reconnects) when the server then shows no sign of life for KA_TIMEOUT s
+ * (keepalive.h: it sends nothing and takes nothing of what waits for it).
+ * Checked every KA_TICK_MS, from libstrophe's timer.  The ping's id names
+ * its link.
  */
 static int keepalive(xmpp_conn_t *conn, void *ud)
 {
     struct link *l = ud;
-    struct timespec now;
-    long since;
+    int unsent = -1;
     char id[48];
 
     if (!l->connected)
         return 0;
-    now_mono(&now);
-    since = (long)(now.tv_sec - l->ka_sent.tv_sec);
-    if (l->ka_outstanding) {
-        if (since < KA_TIMEOUT)
-            return 1;
-        log_warnx("the server did not answer a ping for %d s; reconnecting",
+    /* Bytes the server has not taken yet, if the socket says. */
+    if (l->fd < 0 || ioctl(l->fd, SIOCOUTQ, &unsent) < 0)
+        unsent = -1;
+    switch (
+        ka_tick(&l->ka, mono_now(), xmpp_conn_send_queue_len(conn), unsent)) {
+    case KA_NOTHING:
+        return 1;
+    case KA_DEAD:
+        log_warnx("the server did not answer a ping nor show any other sign "
+                  "of life for %d s; reconnecting",
                   KA_TIMEOUT);
         xmpp_disconnect(conn);
         return 0;
+    case KA_PING:
+        break;
     }
-    if (since < KA_PERIOD)
-        return 1;
     snprintf(id, sizeof(id), "ka-%zu-%llu", l->index,
              (unsigned long long)++S.next_id);
     send_ping(l, id);
-    l->ka_outstanding = true;
-    l->ka_sent = now;
     return 1;
 }
 
 static void keepalive_answered(size_t link)
 {
     if (link < S.nlinks)
-        S.links[link].ka_outstanding = false;
+        ka_reset(&S.links[link].ka, mono_now());
 }
 
 /* A barrier's answer may come back on any link (a component pings its own
@@ -1265,8 +1278,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 
         l->connected = true;
         S.auth_refused = false; /* a later mechanism was accepted */
-        l->ka_outstanding = false;
-        now_mono(&l->ka_sent);
+        ka_reset(&l->ka, mono_now());
         /* A component's connection object lives on across reconnects,
          * and so do its handlers. */
         if (!l->handlers) {
