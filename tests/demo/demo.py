@@ -7,6 +7,7 @@ with DEMO_BATCH=1 the script exits 0 when all of them matched and 1
 otherwise.  Without it the service keeps running for you to try with any
 XMPP client until Ctrl-C.
 """
+import datetime
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zoneinfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
@@ -131,7 +133,12 @@ def main():
         ask(bob, "bob", "fav #1", "Faved #1.")
         receive(alice, "alice", "bob faved #1.")
         ask(bob, "bob", "tz europe/berlin", "Your time zone is now Europe/Berlin")
-        ask(bob, "bob", "quiet 23:00-07:00", "Quiet hours 23:00-07:00 (Europe/Berlin)")
+        # A night that starts in a few hours in Berlin: whenever the demo
+        # runs, bob is not inside it (updates below must reach him).
+        berlin = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Berlin"))
+        night = [(berlin + datetime.timedelta(hours=h)).strftime("%H:00") for h in (2, 9)]
+        ask(bob, "bob", "quiet %s-%s" % tuple(night),
+            "Quiet hours %s-%s (Europe/Berlin)" % tuple(night))
 
         step("Held while dnd, handed over with its original time on return")
         carol.presence("dnd")
