@@ -545,20 +545,6 @@ char *delivery_format(const struct post *p)
 
 #define ID_PREFIX "starling-"
 
-/* Append n (>= 0) in decimal at out, which has room; returns the end. */
-static char *put_number(char *out, int64_t n)
-{
-    char digits[24];
-    size_t k = 0;
-
-    do
-        digits[k++] = (char)('0' + n % 10);
-    while ((n /= 10) > 0);
-    while (k > 0)
-        *out++ = digits[--k];
-    return out;
-}
-
 /* Written by hand: snprintf() cost more than the rest of choosing what a
  * delivery sends. */
 void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
@@ -566,9 +552,9 @@ void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
     char id[sizeof(ID_PREFIX) + 2 * 20 + 1], *p = id;
 
     memcpy(p, ID_PREFIX, sizeof(ID_PREFIX) - 1);
-    p = put_number(p + sizeof(ID_PREFIX) - 1, post < 0 ? 0 : post);
+    p = put_int64(p + sizeof(ID_PREFIX) - 1, post < 0 ? 0 : post);
     *p++ = '-';
-    p = put_number(p, user < 0 ? 0 : user);
+    p = put_int64(p, user < 0 ? 0 : user);
     *p = '\0';
     if (len > 0)
         utf8_copy(out, len, id);

@@ -134,3 +134,19 @@ const char *buf_str(const struct buf *b)
 {
     return b->s != NULL ? b->s : "";
 }
+
+char *put_int64(char *out, int64_t n)
+{
+    uint64_t v = n < 0 ? -(uint64_t)n : (uint64_t)n;
+    char digits[20];
+    size_t k = 0;
+
+    if (n < 0)
+        *out++ = '-';
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (k > 0)
+        *out++ = digits[--k];
+    return out;
+}

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
@@ -18,6 +19,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a new string; caller frees. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write n in decimal at out (room for 20 bytes), without a NUL; returns
+ * the end.  By hand: on hot paths snprintf() cost more than the rest. */
+char *put_int64(char *out, int64_t n);
 
 /* A growable, always NUL-terminated string.  Zero-initialise, append, then
  * either take ownership of .s or call buf_free(). */
