@@ -4,26 +4,35 @@
  * It reads the outbox through the store and presence through the
  * presence table, and sends through struct delivery_ops: no sockets here.
  *
- * Life of an outbox row: committed with its post; queued here when its
- * recipient may receive it now (at once for a fresh post, or when the
- * recipient's presence allows it again); sent when the session has room;
- * then part of a window closed by a barrier (a ping to the server).  Only
- * when the barrier's answer comes back are the window's rows confirmed;
- * confirmed rows are marked delivered together, in one statement, once
- * nothing is in flight or FLUSH_MAX of them wait (a write per window cost
- * more than the sends).  Until then they stay pending, so nothing can
- * queue them twice; a crash before the write sends them again, with the
- * same ids.  A dropped stream forgets everything unconfirmed in memory:
- * the rows are still in the store and go out again once the recipient's
- * presence is seen anew.
+ * A fresh post reaches its recipients two ways.  Those who may receive it
+ * now (presence, quiet hours) are routed to memory while the post is
+ * stored (store_set_router()): the post's fan-out record lists them, one
+ * record for the post instead of a row each, and they are queued here at
+ * once.  The others get outbox rows, held until their presence allows.
+ * An entry of a record that cannot be served after all (its recipient
+ * went away, the stream dropped, the link that carried it was lost)
+ * becomes a held row like the others; one the bot never confirmed before
+ * it stopped becomes one at the next start (store_fanout_recover()).
  *
- * A delivered row stays for OUTBOX_COPY_SECONDS as the record of a copy
- * the recipient has: a correction of the post (XEP-0308) or its deletion
- * (a XEP-0424 retraction) becomes a row of its own for each such
- * recipient, delivered by the same rules.  What is held for one user is
- * bounded as rows arrive: beyond backlog_max ordinary updates (from
- * people they follow, which "last" shows again) the oldest are dropped
- * and counted for the summary; everything else is always handed over.
+ * Either way an update is sent when the session has room, then is part
+ * of a window closed by a barrier (a ping to the server).  Only when the
+ * barrier's answer comes back is the window confirmed: rows are marked
+ * delivered, and records' states written, together, in one statement
+ * each, once nothing is in flight or FLUSH_MAX of them wait (a write per
+ * window cost more than the sends).  Until then they stay pending, so
+ * nothing can queue them twice; a crash before the write sends them
+ * again, with the same ids.  A dropped stream forgets everything
+ * unconfirmed in memory: the rows are in the store and go out again once
+ * the recipient's presence is seen anew.
+ *
+ * A delivered row, or a record's delivered entry, stays for
+ * OUTBOX_COPY_SECONDS as the record of a copy the recipient has: a
+ * correction of the post (XEP-0308) or its deletion (a XEP-0424
+ * retraction) becomes a row of its own for each such recipient,
+ * delivered by the same rules.  What is held for one user is bounded as
+ * rows arrive: beyond backlog_max ordinary updates (from people they
+ * follow, which "last" shows again) the oldest are dropped and counted
+ * for the summary; everything else is always handed over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +40,7 @@
 
 #include "delivery.h"
 #include "zone.h"
+#include "../common/idmap.h"
 #include "../common/log.h"
 #include "../common/text.h"
 #include "../common/util.h"
@@ -44,9 +54,36 @@ struct body {
     char text[];
 };
 
+/* A fresh post's recipients served from memory: its fan-out record
+ * (store_set_router()).  Each entry is queued, in flight, delivered, or
+ * closed (handed to a held row, or not due any more); open entries are
+ * those the store's record still owes (a held row could not be written:
+ * delivery_tick() writes it once it can, or else the next start).  The record's
+ * states are written when confirmations are (fans_sync()); a fan stays in
+ * memory while any entry is queued or in flight. */
+enum entry_at { AT_QUEUED, AT_FLIGHT, AT_DONE, AT_CLOSED, AT_OPEN };
+
+struct fan_entry {
+    int64_t user;
+    bool ordinary;
+    uint8_t at; /* enum entry_at */
+};
+
+struct fan {
+    struct fan *next;
+    int64_t post;
+    struct fan_entry *e;
+    size_t n, cap;
+    size_t live; /* entries queued or in flight */
+    bool dirty;  /* states changed since written */
+    bool gone;   /* the post is gone, and its record */
+};
+
 struct item {
     struct item *next;
-    int64_t outbox_id; /* 0: not outbox-backed (a summary) */
+    int64_t outbox_id; /* 0: not outbox-backed (a summary, or a fan's) */
+    struct fan *fan;   /* served from memory: entry idx of fan */
+    size_t idx;
     int64_t post;
     int64_t user;
     time_t stamp; /* 0: fresh, no <delay/> */
@@ -77,117 +114,19 @@ struct digest {
     bool sending;
 };
 
+/* What a sent item is confirmed as: an outbox row (id > 0), a digest
+ * (id -user), or an entry of a fan. */
+struct sent {
+    int64_t id;
+    struct fan *fan;
+    size_t idx;
+};
+
 struct window {
     uint64_t token;
-    int64_t *ids;
+    struct sent *v;
     size_t n;
 };
-
-/* idmap ------------------------------------------------------------------ */
-
-/* An int64 -> int map with linear probing: outbox ids queued or in flight
- * (the value unused), and the ordinary updates held per user. */
-struct idmap {
-    int64_t *k; /* 0 = empty */
-    int *v;
-    size_t cap;
-    size_t n;
-};
-
-static size_t slot_of(int64_t k, size_t cap)
-{
-    uint64_t h = (uint64_t)k * 0x9e3779b97f4a7c15ULL;
-
-    return (size_t)(h >> 7) & (cap - 1);
-}
-
-/* The value of k, or NULL. */
-static int *idmap_get(const struct idmap *m, int64_t k)
-{
-    if (m->cap == 0)
-        return NULL;
-    for (size_t i = slot_of(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
-        if (m->k[i] == 0)
-            return NULL;
-        if (m->k[i] == k)
-            return &m->v[i];
-    }
-}
-
-static bool idmap_has(const struct idmap *m, int64_t k)
-{
-    return idmap_get(m, k) != NULL;
-}
-
-static void idmap_put(struct idmap *m, int64_t k, int v);
-
-static void idmap_grow(struct idmap *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 256;
-    struct idmap bigger = {xcalloc(cap, sizeof(int64_t)),
-                           xcalloc(cap, sizeof(int)), cap, 0};
-
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->k[i] != 0)
-            idmap_put(&bigger, m->k[i], m->v[i]);
-    free(m->k);
-    free(m->v);
-    *m = bigger;
-}
-
-static void idmap_put(struct idmap *m, int64_t k, int v)
-{
-    size_t i;
-
-    if ((m->n + 1) * 2 > m->cap)
-        idmap_grow(m);
-    for (i = slot_of(k, m->cap); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
-        if (m->k[i] == k) {
-            m->v[i] = v;
-            return;
-        }
-    m->k[i] = k;
-    m->v[i] = v;
-    m->n++;
-}
-
-static void idmap_del(struct idmap *m, int64_t k)
-{
-    size_t i, j;
-
-    if (m->cap == 0)
-        return;
-    for (i = slot_of(k, m->cap); m->k[i] != k; i = (i + 1) & (m->cap - 1))
-        if (m->k[i] == 0)
-            return;
-    /* Backward-shift deletion keeps probe chains intact. */
-    for (j = i;;) {
-        m->k[i] = 0;
-        for (;;) {
-            size_t h;
-
-            j = (j + 1) & (m->cap - 1);
-            if (m->k[j] == 0) {
-                m->n--;
-                return;
-            }
-            h = slot_of(m->k[j], m->cap);
-            if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
-                continue;
-            break;
-        }
-        m->k[i] = m->k[j];
-        m->v[i] = m->v[j];
-        i = j;
-    }
-}
-
-static void idmap_clear(struct idmap *m)
-{
-    free(m->k);
-    free(m->v);
-    memset(m, 0, sizeof(*m));
-}
 
 /* Per-user records kept in memory (quiet hours, digests): an array of
  * records of one size, each starting with its user's id, and an index
@@ -270,9 +209,23 @@ struct delivery {
     size_t nwindows;
     struct window cur; /* sent, barrier not yet sent */
     size_t cur_cap;
-    struct window done; /* confirmed, not yet deleted from the store */
+    struct window done; /* confirmed, not yet written to the store */
     size_t done_cap;
+    int64_t *done_ids; /* the outbox rows among them */
     uint64_t summaries;
+    struct fan *fans;    /* fans in memory */
+    size_t fan_inflight; /* their entries sent, not yet written */
+    struct {             /* the recipients of the post being added */
+        struct fan *fan; /* NULL until one is routed to memory */
+        int64_t post;
+        struct item *head, *tail;
+        int64_t *held; /* who got an ordinary update held */
+        size_t nheld, cap;
+    } build;
+    struct fan_hold *holds; /* entries to hand to held rows */
+    struct sent *holdref;   /* the same entries */
+    size_t nholds, holds_cap;
+    bool owed; /* records owe what memory could not hand over */
 };
 
 static void unpend(struct delivery *d, int64_t id);
@@ -320,27 +273,38 @@ static void item_free(struct item *it)
     free(it);
 }
 
-/* A new item for outbox row r (or a summary: r NULL) to jid. */
+/* What it sends of outbox row r (for a fan's item, r->id is 0). */
+static void item_fill(struct item *it, const struct outbox_row *r,
+                      struct body *body)
+{
+    it->outbox_id = r->id;
+    it->post = r->post.id;
+    it->what = r->what;
+    it->edits = r->post.edits;
+    /* An announcement is the service's; everything else its author's
+     * (SPEC 10: per-user addresses). */
+    if (r->post.kind != POST_BROADCAST)
+        utf8_copy(it->author, sizeof(it->author), r->post.author_nick);
+    it->body = body;
+    body->refs++;
+}
+
+/* A new item for outbox row r (or a summary: r NULL) to jid; without a
+ * body (a fan's, before its post is committed) it is filled later. */
 static struct item *item_new(const struct outbox_row *r, int64_t user,
                              const char *jid, bool away, struct body *body)
 {
     size_t len = strlen(jid);
     struct item *it = xcalloc(1, sizeof(*it) + len + 1);
 
-    if (r != NULL) {
-        it->outbox_id = r->id;
-        it->post = r->post.id;
-        it->what = r->what;
-        it->edits = r->post.edits;
-        /* An announcement is the service's; everything else its author's
-         * (SPEC 10: per-user addresses). */
-        if (r->post.kind != POST_BROADCAST)
-            utf8_copy(it->author, sizeof(it->author), r->post.author_nick);
+    if (r != NULL)
+        item_fill(it, r, body);
+    else if (body != NULL) {
+        it->body = body;
+        body->refs++;
     }
     it->user = user;
     it->away = away;
-    it->body = body;
-    body->refs++;
     memcpy(it->jid, jid, len + 1);
     return it;
 }
@@ -358,8 +322,114 @@ static void enqueue(struct delivery *d, struct item *it)
         idmap_put(&d->pending, it->outbox_id, 0);
 }
 
-/* Remove queued items matching (post, user); 0 means any. */
-static void drop_queued(struct delivery *d, int64_t post, int64_t user)
+/* Fans ------------------------------------------------------------------ */
+
+/* What becomes of a fan's entry no longer queued or in flight: a held row
+ * (the recipient may get it later), nothing (the post is gone), or left
+ * to its record (the next start holds it); or it stays queued. */
+enum let_go { LET_HOLD, LET_CLOSE, LET_OPEN, LET_KEEP };
+
+static void held_grew(struct delivery *d, int64_t user);
+
+static void fan_let_go(struct delivery *d, struct fan *f, size_t idx,
+                       enum let_go how)
+{
+    struct fan_entry *e = &f->e[idx];
+
+    if ((e->at != AT_QUEUED && e->at != AT_FLIGHT) || how == LET_KEEP)
+        return;
+    if (e->at == AT_FLIGHT)
+        d->fan_inflight--;
+    f->live--;
+    f->dirty = true;
+    e->at = how == LET_OPEN ? AT_OPEN : AT_CLOSED;
+    if (how == LET_OPEN)
+        d->owed = true;
+    if (how != LET_HOLD || f->gone)
+        return;
+    if (d->nholds == d->holds_cap) {
+        d->holds_cap = d->holds_cap ? d->holds_cap * 2 : 64;
+        d->holds = xrealloc(d->holds, d->holds_cap * sizeof(*d->holds));
+        d->holdref = xrealloc(d->holdref, d->holds_cap * sizeof(*d->holdref));
+    }
+    d->holds[d->nholds] = (struct fan_hold){f->post, e->user, e->ordinary};
+    d->holdref[d->nholds++] = (struct sent){0, f, idx};
+}
+
+static uint8_t fan_state(const struct fan_entry *e)
+{
+    switch (e->at) {
+    case AT_DONE:
+        return FAN_DELIVERED;
+    case AT_CLOSED:
+        return FAN_CLOSED;
+    default:
+        return e->ordinary ? FAN_OPEN : FAN_OPEN_KEPT;
+    }
+}
+
+static int fan_write(struct delivery *d, const struct fan *f)
+{
+    uint8_t *states = xmalloc(f->n + 1);
+    int r;
+
+    for (size_t i = 0; i < f->n; i++)
+        states[i] = fan_state(&f->e[i]);
+    r = store_fanout_set(d->store, f->post, states, f->n);
+    free(states);
+    return r;
+}
+
+/* Write what changed: held rows for the entries let go (a recipient
+ * whose row could not be written stays owed by the record), then the
+ * records' states; a fan with nothing queued or in flight is forgotten
+ * once written. */
+static void fans_sync(struct delivery *d)
+{
+    struct fan **pp = &d->fans;
+
+    if (d->nholds > 0) {
+        if (store_fanout_hold(d->store, d->holds, d->nholds) < 0) {
+            log_warnx("delivery: %zu updates stay owed by their posts' "
+                      "records until a write works again",
+                      d->nholds);
+            for (size_t i = 0; i < d->nholds; i++)
+                d->holdref[i].fan->e[d->holdref[i].idx].at = AT_OPEN;
+            d->owed = true;
+        } else {
+            for (size_t i = 0; i < d->nholds; i++)
+                if (d->holds[i].ordinary)
+                    held_grew(d, d->holds[i].user);
+        }
+        d->nholds = 0;
+    }
+    while (*pp != NULL) {
+        struct fan *f = *pp;
+
+        if (f->dirty && !f->gone && fan_write(d, f) == 0)
+            f->dirty = false;
+        if (f->live == 0 && (!f->dirty || f->gone)) {
+            *pp = f->next;
+            free(f->e);
+            free(f);
+        } else {
+            pp = &f->next;
+        }
+    }
+}
+
+static struct fan *fan_of(const struct delivery *d, int64_t post)
+{
+    for (struct fan *f = d->fans; f != NULL; f = f->next)
+        if (f->post == post)
+            return f;
+    return NULL;
+}
+
+/* Remove queued items matching (post, user), 0 meaning any; a fan's
+ * entries go as how says. */
+static void drop_queued(struct delivery *d, int64_t post, int64_t user,
+                        enum let_go how)
 {
     struct item **pp = &d->head, *last = NULL;
 
@@ -367,8 +437,11 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
         struct item *it = *pp;
 
         if ((post == 0 || it->post == post) &&
-            (user == 0 || it->user == user)) {
+            (user == 0 || it->user == user) &&
+            (it->fan == NULL || how != LET_KEEP)) {
             *pp = it->next;
+            if (it->fan != NULL)
+                fan_let_go(d, it->fan, it->idx, how);
             if (it->outbox_id != 0)
                 unpend(d, it->outbox_id);
             d->queued--;
@@ -384,6 +457,8 @@ static void drop_queued(struct delivery *d, int64_t post, int64_t user)
 static time_t clock_now(void);
 static int quiet_user(void *ud, int64_t user);
 static int digest_user(void *ud, int64_t user);
+static void route_begin(void *ud, int64_t post);
+static bool route_one(void *ud, const struct route *r);
 
 /* Public ---------------------------------------------------------------- */
 
@@ -391,6 +466,7 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
                               const struct delivery_ops *ops, void *ud)
 {
     struct delivery *d = xcalloc(1, sizeof(*d));
+    int64_t rows;
 
     d->store = st;
     d->presence = pr;
@@ -402,6 +478,12 @@ struct delivery *delivery_new(struct store *st, struct presence *pr,
     d->digests.size = sizeof(struct digest);
     store_quiet_users(st, quiet_user, d);
     store_digest_users(st, digest_user, d);
+    /* What the last run owed from memory becomes held rows first. */
+    if ((rows = store_fanout_recover(st, NULL, NULL, NULL)) > 0)
+        log_info("delivery: %lld updates the last run had not delivered are "
+                 "held for their recipients",
+                 (long long)rows);
+    store_set_router(st, &(struct store_router){route_begin, route_one, d});
     return d;
 }
 
@@ -417,19 +499,31 @@ static void flush_done(struct delivery *d)
     if (d->done.n == 0)
         return;
     for (size_t j = 0; j < d->done.n; j++) {
-        int64_t id = d->done.ids[j];
+        struct sent *x = &d->done.v[j];
 
-        idmap_del(&d->pending, id);
-        if (id < 0)
-            digest_confirmed(d, -id);
+        if (x->fan != NULL) {
+            struct fan_entry *e = &x->fan->e[x->idx];
+
+            if (e->at == AT_FLIGHT) {
+                e->at = AT_DONE;
+                x->fan->live--;
+                x->fan->dirty = true;
+                d->fan_inflight--;
+            }
+            continue;
+        }
+        idmap_del(&d->pending, x->id);
+        if (x->id < 0)
+            digest_confirmed(d, -x->id);
         else
-            d->done.ids[rows++] = id;
+            d->done_ids[rows++] = x->id;
     }
-    if (rows > 0 && store_outbox_done(d->store, d->done.ids, rows) < 0)
+    if (rows > 0 && store_outbox_done(d->store, d->done_ids, rows) < 0)
         log_warnx("delivery: %zu confirmed rows stay in the outbox and "
                   "will be sent again",
                   rows);
     d->done.n = 0;
+    fans_sync(d);
 }
 
 void delivery_disconnected(struct delivery *d)
@@ -438,29 +532,51 @@ void delivery_disconnected(struct delivery *d)
 
     flush_done(d); /* the server took those before the stream went */
 
+    /* What a fan had queued or in flight waits in held rows for the
+     * recipients' presence, like everything else. */
     for (it = d->head; it != NULL; it = next) {
         next = it->next;
+        if (it->fan != NULL)
+            fan_let_go(d, it->fan, it->idx, LET_HOLD);
         item_free(it);
     }
     d->head = d->tail = NULL;
     d->queued = 0;
-    for (size_t i = 0; i < d->nwindows; i++)
-        free(d->windows[i].ids);
+    for (size_t i = 0; i <= d->nwindows; i++) {
+        struct window *w = i < d->nwindows ? &d->windows[i] : &d->cur;
+
+        for (size_t k = 0; k < w->n; k++)
+            if (w->v[k].fan != NULL)
+                fan_let_go(d, w->v[k].fan, w->v[k].idx, LET_HOLD);
+        if (i < d->nwindows)
+            free(w->v);
+    }
     d->nwindows = 0;
     d->cur.n = 0;
     idmap_clear(&d->pending);
+    fans_sync(d);
     for (size_t i = 0; i < d->digests.n; i++)
         ((struct digest *)tab_at(&d->digests, i))->sending = false;
 }
 
-/* Rows sent but never confirmed: no longer pending, collected in lost. */
+/* Items sent but never confirmed: no longer pending, the rows' ids
+ * collected in lost, a fan's entries held and their users in lost_users. */
 static void forget_window(struct delivery *d, const struct window *w,
-                          struct window *lost)
+                          struct window *lost, struct window *lost_users)
 {
-    lost->ids = xrealloc(lost->ids, (lost->n + w->n + 1) * sizeof(*lost->ids));
+    lost->v = xrealloc(lost->v, (lost->n + w->n + 1) * sizeof(*lost->v));
+    lost_users->v = xrealloc(lost_users->v, (lost_users->n + w->n + 1) *
+                                                sizeof(*lost_users->v));
     for (size_t i = 0; i < w->n; i++) {
-        unpend(d, w->ids[i]);
-        lost->ids[lost->n++] = w->ids[i];
+        const struct sent *x = &w->v[i];
+
+        if (x->fan != NULL) {
+            lost_users->v[lost_users->n++].id = x->fan->e[x->idx].user;
+            fan_let_go(d, x->fan, x->idx, LET_HOLD);
+            continue;
+        }
+        unpend(d, x->id);
+        lost->v[lost->n++].id = x->id;
     }
 }
 
@@ -472,7 +588,8 @@ static void user_again(void *ud, int64_t user)
 void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
                         bool current)
 {
-    struct window lost = {0};
+    struct window lost = {0}, users = {0};
+    int64_t *ids;
     size_t kept = 0;
 
     for (size_t i = 0; i < d->nwindows; i++) {
@@ -481,27 +598,35 @@ void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
         for (size_t k = 0; k < n && !gone; k++)
             gone = d->windows[i].token == tokens[k];
         if (gone) {
-            forget_window(d, &d->windows[i], &lost);
-            free(d->windows[i].ids);
+            forget_window(d, &d->windows[i], &lost, &users);
+            free(d->windows[i].v);
         } else {
             d->windows[kept++] = d->windows[i];
         }
     }
     d->nwindows = kept;
     if (current) {
-        forget_window(d, &d->cur, &lost);
+        forget_window(d, &d->cur, &lost, &users);
         d->cur.n = 0;
     }
     /* Their recipients get them queued again, over the links left. */
-    if (lost.n > 0)
+    if (lost.n + users.n > 0)
         log_info("delivery: %zu updates sent over a lost link go out again",
-                 lost.n);
+                 lost.n + users.n);
+    fans_sync(d);
+    ids = xmalloc((lost.n + 1) * sizeof(*ids));
+    for (size_t i = 0; i < lost.n; i++)
+        ids[i] = lost.v[i].id;
     if (lost.n > 0 &&
-        store_outbox_users(d->store, lost.ids, lost.n, user_again, d) < 0)
+        store_outbox_users(d->store, ids, lost.n, user_again, d) < 0)
         log_warnx("delivery: %zu rows of a lost link go out on the next "
                   "presence",
                   lost.n);
-    free(lost.ids);
+    for (size_t i = 0; i < users.n; i++)
+        user_again(d, users.v[i].id);
+    free(ids);
+    free(lost.v);
+    free(users.v);
 }
 
 void delivery_free(struct delivery *d)
@@ -509,11 +634,26 @@ void delivery_free(struct delivery *d)
     if (d == NULL)
         return;
     delivery_disconnected(d);
+    store_set_router(d->store, NULL);
+    route_begin(d, 0);
+    free(d->build.held);
+    /* Fans whose states could not be written: the next start holds
+     * what their records owe. */
+    while (d->fans != NULL) {
+        struct fan *f = d->fans;
+
+        d->fans = f->next;
+        free(f->e);
+        free(f);
+    }
+    free(d->holds);
+    free(d->holdref);
     idmap_clear(&d->held);
     tab_free(&d->quiet);
     tab_free(&d->digests);
-    free(d->cur.ids);
-    free(d->done.ids);
+    free(d->cur.v);
+    free(d->done.v);
+    free(d->done_ids);
     free(d);
 }
 
@@ -902,9 +1042,112 @@ static void queue_rows(struct delivery *d, int64_t post, enum outbox_what what)
     free(f.held);
 }
 
+/* The store's router (store_set_router()): the recipients of a post
+ * being added who may receive it now are served from memory, listed in
+ * its fan-out record; the others get held rows, and the ordinary ones
+ * are counted once the post is committed. */
+static void route_begin(void *ud, int64_t post)
+{
+    struct delivery *d = ud;
+    struct item *it, *next;
+
+    /* A post begun before and not committed: its unit failed. */
+    for (it = d->build.head; it != NULL; it = next) {
+        next = it->next;
+        item_free(it);
+    }
+    if (d->build.fan != NULL) {
+        free(d->build.fan->e);
+        free(d->build.fan);
+    }
+    d->build.fan = NULL;
+    d->build.head = d->build.tail = NULL;
+    d->build.nheld = 0;
+    d->build.post = post;
+}
+
+static bool route_one(void *ud, const struct route *r)
+{
+    struct delivery *d = ud;
+    struct fan *f = d->build.fan;
+    struct item *it;
+
+    if (!may_send(d, r->user, r->jid, r->away)) {
+        if (r->ordinary) {
+            if (d->build.nheld == d->build.cap) {
+                d->build.cap = d->build.cap ? d->build.cap * 2 : 64;
+                d->build.held = xrealloc(d->build.held,
+                                         d->build.cap * sizeof(*d->build.held));
+            }
+            d->build.held[d->build.nheld++] = r->user;
+        }
+        return false;
+    }
+    if (f == NULL) {
+        f = d->build.fan = xcalloc(1, sizeof(*f));
+        f->post = r->post;
+    }
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 64;
+        f->e = xrealloc(f->e, f->cap * sizeof(*f->e));
+    }
+    f->e[f->n] = (struct fan_entry){r->user, r->ordinary, AT_QUEUED};
+    it = item_new(NULL, r->user, r->jid, r->away, NULL);
+    it->fan = f;
+    it->idx = f->n++;
+    f->live++;
+    if (d->build.tail != NULL)
+        d->build.tail->next = it;
+    else
+        d->build.head = it;
+    d->build.tail = it;
+    return true;
+}
+
+/* The committed post's text for the items routed to memory: queued. */
+static int fan_start(void *ud, const struct post *p)
+{
+    struct delivery *d = ud;
+    struct outbox_row r = {.what = OUTBOX_UPDATE, .post = *p};
+    struct body *b = body_of(&r);
+    struct item *it, *next;
+
+    for (it = d->build.head; it != NULL; it = next) {
+        next = it->next;
+        item_fill(it, &r, b);
+        enqueue(d, it);
+    }
+    d->build.head = d->build.tail = NULL;
+    body_unref(b);
+    return 0;
+}
+
 void delivery_post_committed(struct delivery *d, int64_t post)
 {
-    queue_rows(d, post, OUTBOX_UPDATE);
+    struct fan *f = d->build.fan;
+    struct item *it, *next;
+
+    if (d->build.post != post) {
+        /* Not routed (no recipient): whatever rows it has. */
+        queue_rows(d, post, OUTBOX_UPDATE);
+        return;
+    }
+    if (f != NULL) {
+        if (store_post_get(d->store, post, fan_start, d) != 1)
+            for (it = d->build.head; it != NULL; it = next) {
+                next = it->next;
+                fan_let_go(d, f, it->idx, LET_OPEN);
+                item_free(it);
+            }
+        d->build.head = d->build.tail = NULL;
+        f->next = d->fans;
+        d->fans = f;
+        d->build.fan = NULL;
+    }
+    d->build.post = 0;
+    for (size_t i = 0; i < d->build.nheld; i++)
+        held_grew(d, d->build.held[i]);
+    d->build.nheld = 0;
 }
 
 /* Who has a copy of a post: rows delivered, or sent and not yet
@@ -915,14 +1158,8 @@ struct copies {
     size_t n, cap;
 };
 
-static void copy_row(void *ud, int64_t row, int64_t user, bool delivered,
-                     enum outbox_what what)
+static void copy_add(struct copies *c, int64_t user)
 {
-    struct copies *c = ud;
-
-    if (what != OUTBOX_UPDATE ||
-        (!delivered && !idmap_has(&c->d->pending, row)))
-        return;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
         c->users = xrealloc(c->users, c->cap * sizeof(*c->users));
@@ -930,13 +1167,66 @@ static void copy_row(void *ud, int64_t row, int64_t user, bool delivered,
     c->users[c->n++] = user;
 }
 
-static int copies_of(struct delivery *d, int64_t post, struct copies *c)
+static void copy_row(void *ud, int64_t row, int64_t user, bool delivered,
+                     enum outbox_what what)
 {
+    struct copies *c = ud;
+
+    if (what == OUTBOX_UPDATE && (delivered || idmap_has(&c->d->pending, row)))
+        copy_add(c, user);
+}
+
+/* Who has a copy of post.  Its queued items are dropped first (nobody
+ * has those yet), a fan's as how says. */
+static int copies_of(struct delivery *d, int64_t post, enum let_go how,
+                     struct copies *c)
+{
+    struct fan *f;
+    int64_t *users;
+    uint8_t *states;
+    size_t n;
+    int r;
+
     memset(c, 0, sizeof(*c));
     c->d = d;
-    /* Queued but not sent: nobody has those yet. */
-    drop_queued(d, post, 0);
+    drop_queued(d, post, 0, how);
+    /* Served from memory: the fan knows, or else its record. */
+    if ((f = fan_of(d, post)) != NULL) {
+        for (size_t i = 0; i < f->n; i++)
+            if (f->e[i].at == AT_FLIGHT || f->e[i].at == AT_DONE)
+                copy_add(c, f->e[i].user);
+    } else if ((r = store_fanout_get(d->store, post, &users, &states, &n)) !=
+               0) {
+        if (r < 0)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (states[i] == FAN_DELIVERED)
+                copy_add(c, users[i]);
+        free(users);
+        free(states);
+    }
     return store_outbox_of_post(d->store, post, copy_row, c);
+}
+
+/* The items of post still queued from its fan carry its new text. */
+static int rebody(void *ud, const struct post *p)
+{
+    struct delivery *d = ud;
+    struct outbox_row r = {.what = OUTBOX_UPDATE, .post = *p};
+    struct body *b = NULL;
+
+    for (struct item *it = d->head; it != NULL; it = it->next) {
+        if (it->fan == NULL || it->post != p->id)
+            continue;
+        if (b == NULL)
+            b = body_of(&r);
+        body_unref(it->body);
+        it->body = NULL;
+        it->author[0] = '\0';
+        item_fill(it, &r, b);
+    }
+    body_unref(b);
+    return 0;
 }
 
 int delivery_post_edited(struct delivery *d, int64_t post, time_t now)
@@ -944,7 +1234,7 @@ int delivery_post_edited(struct delivery *d, int64_t post, time_t now)
     struct copies c;
     int r;
 
-    if ((r = copies_of(d, post, &c)) == 0)
+    if ((r = copies_of(d, post, LET_KEEP, &c)) == 0)
         r = store_outbox_corrections(d->store, post, c.users, c.n, now);
     free(c.users);
     if (r < 0)
@@ -952,6 +1242,7 @@ int delivery_post_edited(struct delivery *d, int64_t post, time_t now)
     /* Not sent yet: goes out with the new text; sent: corrected. */
     queue_rows(d, post, OUTBOX_UPDATE);
     queue_rows(d, post, OUTBOX_CORRECTION);
+    store_post_get(d->store, post, rebody, d);
     return 0;
 }
 
@@ -971,11 +1262,19 @@ int delivery_post_delete(struct delivery *d, int64_t post, time_t now)
             return -1;
         }
     free(repeats);
-    if ((r = copies_of(d, post, &c)) == 0)
+    /* What a fan had queued is owed by its record until the post is
+     * gone. */
+    if ((r = copies_of(d, post, LET_OPEN, &c)) == 0)
         r = store_post_delete(d->store, post, c.users, c.n, now);
     free(c.users);
-    if (r == 0)
+    if (r == 0) {
+        struct fan *f = fan_of(d, post);
+
+        if (f != NULL)
+            f->gone = true;
         queue_rows(d, post, OUTBOX_RETRACTION);
+    }
+    fans_sync(d);
     return r;
 }
 
@@ -1075,7 +1374,8 @@ void delivery_forget_user(struct delivery *d, int64_t user)
 {
     if (user == 0)
         return;
-    drop_queued(d, 0, user);
+    drop_queued(d, 0, user, LET_HOLD);
+    fans_sync(d);
     idmap_del(&d->held, user);
 }
 
@@ -1083,6 +1383,26 @@ void delivery_user_reset(struct delivery *d, int64_t user)
 {
     delivery_forget_user(d, user);
     delivery_user_changed(d, user);
+}
+
+static bool in_memory(void *ud, int64_t post)
+{
+    return fan_of(ud, post) != NULL;
+}
+
+/* What records owe after a failed write becomes held rows, once it can
+ * be written; a post still served from memory waits for its fan to go. */
+static void owed_again(struct delivery *d)
+{
+    if (!d->owed)
+        return;
+    fans_sync(d); /* states not written yet, and fans done with */
+    d->owed = false;
+    for (struct fan *f = d->fans; f != NULL && !d->owed; f = f->next)
+        for (size_t i = 0; i < f->n && !d->owed; i++)
+            d->owed = f->e[i].at == AT_OPEN;
+    if (store_fanout_recover(d->store, in_memory, user_again, d) < 0)
+        d->owed = true;
 }
 
 void delivery_tick(struct delivery *d, time_t now)
@@ -1116,16 +1436,44 @@ void delivery_tick(struct delivery *d, time_t now)
 
     if (n > 0)
         log_debug("delivery: forgot %d delivered copies", n);
+    if ((n = store_fanout_prune(d->store, now - OUTBOX_COPY_SECONDS, 1000)) > 0)
+        log_debug("delivery: forgot the records of %d posts", n);
+    owed_again(d);
 }
 
 void delivery_requeue(struct delivery *d)
 {
     struct idmap seen = {0};
-    int64_t *users = NULL;
-    size_t n = 0, cap = 0;
+    int64_t *users = NULL, *u;
+    uint8_t *states;
+    size_t n = 0, cap = 0, k;
 
+    /* Fans of posts the failed commit took away go with them; the others
+     * stay queued, and their states are written again (the write may
+     * have been part of what was lost). */
+    for (struct fan *f = d->fans; f != NULL; f = f->next) {
+        int r =
+            f->gone ? -1 : store_fanout_get(d->store, f->post, &u, &states, &k);
+
+        if (r == 1) {
+            free(u);
+            free(states);
+        } else if (r == 0) {
+            f->gone = true;
+            drop_queued(d, f->post, 0, LET_CLOSE);
+        }
+        /* Held rows written for closed entries may have gone too: the
+         * record owes them again (the filters of the rows it then
+         * writes leave out whoever is not due). */
+        for (size_t i = 0; i < f->n && !f->gone; i++)
+            if (f->e[i].at == AT_CLOSED) {
+                f->e[i].at = AT_OPEN;
+                d->owed = true;
+            }
+        f->dirty = true;
+    }
     for (struct item *it = d->head; it != NULL; it = it->next) {
-        if (idmap_has(&seen, it->user))
+        if (it->fan != NULL || idmap_has(&seen, it->user))
             continue;
         idmap_put(&seen, it->user, 0);
         if (n == cap) {
@@ -1134,7 +1482,8 @@ void delivery_requeue(struct delivery *d)
         }
         users[n++] = it->user;
     }
-    drop_queued(d, 0, 0);
+    drop_queued(d, 0, 0, LET_KEEP);
+    fans_sync(d);
     idmap_clear(&d->held); /* the counts may include rows that are gone */
     for (size_t i = 0; i < n; i++)
         delivery_user_changed(d, users[i]);
@@ -1152,10 +1501,10 @@ static void close_window(struct delivery *d)
     if (d->ops->barrier(d->ud, &token) < 0)
         return;
     d->windows[d->nwindows].token = token;
-    d->windows[d->nwindows].ids = d->cur.ids;
+    d->windows[d->nwindows].v = d->cur.v;
     d->windows[d->nwindows].n = d->cur.n;
     d->nwindows++;
-    d->cur.ids = NULL;
+    d->cur.v = NULL;
     d->cur.n = 0;
     d->cur_cap = 0;
 }
@@ -1169,7 +1518,7 @@ static int send_item(struct delivery *d, const struct item *it)
                        .id = id,
                        .author = it->author[0] != '\0' ? it->author : NULL};
 
-    if (it->outbox_id == 0) {
+    if (it->outbox_id == 0 && it->fan == NULL) {
         snprintf(id, sizeof(id), ID_PREFIX "note-%lld-%llu",
                  (long long)it->user, (unsigned long long)++d->summaries);
         return d->ops->send(d->ud, &m);
@@ -1201,6 +1550,8 @@ static int send_item(struct delivery *d, const struct item *it)
 
 void delivery_pump(struct delivery *d)
 {
+    struct sent *x;
+
     while (d->head != NULL && d->nwindows < MAX_WINDOWS &&
            d->ops->room(d->ud) > 0) {
         struct item *it = d->head;
@@ -1208,13 +1559,15 @@ void delivery_pump(struct delivery *d)
         if (!presence_allows(d->presence, it->jid, it->away) ||
             quiet_now(d, it->user)) {
             /* Gone dnd/offline or quiet since queued: held again in the
-             * store. */
+             * store (a fan's entry gets its row). */
             d->head = it->next;
             if (d->head == NULL)
                 d->tail = NULL;
             d->queued--;
             if (it->outbox_id != 0)
                 unpend(d, it->outbox_id);
+            if (it->fan != NULL)
+                fan_let_go(d, it->fan, it->idx, LET_HOLD);
             item_free(it);
             continue;
         }
@@ -1224,13 +1577,17 @@ void delivery_pump(struct delivery *d)
         if (d->head == NULL)
             d->tail = NULL;
         d->queued--;
-        if (it->outbox_id != 0) {
+        if (it->outbox_id != 0 || it->fan != NULL) {
             if (d->cur.n == d->cur_cap) {
                 d->cur_cap = d->cur_cap ? d->cur_cap * 2 : WINDOW;
-                d->cur.ids =
-                    xrealloc(d->cur.ids, d->cur_cap * sizeof(*d->cur.ids));
+                d->cur.v = xrealloc(d->cur.v, d->cur_cap * sizeof(*d->cur.v));
             }
-            d->cur.ids[d->cur.n++] = it->outbox_id;
+            x = &d->cur.v[d->cur.n++];
+            *x = (struct sent){it->outbox_id, it->fan, it->idx};
+            if (it->fan != NULL) {
+                it->fan->e[it->idx].at = AT_FLIGHT;
+                d->fan_inflight++;
+            }
         }
         item_free(it);
         if (d->cur.n >= WINDOW)
@@ -1238,6 +1595,8 @@ void delivery_pump(struct delivery *d)
     }
     if (d->head == NULL)
         close_window(d);
+    if (d->nholds > 0)
+        fans_sync(d);
 }
 
 void delivery_barrier_done(struct delivery *d, uint64_t token)
@@ -1249,12 +1608,13 @@ void delivery_barrier_done(struct delivery *d, uint64_t token)
             continue;
         if (d->done.n + w->n > d->done_cap) {
             d->done_cap = d->done.n + w->n + FLUSH_MAX;
-            d->done.ids =
-                xrealloc(d->done.ids, d->done_cap * sizeof(*d->done.ids));
+            d->done.v = xrealloc(d->done.v, d->done_cap * sizeof(*d->done.v));
+            d->done_ids =
+                xrealloc(d->done_ids, d->done_cap * sizeof(*d->done_ids));
         }
-        memcpy(d->done.ids + d->done.n, w->ids, w->n * sizeof(*w->ids));
+        memcpy(d->done.v + d->done.n, w->v, w->n * sizeof(*w->v));
         d->done.n += w->n;
-        free(w->ids);
+        free(w->v);
         memmove(w, w + 1, (d->nwindows - i - 1) * sizeof(*w));
         d->nwindows--;
         break;
@@ -1266,5 +1626,5 @@ void delivery_barrier_done(struct delivery *d, uint64_t token)
 
 size_t delivery_pending(const struct delivery *d)
 {
-    return d->pending.n + (d->queued > 0 ? 1 : 0);
+    return d->pending.n + d->fan_inflight + (d->queued > 0 ? 1 : 0);
 }

@@ -5,10 +5,11 @@
  * nothing about sockets.  Sending goes through struct delivery_ops, which
  * main.c wires to the session layer and tests wire to a recorder.
  *
- * The outbox is the single source of truth: a row is deleted only after
- * the server confirmed a barrier sent behind it.  Rows in flight when the
- * stream drops stay in the store and go out again once the recipient's
- * presence is seen after reconnect.
+ * The store is the single source of truth: an update is marked delivered
+ * (an outbox row, or an entry of its post's fan-out record) only after the
+ * server confirmed a barrier sent behind it.  Updates in flight when the
+ * stream drops are held in the store and go out again once the
+ * recipient's presence is seen after reconnect.
  */
 #ifndef STARLING_DELIVERY_H
 #define STARLING_DELIVERY_H

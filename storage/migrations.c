@@ -271,6 +271,30 @@ static const char *const steps[] = {
     "  base TEXT PRIMARY KEY,"
     "  next INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX reactions_user ON reactions(user);",
+
+    /* 11: fan-out records (issue 14).  The recipients of a post who could
+     *    be served at once are listed in one record instead of an outbox
+     *    row each: users, their ids (8 bytes each, little-endian), and
+     *    states, a byte each (enum fan_state in store.h); open while any
+     *    of them is neither delivered nor handed to a held row.  A record
+     *    goes with its post.  User ids are never used again (a record may
+     *    name an erased user): the next id is one past user_last. */
+    "CREATE TABLE fanout ("
+    "  post INTEGER PRIMARY KEY,"
+    "  created INTEGER NOT NULL,"
+    "  users BLOB NOT NULL,"
+    "  states BLOB NOT NULL,"
+    "  open INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX fanout_open ON fanout(post) WHERE open = 1;"
+    "CREATE TRIGGER posts_ad_fanout AFTER DELETE ON posts BEGIN"
+    "  DELETE FROM fanout WHERE post = old.id;"
+    "END;"
+    "INSERT INTO counters VALUES ('user_last',"
+    "  (SELECT coalesce(max(id), 0) FROM users));"
+    "CREATE TRIGGER users_ai_last AFTER INSERT ON users BEGIN"
+    "  UPDATE counters SET value = max(value, new.id)"
+    "    WHERE name = 'user_last';"
+    "END;",
 };
 
 int migrations_latest(void)

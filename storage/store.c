@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/idmap.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "migrations.h"
@@ -25,6 +26,10 @@
 #define POST_NCOLS 11 /* columns of POST_COLS */
 #define USER_COLS                                                              \
     "id, jid, nick, bio, created, active, deliver, away, banned, ban_reason"
+
+/* The router's verdict on a recipient u of post ?1 in a row of class c
+ * (store_set_router()): true for a held outbox row. */
+#define ROUTE(c) "starling_route(?1, u.id, u.jid, u.away, " c ") = 0"
 
 enum stmt_id {
     S_BEGIN,
@@ -150,6 +155,12 @@ enum stmt_id {
     S_DIGEST_SENT,
     S_MAX_POST,
     S_BLOCKING,
+    S_FANOUT_INSERT,
+    S_FANOUT_GET,
+    S_FANOUT_SET,
+    S_FANOUT_HOLD,
+    S_FANOUT_OPEN,
+    S_FANOUT_PRUNE,
     S_COUNT
 };
 
@@ -169,8 +180,10 @@ static const char *const sql[S_COUNT] = {
     [S_USER_BY_JID] = "SELECT " USER_COLS " FROM users WHERE jid = ?1",
     [S_USER_BY_NICK] = "SELECT " USER_COLS " FROM users WHERE nick = ?1",
     [S_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
-    [S_USER_INSERT] = "INSERT INTO users (jid, nick, created, away) "
-                      "VALUES (?1, ?2, ?3, ?4)",
+    /* Ids are never used again (migration 11). */
+    [S_USER_INSERT] = "INSERT INTO users (id, jid, nick, created, away) "
+                      "VALUES ((SELECT value + 1 FROM counters "
+                      "WHERE name = 'user_last'), ?1, ?2, ?3, ?4)",
     /* The number to try next for a nick base (migration 10). */
     [S_NICK_NEXT_GET] = "SELECT next FROM nick_next WHERE base = ?1",
     [S_NICK_NEXT_SET] =
@@ -255,7 +268,9 @@ static const char *const sql[S_COUNT] = {
      * that is always handed over (class 1); the followers who are none of
      * these an ordinary one (class 0; the column's default is 1).  Each
      * once (the unique index), never the author, blockers, off, inactive
-     * or banned users; a muted thread does not reach a follower either. */
+     * or banned users; a muted thread does not reach a follower either.
+     * Whoever passes all that is routed (ROUTE), last: a CASE is the one
+     * order of evaluation SQLite promises. */
     [S_OUTBOX_KEPT] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
@@ -267,43 +282,48 @@ static const char *const sql[S_COUNT] = {
         "    UNION ALL SELECT author FROM posts WHERE thread = ?6) x"
         "    WHERE NOT EXISTS (SELECT 1 FROM mutes m"
         "    WHERE m.user = x.a AND m.thread = ?6)) "
-        "AND u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
-        "AND NOT EXISTS (SELECT 1 FROM blocks b "
-        "WHERE b.blocker = u.id AND b.blocked = ?2) ORDER BY u.id",
+        "AND CASE WHEN u.id != ?2 AND u.active = 1 AND u.deliver = 1 "
+        "AND u.banned = 0 AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = ?2) "
+        "THEN " ROUTE("1") " ELSE 0 END ORDER BY u.id",
     [S_OUTBOX_FOLLOWERS] =
         "INSERT OR IGNORE INTO outbox (post, user, created, class) "
         "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
-        "ON u.id = f.follower WHERE f.followee = ?2 AND u.id != ?2 "
+        "ON u.id = f.follower WHERE f.followee = ?2 AND CASE WHEN u.id != ?2 "
         "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?2) "
         "AND NOT EXISTS (SELECT 1 FROM follow_digest d "
         "WHERE d.follower = u.id AND d.followee = ?2) "
         "AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM mutes m "
-        "WHERE m.user = u.id AND m.thread = ?4)) ORDER BY f.follower",
+        "WHERE m.user = u.id AND m.thread = ?4)) "
+        "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
     /* A repeat of post ?5 by ?4: the repeater's followers, but not those
      * who block either, nor the author, nor who got ?5 already. */
     [S_OUTBOX_REPEAT] =
         "INSERT OR IGNORE INTO outbox (post, user, created, class) "
         "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
-        "ON u.id = f.follower WHERE f.followee = ?2 AND u.id != ?2 "
+        "ON u.id = f.follower WHERE f.followee = ?2 AND CASE WHEN u.id != ?2 "
         "AND u.id != ?4 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked IN (?2, ?4)) "
         "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.post = ?5 "
-        "AND o.user = u.id AND o.what = 0) ORDER BY f.follower",
+        "AND o.user = u.id AND o.what = 0) "
+        "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
     [S_OUTBOX_DM] =
         "INSERT INTO outbox (post, user, created) "
-        "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND u.id != ?2 "
-        "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND CASE WHEN "
+        "u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
-        "WHERE b.blocker = u.id AND b.blocked = ?2)",
+        "WHERE b.blocker = u.id AND b.blocked = ?2) "
+        "THEN " ROUTE("1") " ELSE 0 END",
     /* Inherently a walk over every reachable user. */
     [S_OUTBOX_BROADCAST] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u INDEXED BY users_reachable "
         "WHERE u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
-        "AND ?2 = ?2 ORDER BY u.id",
+        "AND ?2 = ?2 AND CASE WHEN u.active = 1 AND u.deliver = 1 "
+        "AND u.banned = 0 THEN " ROUTE("1") " ELSE 0 END ORDER BY u.id",
     [S_POST_GET] = "SELECT " POST_COLS " FROM posts p "
                    "JOIN users a ON a.id = p.author WHERE p.id = ?1",
     [S_POST_DEL_MENTIONS] = "DELETE FROM mentions WHERE post = ?1",
@@ -425,6 +445,24 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_PRUNE] =
         "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?1)) "
         "AND state = 1",
+    [S_FANOUT_INSERT] = "INSERT INTO fanout (post, created, users, states) "
+                        "VALUES (?1, ?2, ?3, ?4)",
+    [S_FANOUT_GET] = "SELECT users, states FROM fanout WHERE post = ?1",
+    [S_FANOUT_SET] = "UPDATE fanout SET states = ?2, open = ?3 WHERE post = ?1",
+    /* A recipient of post ?1 served from memory no more: held (class ?3)
+     * unless they may not have it now. */
+    [S_FANOUT_HOLD] =
+        "INSERT OR IGNORE INTO outbox (post, user, created, class) "
+        "SELECT p.id, u.id, p.created, ?3 FROM posts p JOIN users u "
+        "ON u.id = ?2 WHERE p.id = ?1 AND u.active = 1 AND u.deliver = 1 "
+        "AND u.banned = 0 AND NOT EXISTS (SELECT 1 FROM blocks b "
+        "WHERE b.blocker = u.id AND b.blocked = p.author)",
+    [S_FANOUT_OPEN] = "SELECT post FROM fanout INDEXED BY fanout_open "
+                      "WHERE open = 1 ORDER BY post",
+    /* Posts are numbered in time: the oldest records come first. */
+    [S_FANOUT_PRUNE] =
+        "DELETE FROM fanout WHERE post IN (SELECT post FROM fanout "
+        "WHERE post > 0 ORDER BY post LIMIT ?2) AND created < ?1",
     [S_HELD_ADD] = "UPDATE counters SET value = value + ?1 WHERE name = 'held'",
     [S_FTS_CATCH_UP] =
         "INSERT INTO posts_fts(rowid, body) SELECT id, body FROM posts "
@@ -513,7 +551,18 @@ struct store {
     bool unindexed;  /* posts added that the search index lacks */
     bool unwritable; /* the last write failed: full disk, I/O error */
     int mark;        /* pages_written() when the transaction began */
+    struct store_router router;
+    struct { /* the recipients of the post being added, as routed */
+        int64_t post;
+        struct idmap seen; /* user -> enum routed */
+        int64_t *users;    /* in the fan-out record, in order */
+        uint8_t *states;
+        size_t n, cap;
+    } route;
 };
+
+/* What became of a recipient of the post being added. */
+enum routed { ROUTED_HELD = 1, ROUTED_FANNED, ROUTED_SKIP };
 
 /*
  * A failure is logged once, where it happens.  A database that cannot be
@@ -733,6 +782,61 @@ static int64_t outbox_remove(struct store *s, sqlite3_stmt *st)
     return commit(s) < 0 ? -1 : n;
 }
 
+/* starling_route(post, user, jid, away, class): 1 when the router serves
+ * this recipient from memory (or the post reaches them otherwise), 0 for
+ * a held row.  Each recipient is put to the router once per post. */
+static void route_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
+{
+    struct store *s = sqlite3_user_data(cx);
+    struct route r;
+    int *seen, how;
+
+    (void)argc;
+    r.post = sqlite3_value_int64(v[0]);
+    r.user = sqlite3_value_int64(v[1]);
+    r.jid = (const char *)sqlite3_value_text(v[2]);
+    r.away = sqlite3_value_int(v[3]) != 0;
+    r.ordinary = sqlite3_value_int(v[4]) == 0;
+    if (s->router.route == NULL || r.jid == NULL || r.post != s->route.post) {
+        sqlite3_result_int(cx, 0);
+        return;
+    }
+    if ((seen = idmap_get(&s->route.seen, r.user)) != NULL) {
+        sqlite3_result_int(cx, *seen != ROUTED_HELD);
+        return;
+    }
+    how = s->router.route(s->router.ud, &r) ? ROUTED_FANNED : ROUTED_HELD;
+    idmap_put(&s->route.seen, r.user, how);
+    if (how == ROUTED_FANNED) {
+        if (s->route.n == s->route.cap) {
+            s->route.cap = s->route.cap ? s->route.cap * 2 : 64;
+            s->route.users = xrealloc(s->route.users,
+                                      s->route.cap * sizeof(*s->route.users));
+            s->route.states = xrealloc(s->route.states, s->route.cap);
+        }
+        s->route.users[s->route.n] = r.user;
+        s->route.states[s->route.n++] = r.ordinary ? FAN_OPEN : FAN_OPEN_KEPT;
+    }
+    sqlite3_result_int(cx, how != ROUTED_HELD);
+}
+
+void store_set_router(struct store *s, const struct store_router *r)
+{
+    memset(&s->router, 0, sizeof(s->router));
+    if (r != NULL)
+        s->router = *r;
+}
+
+/* The recipients of post are about to be routed. */
+static void route_begin(struct store *s, int64_t post)
+{
+    s->route.post = post;
+    s->route.n = 0;
+    idmap_clear(&s->route.seen);
+    if (s->router.begin != NULL)
+        s->router.begin(s->router.ud, post);
+}
+
 struct store *store_open(const char *path)
 {
     struct store *s = xcalloc(1, sizeof(*s));
@@ -765,6 +869,12 @@ struct store *store_open(const char *path)
     }
     if (migrations_apply(s->db) < 0)
         goto fail;
+    if (sqlite3_create_function(s->db, "starling_route", 5,
+                                SQLITE_UTF8 | SQLITE_DIRECTONLY, s, route_fn,
+                                NULL, NULL) != SQLITE_OK) {
+        log_error("database: %s", sqlite3_errmsg(s->db));
+        goto fail;
+    }
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->st[i], NULL) != SQLITE_OK) {
@@ -787,6 +897,9 @@ void store_close(struct store *s)
         sqlite3_finalize(s->st[i]);
     if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
         log_error("database close: %s", sqlite3_errmsg(s->db));
+    idmap_clear(&s->route.seen);
+    free(s->route.users);
+    free(s->route.states);
     free(s);
 }
 
@@ -1416,6 +1529,47 @@ static int insert_mentions(struct store *s, int64_t post, int64_t author,
     return r;
 }
 
+/* A fan-out record's users column: 8 bytes each, little-endian. */
+static void *users_blob(const int64_t *users, size_t n)
+{
+    uint8_t *b = xmalloc(n * 8 + 1);
+
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++)
+            b[i * 8 + (size_t)k] = (uint8_t)((uint64_t)users[i] >> (8 * k));
+    return b;
+}
+
+static int64_t blob_user(const uint8_t *b, size_t i)
+{
+    uint64_t v = 0;
+
+    for (int k = 7; k >= 0; k--)
+        v = v << 8 | b[i * 8 + (size_t)k];
+    return (int64_t)v;
+}
+
+/* Write the record of the recipients routed to memory, if any. */
+static int insert_fanout(struct store *s, int64_t id, time_t created)
+{
+    sqlite3_stmt *st;
+    void *users;
+    int r;
+
+    if (s->route.n == 0 || s->route.post != id)
+        return 0;
+    users = users_blob(s->route.users, s->route.n);
+    st = stmt(s, S_FANOUT_INSERT);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)created);
+    sqlite3_bind_blob64(st, 3, users, s->route.n * 8, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 4, s->route.states, s->route.n, SQLITE_STATIC);
+    r = exec(s, st);
+    sqlite3_clear_bindings(st);
+    free(users);
+    return r;
+}
+
 static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
                          int64_t thread, size_t *n)
 {
@@ -1423,6 +1577,7 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     char *words = NULL;
     int64_t added, kept = 0;
 
+    route_begin(s, id);
     switch (p->kind) {
     case POST_PUBLIC:
         words = json_array(p->words, p->n_words);
@@ -1441,11 +1596,23 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
         st = stmt(s, S_OUTBOX_FOLLOWERS);
         sqlite3_bind_int64(st, 4, thread);
         break;
-    case POST_REPEAT:
+    case POST_REPEAT: {
+        int64_t *had = NULL;
+        uint8_t *states = NULL;
+        size_t nhad = 0;
+
+        /* Who got the original from memory gets no repeat of it either. */
+        if (store_fanout_get(s, p->repeat_of, &had, &states, &nhad) < 0)
+            return -1;
+        for (size_t i = 0; i < nhad; i++)
+            idmap_put(&s->route.seen, had[i], ROUTED_SKIP);
+        free(had);
+        free(states);
         st = stmt(s, S_OUTBOX_REPEAT);
         sqlite3_bind_int64(st, 4, p->repeat_author);
         sqlite3_bind_int64(st, 5, p->repeat_of);
         break;
+    }
     case POST_DM:
         st = stmt(s, S_OUTBOX_DM);
         sqlite3_bind_int64(st, 4, p->to_user);
@@ -1459,9 +1626,11 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     sqlite3_bind_int64(st, 2, p->author);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
     added = outbox_exec(s, st, 1);
-    if (added >= 0 && n != NULL)
-        *n = (size_t)(added + kept);
-    return added < 0 ? -1 : 0;
+    if (added < 0 || insert_fanout(s, id, p->created) < 0)
+        return -1;
+    if (n != NULL)
+        *n = (size_t)(added + kept) + s->route.n;
+    return 0;
 }
 
 int store_post_dup(struct store *s, const struct post_new *p, int64_t *id)
@@ -2156,9 +2325,29 @@ int store_outbox_users(struct store *s, const int64_t *ids, size_t n,
     return rc == SQLITE_DONE ? 0 : db_error(s, "outbox users");
 }
 
+static int open_records(struct store *s, int64_t **posts, size_t *n);
+
 int store_outbox_count_user(struct store *s, int64_t user, int64_t *count)
 {
-    return count_of(s, S_OUTBOX_COUNT_USER, user, count);
+    int64_t *posts, *users;
+    uint8_t *states;
+    size_t n, k;
+
+    if (count_of(s, S_OUTBOX_COUNT_USER, user, count) < 0 ||
+        open_records(s, &posts, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (store_fanout_get(s, posts[i], &users, &states, &k) <= 0)
+            continue;
+        for (size_t j = 0; j < k; j++)
+            if (users[j] == user &&
+                (states[j] == FAN_OPEN || states[j] == FAN_OPEN_KEPT))
+                (*count)++;
+        free(users);
+        free(states);
+    }
+    free(posts);
+    return 0;
 }
 
 int store_outbox_count_ordinary(struct store *s, int64_t user, int64_t *count)
@@ -2287,6 +2476,195 @@ int store_outbox_prune(struct store *s, time_t before, int max, int64_t *cursor)
         return -1;
     *cursor = last;
     return (int)n;
+}
+
+/* Fan-out records ------------------------------------------------------- */
+
+int store_fanout_get(struct store *s, int64_t post, int64_t **users,
+                     uint8_t **states, size_t *n)
+{
+    sqlite3_stmt *st = stmt(s, S_FANOUT_GET);
+    const uint8_t *u, *v;
+    size_t nu, nv;
+    int rc;
+
+    *users = NULL;
+    *states = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, post);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : db_error(s, "fan-out record");
+    }
+    u = sqlite3_column_blob(st, 0);
+    nu = (size_t)sqlite3_column_bytes(st, 0) / 8;
+    v = sqlite3_column_blob(st, 1);
+    nv = (size_t)sqlite3_column_bytes(st, 1);
+    *n = nu < nv ? nu : nv;
+    *users = xmalloc(*n * sizeof(**users) + 1);
+    *states = xmalloc(*n + 1);
+    for (size_t i = 0; i < *n; i++)
+        (*users)[i] = blob_user(u, i);
+    if (*n > 0)
+        memcpy(*states, v, *n);
+    sqlite3_reset(st);
+    return 1;
+}
+
+static bool any_open(const uint8_t *states, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (states[i] == FAN_OPEN || states[i] == FAN_OPEN_KEPT)
+            return true;
+    return false;
+}
+
+/* The states of post's record; inside a transaction. */
+static int fanout_set(struct store *s, int64_t post, const uint8_t *states,
+                      size_t n)
+{
+    sqlite3_stmt *st = stmt(s, S_FANOUT_SET);
+    int r;
+
+    sqlite3_bind_int64(st, 1, post);
+    sqlite3_bind_blob64(st, 2, states, n, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, any_open(states, n));
+    r = exec(s, st);
+    sqlite3_clear_bindings(st);
+    return r;
+}
+
+int store_fanout_set(struct store *s, int64_t post, const uint8_t *states,
+                     size_t n)
+{
+    if (begin(s) < 0)
+        return -1;
+    if (fanout_set(s, post, states, n) < 0)
+        return rollback(s);
+    return commit(s);
+}
+
+/* Held rows for v; inside a transaction.  Each user who got one is put
+ * in got (if not NULL).  Rows written, or -1. */
+static int64_t fanout_hold(struct store *s, const struct fan_hold *v, size_t n,
+                           struct idmap *got)
+{
+    sqlite3_stmt *st = stmt(s, S_FANOUT_HOLD);
+    int64_t rows = 0, r;
+
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, v[i].post);
+        sqlite3_bind_int64(st, 2, v[i].user);
+        sqlite3_bind_int(st, 3, v[i].ordinary ? 0 : 1);
+        if ((r = outbox_exec(s, st, 1)) < 0)
+            return -1;
+        if (r > 0 && got != NULL)
+            idmap_put(got, v[i].user, 1);
+        rows += r;
+    }
+    return rows;
+}
+
+int store_fanout_hold(struct store *s, const struct fan_hold *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (begin(s) < 0)
+        return -1;
+    if (fanout_hold(s, v, n, NULL) < 0)
+        return rollback(s);
+    return commit(s);
+}
+
+/* Post's open recipients held, its record closed; in a transaction. */
+static int64_t recover_one(struct store *s, int64_t post, struct idmap *got)
+{
+    struct fan_hold *v;
+    int64_t *users, rows;
+    uint8_t *states;
+    size_t n, k = 0;
+    int found = store_fanout_get(s, post, &users, &states, &n);
+
+    if (found <= 0)
+        return found;
+    v = xmalloc(n * sizeof(*v) + 1);
+    for (size_t i = 0; i < n; i++)
+        if (states[i] == FAN_OPEN || states[i] == FAN_OPEN_KEPT) {
+            v[k++] = (struct fan_hold){post, users[i], states[i] == FAN_OPEN};
+            states[i] = FAN_CLOSED;
+        }
+    rows = fanout_hold(s, v, k, got);
+    if (rows >= 0 && fanout_set(s, post, states, n) < 0)
+        rows = -1;
+    free(v);
+    free(users);
+    free(states);
+    return rows;
+}
+
+/* The posts of the open records, oldest first: *posts (caller frees)
+ * and *n.  0 or -1. */
+static int open_records(struct store *s, int64_t **posts, size_t *n)
+{
+    sqlite3_stmt *st = stmt(s, S_FANOUT_OPEN);
+    size_t cap = 0;
+    int rc;
+
+    *posts = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *posts = xrealloc(*posts, cap * sizeof(**posts));
+        }
+        (*posts)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free(*posts);
+    *posts = NULL;
+    return db_error(s, "fan-out records");
+}
+
+int64_t store_fanout_recover(struct store *s,
+                             bool (*skip)(void *ud, int64_t post),
+                             void (*held)(void *ud, int64_t user), void *ud)
+{
+    struct idmap got = {0};
+    int64_t *posts, rows = 0, r;
+    size_t n;
+
+    if (open_records(s, &posts, &n) < 0)
+        return -1;
+    if (n == 0 || begin(s) < 0) {
+        free(posts);
+        return n == 0 ? 0 : -1;
+    }
+    for (size_t i = 0; i < n && rows >= 0; i++)
+        if (skip == NULL || !skip(ud, posts[i]))
+            rows = (r = recover_one(s, posts[i], &got)) < 0 ? -1 : rows + r;
+    free(posts);
+    if (rows < 0 || commit(s) < 0) {
+        idmap_clear(&got);
+        return rows < 0 ? rollback(s) : -1;
+    }
+    for (size_t i = 0; held != NULL && i < got.cap; i++)
+        if (got.k[i] != 0)
+            held(ud, got.k[i]);
+    idmap_clear(&got);
+    return rows;
+}
+
+int store_fanout_prune(struct store *s, time_t before, int max)
+{
+    sqlite3_stmt *st = stmt(s, S_FANOUT_PRUNE);
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+    sqlite3_bind_int(st, 2, max);
+    if (exec(s, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db);
 }
 
 /* Audit ------------------------------------------------------------------ */

@@ -331,8 +331,9 @@ int store_outbox_of_post(struct store *st, int64_t post, store_copy_cb cb,
 /* cb for each user who has one of the rows ids (a lost link's). */
 int store_outbox_users(struct store *st, const int64_t *ids, size_t n,
                        void (*cb)(void *ud, int64_t user), void *ud);
-/* Undelivered rows of user: all (a test hook: what is held), or only the
- * ordinary ones. */
+/* What is owed to user: every undelivered row and every open entry of a
+ * fan-out record (a test hook, walking the open records), or only the
+ * ordinary held rows. */
 int store_outbox_count_user(struct store *st, int64_t user, int64_t *count);
 int store_outbox_count_ordinary(struct store *st, int64_t user, int64_t *count);
 /* Delete all but the newest keep ordinary rows held for user and count
@@ -354,6 +355,70 @@ int store_outbox_corrections(struct store *st, int64_t post,
  * the number forgotten, or -1. */
 int store_outbox_prune(struct store *st, time_t before, int max,
                        int64_t *cursor);
+
+/* Fan-out records (issue 14) --------------------------------------------- */
+
+/* A recipient of a fresh post, as the post's unit of work meets it. */
+struct route {
+    int64_t post;
+    int64_t user;
+    const char *jid; /* bare JID */
+    bool away;       /* wants updates when away */
+    bool ordinary;   /* a follower's update (may be summarised away) */
+};
+
+/* Who is served at once.  begin(ud, post) starts each post's recipients
+ * (a post whose unit failed may be begun again under the same number);
+ * route() is asked once for each recipient, in order: true puts them in
+ * the post's fan-out record (the caller serves them from memory and
+ * records how that went, store_fanout_set()), false gives them a held
+ * outbox row.  No router: every recipient gets a row. */
+struct store_router {
+    void (*begin)(void *ud, int64_t post);
+    bool (*route)(void *ud, const struct route *r);
+    void *ud;
+};
+void store_set_router(struct store *st, const struct store_router *r);
+
+/* A recipient's state in a fan-out record, one byte each. */
+enum fan_state {
+    FAN_OPEN = 0,      /* not yet delivered, an ordinary update */
+    FAN_OPEN_KEPT = 1, /* not yet delivered, always handed over */
+    FAN_DELIVERED = 2, /* the server took it: a copy the user has */
+    FAN_CLOSED = 3     /* handed to a held row, or not due any more */
+};
+
+/* Post's fan-out record: *users and *states (caller frees both), *n of
+ * each.  Returns 1, 0 without a record (*n 0, nothing to free), -1. */
+int store_fanout_get(struct store *st, int64_t post, int64_t **users,
+                     uint8_t **states, size_t *n);
+/* Write the n states of post's record (in the order of its users); it
+ * is closed once none is open.  A record gone with its post is no
+ * error. */
+int store_fanout_set(struct store *st, int64_t post, const uint8_t *states,
+                     size_t n);
+/* Held outbox rows for recipients of fan-out records who were not served
+ * from memory, as if written with the post: one per (post, user) that
+ * may still receive it (active, deliveries on, not banned, not blocking
+ * the author), none twice; in one transaction. */
+struct fan_hold {
+    int64_t post;
+    int64_t user;
+    bool ordinary;
+};
+int store_fanout_hold(struct store *st, const struct fan_hold *v, size_t n);
+/* Every open record's open recipients get held rows and the records are
+ * closed: at start, before anything is served from memory, and later for
+ * what memory could not hand over (posts skip() says are still served
+ * from memory are left alone; skip may be NULL).  held(ud, user) is told
+ * of each user who got a row, after the commit (held may be NULL).
+ * Returns the number of rows written, or -1. */
+int64_t store_fanout_recover(struct store *st,
+                             bool (*skip)(void *ud, int64_t post),
+                             void (*held)(void *ud, int64_t user), void *ud);
+/* Forget the records of posts made before before: at most max at once.
+ * Returns the number forgotten, or -1. */
+int store_fanout_prune(struct store *st, time_t before, int max);
 
 /* Tags, favourites, notices, settings (issue 15) ------------------------ */
 

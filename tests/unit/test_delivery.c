@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "dbfile.h"
 #include "delivery.h"
 #include "util.h"
 
@@ -563,6 +565,117 @@ static void test_link_lost_resends_its_windows(void **state)
     assert_int_equal(held(), 0);
 }
 
+/* Issue 14: an update for a recipient who may have it at once is served
+ * from memory and listed in its post's fan-out record, not written as a
+ * row.  After a crash, what the server had not confirmed is owed (a held
+ * row, sent again with the same id) and what it had confirmed is not sent
+ * again. */
+static void test_restart_owes_only_what_was_not_confirmed(void **state)
+{
+    char path[] = "/tmp/starling-fan-XXXXXX";
+    int fd = mkstemp(path);
+    struct store *st, *st2;
+    struct presence *pr2;
+    struct delivery *d, *d2;
+    struct post_new p = {.created = 100};
+    struct user a, f;
+    int64_t id, n;
+    char second[64];
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    st = store_open(path);
+    assert_non_null(st);
+    store_user_create(st, "a@y", "a", false, false, 1, &a);
+    store_user_create(st, "f@y", "f", false, false, 1, &f);
+    store_follow(st, f.id, a.id, 1);
+    presence_update(T.pr, "f@y/r", SHOW_CHAT, 0);
+    d = delivery_new(st, T.pr, &ops, NULL);
+    p.author = a.id;
+    p.body = "confirmed";
+    assert_int_equal(store_post_add(st, &p, &id, NULL), 0);
+    delivery_post_committed(d, id);
+    delivery_pump(d);
+    assert_int_equal(T.nsent, 1);
+    /* No row: the record owes it until the server confirms it. */
+    assert_int_equal(store_outbox_count_user(st, f.id, &n), 0);
+    assert_int_equal(n, 1);
+    for (size_t i = 0; i < T.ntokens; i++)
+        delivery_barrier_done(d, T.tokens[i]);
+    T.ntokens = 0;
+    assert_int_equal(store_outbox_count_user(st, f.id, &n), 0);
+    assert_int_equal(n, 0);
+    p.body = "in flight";
+    p.created = 200;
+    assert_int_equal(store_post_add(st, &p, &id, NULL), 0);
+    delivery_post_committed(d, id);
+    delivery_pump(d);
+    assert_int_equal(T.nsent, 2);
+    snprintf(second, sizeof(second), "%s", T.sent[1].id);
+
+    /* The bot dies here; the next one opens the same database. */
+    st2 = store_open(path);
+    assert_non_null(st2);
+    pr2 = presence_new();
+    d2 = delivery_new(st2, pr2, &ops, NULL);
+    assert_int_equal(store_outbox_count_user(st2, f.id, &n), 0);
+    assert_int_equal(n, 1);
+    presence_update(pr2, "f@y/r", SHOW_CHAT, 0);
+    delivery_user_changed(d2, f.id);
+    delivery_pump(d2);
+    assert_int_equal(T.nsent, 3);
+    assert_string_equal(T.sent[2].id, second);
+    assert_non_null(strstr(T.sent[2].body, "in flight"));
+    for (size_t i = 0; i < T.ntokens; i++)
+        delivery_barrier_done(d2, T.tokens[i]);
+    assert_int_equal(store_outbox_count_user(st2, f.id, &n), 0);
+    assert_int_equal(n, 0);
+
+    delivery_free(d2);
+    presence_free(pr2);
+    store_close(st2);
+    delivery_free(d);
+    store_close(st);
+    dbfile_remove(path);
+}
+
+/* A correction reaches an update served from memory: still queued, it
+ * goes out with the new text; delivered, it is corrected. */
+static void test_edit_reaches_what_memory_serves(void **state)
+{
+    struct post_new edit = {.created = 120};
+    int64_t id;
+
+    (void)state;
+    fan_presence("chat");
+    T.room = 0;
+    id = post("frist", 100);
+    edit.author = T.author;
+    edit.body = "first";
+    assert_int_equal(store_post_edit(T.st, id, &edit), 0);
+    assert_int_equal(delivery_post_edited(T.d, id, 120), 0);
+    T.room = 1000;
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 1);
+    assert_non_null(strstr(T.sent[0].body, "author: first"));
+    assert_string_equal(T.sent[0].replace, "");
+    confirm_all();
+    edit.body = "first!";
+    assert_int_equal(store_post_edit(T.st, id, &edit), 0);
+    assert_int_equal(delivery_post_edited(T.d, id, 130), 0);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 2);
+    assert_non_null(strstr(T.sent[1].body, "first!"));
+    assert_string_equal(T.sent[1].replace, T.sent[0].id);
+    /* Deleted: the copy is retracted. */
+    confirm_all();
+    assert_int_equal(delivery_post_delete(T.d, id, 140), 0);
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 3);
+    assert_string_equal(T.sent[2].retract, T.sent[0].id);
+}
+
 /* Issue 15: during quiet hours updates are held as for dnd, and handed
  * over when they end even if the presence did not change. */
 static void test_quiet_hours_hold_then_hand_over(void **state)
@@ -619,6 +732,8 @@ int main(void)
         T_(test_away_off_and_block_reach_the_queue),
         T_(test_link_lost_resends_its_windows),
         T_(test_quiet_hours_hold_then_hand_over),
+        T_(test_restart_owes_only_what_was_not_confirmed),
+        T_(test_edit_reaches_what_memory_serves),
     };
 
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbfile.h"
 #include "migrations.h"
 #include "store.h"
 
@@ -90,7 +91,6 @@ static void from_step(int k)
         .author = 1, .body = "second one", .created = 210, .stanza_id = "s2"};
     int64_t n, id;
     int count = 0;
-    char wal[64];
 
     assert_true(fd >= 0);
     close(fd);
@@ -150,11 +150,7 @@ static void from_step(int k)
     assert_string_equal(bob.nick, "alice3");
     assert_int_equal(store_explain(st, plan_cb, NULL), 0);
     store_close(st);
-    unlink(path);
-    snprintf(wal, sizeof(wal), "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof(wal), "%s-shm", path);
-    unlink(wal);
+    dbfile_remove(path);
 }
 
 static void test_every_step_from_every_earlier_schema(void **state)

@@ -865,7 +865,7 @@ static void plan_cb(void *ud, const char *sql, const char *plan)
         "users",         "posts",  "follows", "blocks",    "tracks",
         "mentions",      "outbox", "tags",    "favs",      "told",
         "follow_digest", "prefs",  "mutes",   "reactions", "audit",
-        "nick_next",     NULL};
+        "nick_next",     "fanout", NULL};
     int *bad = ud;
 
     if (strstr(plan, "TEMP B-TREE") != NULL) {
@@ -877,7 +877,7 @@ static void plan_cb(void *ud, const char *sql, const char *plan)
         return;
     if (strstr(plan, "json_each") || strstr(plan, "VIRTUAL TABLE") ||
         strstr(plan, "CONSTANT ROW") || strstr(plan, "counters") ||
-        strstr(plan, "users_reachable") ||
+        strstr(plan, "users_reachable") || strstr(plan, "fanout_open") ||
         strstr(sql, "WHERE active = 1 ORDER BY id"))
         return;
     for (size_t i = 0; big[i] != NULL; i++) {

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbfile.h"
+#include "delivery.h"
 #include "store.h"
 #include "util.h"
 
@@ -204,17 +206,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char name[96];
-
     (void)state;
     full = false;
     store_close(st);
-    for (const char *const *sfx =
-             (const char *const[]){"", "-wal", "-shm", NULL};
-         *sfx != NULL; sfx++) {
-        snprintf(name, sizeof(name), "%s%s", path, *sfx);
-        unlink(name);
-    }
+    dbfile_remove(path);
     rmdir(dir);
     strcpy(dir, "/tmp/starling-full-XXXXXX");
     return 0;
@@ -356,6 +351,84 @@ static void test_a_stored_change_ends_it(void **state)
     assert_int_equal(posts(), 1);
 }
 
+/* Issue 14: updates served from memory lose nothing to a full disk.  One
+ * whose recipient went away while the disk was full, so that its held row
+ * could not be written, is held once a write works again; one of a post
+ * whose batch could not be committed is never sent. */
+static size_t room, nsent;
+static char sent_body[4][128];
+
+static size_t op_room(void *ud)
+{
+    (void)ud;
+    return room;
+}
+
+static int op_send(void *ud, const struct outmsg *m)
+{
+    (void)ud;
+    if (nsent < 4)
+        snprintf(sent_body[nsent], sizeof(sent_body[0]), "%s", m->body);
+    nsent++;
+    return 0;
+}
+
+static int op_barrier(void *ud, uint64_t *token)
+{
+    static uint64_t next;
+
+    (void)ud;
+    *token = ++next;
+    return 0;
+}
+
+static void test_full_disk_loses_no_update_from_memory(void **state)
+{
+    static const struct delivery_ops ops = {op_room, op_send, op_barrier};
+    struct presence *pr = presence_new();
+    struct delivery *d = delivery_new(st, pr, &ops, NULL);
+    int64_t a, f, id;
+
+    (void)state;
+    a = mkuser("a@x", "a");
+    f = mkuser("f@x", "f");
+    assert_int_equal(store_follow(st, f, a, 1), 0);
+    presence_update(pr, "f@x/r", SHOW_CHAT, 0);
+    room = 0;
+    assert_int_equal(add(a, "one", &id), 0);
+    delivery_post_committed(d, id);
+    /* Away (and updates wait while away) before it could be sent, with
+     * the disk full: no held row can be written. */
+    full = true;
+    presence_update(pr, "f@x/r", SHOW_AWAY, 0);
+    room = 100;
+    delivery_pump(d);
+    assert_int_equal(nsent, 0);
+    full = false;
+    presence_update(pr, "f@x/r", SHOW_CHAT, 0);
+    delivery_user_changed(d, f);
+    delivery_pump(d);
+    assert_int_equal(nsent, 0);
+    /* The next tick writes it held, and the recipient has it. */
+    delivery_tick(d, 3000);
+    delivery_pump(d);
+    assert_int_equal(nsent, 1);
+    assert_non_null(strstr(sent_body[0], "a: one"));
+
+    /* A post of a batch whose commit fails is not sent. */
+    assert_int_equal(store_batch_begin(st), 0);
+    assert_int_equal(add(a, "two", &id), 0);
+    delivery_post_committed(d, id);
+    full = true;
+    assert_int_equal(store_batch_end(st), -1);
+    delivery_requeue(d);
+    delivery_pump(d);
+    assert_int_equal(nsent, 1);
+    full = false;
+    delivery_free(d);
+    presence_free(pr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +436,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_stored_change_ends_it, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_loses_no_update_from_memory, setup, teardown),
     };
 
     install_full_vfs();
