@@ -495,6 +495,38 @@ static void put_text(struct buf *b, const char *text, bool attr,
     free(fixed);
 }
 
+/* The last body written, checked and escaped: a fan-out writes the same
+ * text for every recipient.  Bodies longer than BODY_MEMO are written
+ * afresh each time. */
+#define BODY_MEMO 4096
+static struct {
+    size_t len, xml_len;
+    char text[BODY_MEMO];
+    char xml[BODY_MEMO * 6]; /* each byte escaped at most to "&amp;"+1 */
+} memo;
+
+/* Append a message body, as put_text() does. */
+static void put_body(struct buf *b, const char *text, const char *to)
+{
+    size_t len = strlen(text);
+    struct buf x = {0};
+
+    if (len == memo.len && len > 0 && memcmp(text, memo.text, len) == 0) {
+        buf_appendn(b, memo.xml, memo.xml_len);
+        return;
+    }
+    put_text(&x, text, false, "body", to);
+    buf_appendn(b, buf_str(&x), x.len);
+    memo.len = 0;
+    if (len < BODY_MEMO && x.len <= sizeof(memo.xml)) {
+        memcpy(memo.text, text, len);
+        memcpy(memo.xml, x.s, x.len);
+        memo.len = len;
+        memo.xml_len = x.len;
+    }
+    buf_free(&x);
+}
+
 /* Append ' name="value"'. */
 static void put_attr(struct buf *b, const char *name, const char *value,
                      const char *element, const char *to)
@@ -541,7 +573,7 @@ void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
     if (from != NULL)
         put_attr(b, "from", from, "message", to);
     buf_append(b, "><body>");
-    put_text(b, o->body, false, "body", to);
+    put_body(b, o->body, to);
     buf_append(b, "</body>");
     if (origin) /* XEP-0359: a stable id clients can point at */
         put_ref(b, "origin-id", NS_SID, id, NULL, to);

@@ -13,7 +13,11 @@ bench.py's CASES table:
            progress for BENCH_JOIN_STALL s, or BENCH_JOIN_TIMEOUT s in
            all) is reported as far as it got.
            BENCH_JOIN="component:1000,5000,19000;client:1000,5000"; the
-           server is Prosody with SQL rosters (as the other cases), the bot
+           server is Prosody with SQL rosters (as the other cases), or in
+           mode "cluster" (cluster:20000) two joined ejabberd nodes with
+           the users spread over them and the bot connected to both (mode
+           "client-cluster": the same in client mode, the bot logged in on
+           the first node, its roster in ejabberd's Mnesia); the bot
            build/starling-join (the per-domain subscription budget lifted:
            every load client is on one domain).  BENCH_JOIN_WAVES=1 starts
            the load processes' joins one after the other (BENCH_JOIN_PER
@@ -186,19 +190,35 @@ def join_once(mode, n):
     limit = float(os.environ.get("BENCH_JOIN_TIMEOUT", str(max(300, n / 20))))
     with bench.Scratch() as sc:
         tmp = sc.tmp
-        prosody = harness.Prosody(tmp, roster_sql=True)
-        if mode == "component":
-            port = prosody.add_component(SERVICE, SECRET)
-            d = os.path.join(tmp, "starling")
-            os.makedirs(d, exist_ok=True)
-            bot = JoinBot(prosody, tmp, config=component_config(d, port))
+        cluster = None
+        if mode in ("cluster", "client-cluster"):
+            # Two joined ejabberd nodes, the users spread over them: each
+            # node holds half the connections (a process here holds at
+            # most 20,000 files).  The bot a component connected to both,
+            # or (client-cluster) the client-mode bot, logged in on the
+            # first.
+            cluster = harness.Cluster(tmp, nodes=2)
+            servers = cluster.nodes
+            if mode == "cluster":
+                ports = cluster.add_component(SERVICE, SECRET)
+            servers[0].add_users(["u%d" % i for i in range(1, n + 1)])
+        else:
+            servers = [harness.Prosody(tmp, roster_sql=True)]
+        d = os.path.join(tmp, "starling")
+        os.makedirs(d, exist_ok=True)
+        if mode == "cluster":
+            bot = JoinBot(servers[0], tmp, config=component_config(d, ports[0], ports[1:]))
+            target = SERVICE
+        elif mode == "component":
+            port = servers[0].add_component(SERVICE, SECRET)
+            bot = JoinBot(servers[0], tmp, config=component_config(d, port))
             target = SERVICE
         else:
-            bot = JoinBot(prosody, tmp, bot_section="posts_per_minute = 10000;")
+            bot = JoinBot(servers[0], tmp, bot_section="posts_per_minute = 10000;")
             target = harness.BOT
-        for i in range(1, n + 1):
-            prosody.add_user("u%d" % i)
-        prosody.start()
+        if cluster is None:
+            for i in range(1, n + 1):
+                servers[0].add_user("u%d" % i)
         procs = []
 
         class Rig:  # what Scratch closes
@@ -208,20 +228,36 @@ def join_once(mode, n):
                 try:
                     bot.stop()
                 finally:
-                    prosody.stop()
+                    if cluster is not None:
+                        cluster.stop()
+                    else:
+                        servers[0].stop()
         sc.rig = Rig()
+        if cluster is not None:
+            cluster.start(timeout=300)
+        else:
+            servers[0].start()
         bot.start(timeout=60)
         t = time.monotonic()
-        procs += load_procs(prosody, 1, n, per=int(os.environ.get("BENCH_JOIN_PER", bench.PER_PROCESS)))
+        # Each load process has ten logins under way: more processes
+        # than ejabberd's two nodes answer in time make logins fail.
+        per = int(os.environ.get("BENCH_JOIN_PER", bench.PER_PROCESS))
+        half = (n + len(servers) - 1) // len(servers)
+        for k, srv in enumerate(servers):
+            procs += load_procs(srv, k * half + 1, min(n, (k + 1) * half), per=per)
         for p in procs:
             p.expect("ready", 900)
         login = time.monotonic() - t
-        settle(bot.proc.pid, prosody.proc.pid, timeout=120)
+        server_pids = [srv.proc.pid for srv in servers]
+        settle(bot.proc.pid, *server_pids, timeout=120)
         readers = [Lines(p) for p in procs]
-        pids = [bot.proc.pid, prosody.proc.pid]
+        pids = [bot.proc.pid] + server_pids
+
+        def pair(v):  # the bot's, and the servers' together
+            return [v[0], sum(v[1:])]
         load_pids = [p.p.pid for p in procs]
-        c0, l0 = cpu_of(pids), sum(cpu_of(load_pids))
-        w0 = waits_of(pids)
+        c0, l0 = pair(cpu_of(pids)), sum(cpu_of(load_pids))
+        w0 = pair(waits_of(pids))
         # All at once, or with BENCH_JOIN_WAVES=1 one load process after
         # the other (each once the previous one has all its welcomes).
         waves = os.environ.get("BENCH_JOIN_WAVES") == "1"
@@ -252,7 +288,7 @@ def join_once(mode, n):
             wel = sum(int(c[0]) for c in counts)
             ans = sum(int(c[1]) for c in counts)
             now = time.monotonic()
-            c, ld, w = cpu_of(pids), sum(cpu_of(load_pids)), waits_of(pids)
+            c, ld, w = pair(cpu_of(pids)), sum(cpu_of(load_pids)), pair(waits_of(pids))
             dt = now - prev[0]
             samples.append((now - start, wel, ans, (c[0] - prev[1][0]) / dt,
                             (c[1] - prev[1][1]) / dt, (ld - prev[2]) / dt))
@@ -270,8 +306,8 @@ def join_once(mode, n):
             if now - last_change > stall or now - start > limit:
                 break
         elapsed = time.monotonic() - start
-        c1, l1 = cpu_of(pids), sum(cpu_of(load_pids))
-        w1 = waits_of(pids)
+        c1, l1 = pair(cpu_of(pids)), sum(cpu_of(load_pids))
+        w1 = pair(waits_of(pids))
         # Shares of a core over the whole join (to the last answer, or
         # to the end of the wait when it did not finish).
         bot_share = (c1[0] - c0[0]) / elapsed
@@ -290,8 +326,8 @@ def join_once(mode, n):
         if all(x is not None for x in answered_t):
             result["t_answered"] = max(answered_t) - t0
         if mode == "client":
-            result["roster_db"] = os.path.getsize(os.path.join(prosody.dir, "data", "roster.sqlite")) \
-                if os.path.exists(os.path.join(prosody.dir, "data", "roster.sqlite")) else 0
+            result["roster_db"] = os.path.getsize(os.path.join(servers[0].dir, "data", "roster.sqlite")) \
+                if os.path.exists(os.path.join(servers[0].dir, "data", "roster.sqlite")) else 0
         bot_log = bot.read_log()
         result["bot_warnings"] = [l for l in bot_log.splitlines()
                                   if (" warn" in l.lower() or "error" in l.lower()) and "vCard" not in l][:5]
@@ -333,17 +369,19 @@ def case_join():
         r = join_once(mode, n)
         report_join(r)
         results[(mode, n)] = r
+    client_of = {"component": "client", "cluster": "client-cluster"}
     for (mode, n), r in sorted(results.items()):
-        other = results.get(("client", n))
-        if mode == "component" and other is not None and "t_answered" in r:
+        other = results.get((client_of.get(mode), n))
+        if other is not None and "t_answered" in r:
             if "t_answered" in other:
-                print("join %d: component %.1f s vs client %.1f s to the last answer = %.2fx"
-                      % (n, r["t_answered"], other["t_answered"],
+                print("join %d: %s %.1f s vs %s %.1f s to the last answer = %.2fx"
+                      % (n, mode, r["t_answered"], other["mode"], other["t_answered"],
                          r["t_answered"] / other["t_answered"]), flush=True)
             else:
-                print("join %d: component %.1f s to the last answer; client mode did not "
-                      "finish (%d of %d answered after %.0f s)"
-                      % (n, r["t_answered"], other["answered"], n, other["elapsed"]), flush=True)
+                print("join %d: %s %.1f s to the last answer; %s did not finish "
+                      "(%d of %d answered after %.0f s)"
+                      % (n, mode, r["t_answered"], other["mode"], other["answered"], n,
+                         other["elapsed"]), flush=True)
 
 
 # cluster ------------------------------------------------------------------

@@ -568,6 +568,28 @@ static void test_outgoing_hostile_text(void **state)
     }
 }
 
+/* A fan-out writes one body for many recipients: each copy carries it
+ * whole, and the next body, of the same length, is its own. */
+static void test_outgoing_same_body_many_times(void **state)
+{
+    struct outmsg o = {.to = "a@example.org", .body = "x: 1 < 2 \xff"};
+    const struct inmsg *m;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        o.to = i == 1 ? "b@example.org" : "a@example.org";
+        m = written(&o, "s-1", true, NULL);
+        assert_string_equal(m->body, "x: 1 < 2 \xef\xbf\xbd");
+        assert_string_equal(xmpp_stanza_get_to(cur_st), o.to);
+    }
+    o.body = "x: 1 > 2 \xff";
+    m = written(&o, "s-2", true, NULL);
+    assert_string_equal(m->body, "x: 1 > 2 \xef\xbf\xbd");
+    o.body = "";
+    m = written(&o, "s-3", true, NULL);
+    assert_true(m->body == NULL || m->body[0] == '\0');
+}
+
 /* A correction and a retraction point at the copy's id, in the forms
  * clients read (the older fasten form beside XEP-0424). */
 static void test_outgoing_correction_and_retraction(void **state)
@@ -642,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_caps_ver),
         cmocka_unit_test(test_outgoing_update),
         cmocka_unit_test(test_outgoing_hostile_text),
+        cmocka_unit_test(test_outgoing_same_body_many_times),
         cmocka_unit_test(test_outgoing_correction_and_retraction),
     };
 
