@@ -88,6 +88,8 @@ struct item {
     int64_t user;
     time_t stamp; /* 0: fresh, no <delay/> */
     bool away;
+    /* presence_changes() when presence last allowed it; 0 never looked */
+    unsigned long allowed_at;
     enum outbox_what what;
     int edits;                 /* the post's, for a correction's id */
     char author[NICK_MAX + 1]; /* whose update, "" for the bot's own */
@@ -1093,6 +1095,7 @@ static bool route_one(void *ud, const struct route *r)
     }
     f->e[f->n] = (struct fan_entry){r->user, r->ordinary, AT_QUEUED};
     it = item_new(NULL, r->user, r->jid, r->away, NULL);
+    it->allowed_at = presence_changes(d->presence);
     it->fan = f;
     it->idx = f->n++;
     f->live++;
@@ -1556,7 +1559,8 @@ void delivery_pump(struct delivery *d)
            d->ops->room(d->ud) > 0) {
         struct item *it = d->head;
 
-        if (!presence_allows(d->presence, it->jid, it->away) ||
+        if ((it->allowed_at != presence_changes(d->presence) &&
+             !presence_allows(d->presence, it->jid, it->away)) ||
             quiet_now(d, it->user)) {
             /* Gone dnd/offline or quiet since queued: held again in the
              * store (a fan's entry gets its row). */

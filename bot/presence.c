@@ -36,6 +36,7 @@ struct presence {
     size_t used; /* live + tombstones */
     size_t live;
     size_t online;
+    unsigned long changes; /* how often anyone's best show changed */
 };
 
 static char tombstone;
@@ -62,6 +63,7 @@ struct presence *presence_new(void)
 
     p->nslots = 64;
     p->slots = xcalloc(p->nslots, sizeof(*p->slots));
+    p->changes = 1; /* never 0, what an item that was never looked at has */
     return p;
 }
 
@@ -85,6 +87,7 @@ void presence_clear(struct presence *p)
         e->bare = NULL;
     }
     p->used = p->live = p->online = 0;
+    p->changes++;
 }
 
 void presence_free(struct presence *p)
@@ -182,6 +185,8 @@ static bool settle(struct presence *p, struct entry *e)
     else if (before != SHOW_OFFLINE && after == SHOW_OFFLINE)
         p->online--;
     e->best = after;
+    if (before != after)
+        p->changes++;
     if (e->nres == 0) {
         entry_clear(e);
         e->bare = TOMBSTONE;
@@ -305,6 +310,11 @@ bool presence_allows(const struct presence *p, const char *bare,
         break;
     }
     return false;
+}
+
+unsigned long presence_changes(const struct presence *p)
+{
+    return p->changes;
 }
 
 size_t presence_online_count(const struct presence *p)

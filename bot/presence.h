@@ -52,6 +52,9 @@ enum show presence_best(const struct presence *p, const char *bare);
 /* Would an update go out now to bare, given its "away on" setting? */
 bool presence_allows(const struct presence *p, const char *bare,
                      bool deliver_when_away);
+/* A count that moves whenever anyone's best show changes (or all are
+ * forgotten): what presence_allows() said stays true while it stands. */
+unsigned long presence_changes(const struct presence *p);
 /* Number of bare JIDs with at least one available resource. */
 size_t presence_online_count(const struct presence *p);
 /* cb for each bare JID with an available resource. */

@@ -22,6 +22,7 @@
  * posting a quote is a smaller harm than cutting what the user wrote.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,13 +485,40 @@ static void put_escaped(struct buf *b, const char *text, bool attr)
     }
 }
 
+/* How many bytes text starts with that go into XML as they are, in an
+ * attribute value as in character data: printable ASCII but for the five
+ * XML gives a meaning.  A bit per code point below 128, set for those. */
+static size_t plain_span(const char *text)
+{
+    static const uint64_t plain[2] = {
+        /* 0x20..0x3f */
+        UINT64_C(0xffffffff00000000) &
+            ~(UINT64_C(1) << '"' | UINT64_C(1) << '&' | UINT64_C(1) << '\'' |
+              UINT64_C(1) << '<' | UINT64_C(1) << '>'),
+        /* 0x40..0x7e; 0x7f (DEL) is not printable */
+        UINT64_C(0x7fffffffffffffff),
+    };
+    const unsigned char *p = (const unsigned char *)text;
+    size_t n = 0;
+
+    while (p[n] < 128 && (plain[p[n] >> 6] >> (p[n] & 63) & 1))
+        n++;
+    return n;
+}
+
 /* Append text (checked, then escaped); element and to name it in the
- * warning should it need repair. */
+ * warning should it need repair.  Text with nothing to check or escape,
+ * as addresses and ids are, is appended as it is. */
 static void put_text(struct buf *b, const char *text, bool attr,
                      const char *element, const char *to)
 {
+    size_t n = plain_span(text);
     char *fixed;
 
+    if (text[n] == '\0') {
+        buf_appendn(b, text, n);
+        return;
+    }
     put_escaped(b, stanza_text_checked(text, element, to, &fixed), attr);
     free(fixed);
 }

@@ -66,7 +66,7 @@ char *xasprintf(const char *fmt, ...)
     return b.s;
 }
 
-static void reserve(struct buf *b, size_t extra)
+void buf_reserve(struct buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
 
@@ -79,19 +79,6 @@ static void reserve(struct buf *b, size_t extra)
     b->s = xrealloc(b->s, b->cap);
 }
 
-void buf_appendn(struct buf *b, const char *s, size_t n)
-{
-    reserve(b, n);
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void buf_append(struct buf *b, const char *s)
-{
-    buf_appendn(b, s, strlen(s));
-}
-
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
     va_list copy;
@@ -102,7 +89,7 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     va_end(copy);
     if (n < 0)
         return;
-    reserve(b, (size_t)n);
+    buf_reserve(b, (size_t)n);
     vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
@@ -31,8 +32,25 @@ struct buf {
     size_t cap;
 };
 
-void buf_append(struct buf *b, const char *s);
-void buf_appendn(struct buf *b, const char *s, size_t n);
+/* Room for n more bytes and the NUL (the slow path of buf_appendn()). */
+void buf_reserve(struct buf *b, size_t n);
+
+/* Inline: a message is written in a dozen appends, most of them of
+ * constants whose length the compiler then knows. */
+static inline void buf_appendn(struct buf *b, const char *s, size_t n)
+{
+    if (b->len + n >= b->cap)
+        buf_reserve(b, n);
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static inline void buf_append(struct buf *b, const char *s)
+{
+    buf_appendn(b, s, strlen(s));
+}
+
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);

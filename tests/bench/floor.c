@@ -9,6 +9,11 @@
  *       "sent T" (realtime just before the first); "quit" ends it.  Each
  *       message carries what Starling's do (an id, a XEP-0359 origin-id)
  *       and is written as text, as Starling writes them.
+ *   floor held HOST PORT JID PASSWORD PREFIX FIRST LAST DOMAIN COUNT TEXT
+ *       what Starling does for a held backlog, with the least work: logs
+ *       in as JID and prints "ready"; after "go" (it prints "armed"),
+ *       the first available presence from each of PREFIX<FIRST..LAST>@
+ *       DOMAIN has it sent the COUNT messages "send" sends them, at once.
  *   floor echo HOST PORT JID PASSWORD
  *       answers every chat message with a body at once, with a reply of
  *       the size of Starling's "Posted #N.", storing nothing; prints
@@ -26,6 +31,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +46,11 @@ static xmpp_ctx_t *ctx;
 static xmpp_conn_t *conn;
 static double started;
 static int done, answered;
+/* held mode: armed by "go"; who of FIRST..LAST was served since */
+static int armed;
+static char *served;
+
+static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud);
 /* component mode: one connection per port, and the domain sent from */
 static xmpp_conn_t *links[LINKS_MAX];
 static int nlinks, nlinked;
@@ -123,6 +134,8 @@ static void on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
     }
     if (strcmp(mode, "echo") == 0)
         xmpp_handler_add(c, on_echo, NULL, "message", NULL, NULL);
+    if (strcmp(mode, "held") == 0)
+        xmpp_handler_add(c, on_held, NULL, "presence", NULL, NULL);
     xmpp_stanza_t *p = xmpp_presence_new(ctx);
     xmpp_send(c, p);
     xmpp_stanza_release(p);
@@ -262,40 +275,79 @@ static char *xml_escape(const char *text)
     return out;
 }
 
-/* The messages the bot sends, with the least work that sends them: each
- * written as text carrying what the bot's carry (type, to, an id, a
- * component's from, the body and a XEP-0359 origin-id) and handed to
- * libstrophe as it is, the connections taking them in turn. */
-static void blast(char **argv)
-{
-    const char *prefix = argv[0], *domain = argv[3];
-    long first = atol(argv[1]), last = atol(argv[2]);
-    long count = atol(argv[4]), k, i;
-    char *body = xml_escape(argv[5]);
-    size_t cap = strlen(body) + strlen(prefix) + strlen(domain) +
-                 (component != NULL ? strlen(component) : 0) + 256;
-    char *msg = malloc(cap);
+/* What "send" and "held" send: PREFIX FIRST LAST DOMAIN COUNT TEXT. */
+static const char *const *what;
+static char *body, *msg;
+static size_t cap;
 
+static void prepare(char **argv)
+{
+    what = (const char *const *)argv;
+    body = xml_escape(argv[5]);
+    cap = strlen(body) + strlen(argv[0]) + strlen(argv[3]) +
+          (component != NULL ? strlen(component) : 0) + 256;
+    msg = malloc(cap);
     if (msg == NULL)
         exit(1);
-    say("sent %.6f\n", clock_s(CLOCK_REALTIME));
-    for (k = 0; k < count; k++) {
-        for (i = first; i <= last; i++) {
-            int n = snprintf(
-                msg, cap,
-                "<message type='chat' to='%s%ld@%s' id='floor-%ld-%ld'%s%s%s>"
-                "<body>%s</body><origin-id xmlns='urn:xmpp:sid:0' "
-                "id='floor-%ld-%ld'/></message>",
-                prefix, i, domain, k, i, component != NULL ? " from='" : "",
-                component != NULL ? component : "",
-                component != NULL ? "'" : "", body, k, i);
+}
 
-            xmpp_send_raw(links[(k * (last - first + 1) + i) % nlinks], msg,
-                          (size_t)n);
-        }
-    }
-    free(msg);
-    free(body);
+/* Message k to PREFIX<i>@DOMAIN, as the bot sends it, with the least work
+ * that sends it: written as text carrying what the bot's carry (type, to,
+ * an id, a component's from, the body and a XEP-0359 origin-id) and
+ * handed to libstrophe as it is, the connections taking them in turn. */
+static void send_one(long k, long i)
+{
+    long first = atol(what[1]), last = atol(what[2]);
+    int n =
+        snprintf(msg, cap,
+                 "<message type='chat' to='%s%ld@%s' id='floor-%ld-%ld'%s%s%s>"
+                 "<body>%s</body><origin-id xmlns='urn:xmpp:sid:0' "
+                 "id='floor-%ld-%ld'/></message>",
+                 what[0], i, what[3], k, i, component != NULL ? " from='" : "",
+                 component != NULL ? component : "",
+                 component != NULL ? "'" : "", body, k, i);
+
+    xmpp_send_raw(links[(k * (last - first + 1) + i) % nlinks], msg, (size_t)n);
+}
+
+/* send: every message at once. */
+static void blast(void)
+{
+    long first = atol(what[1]), last = atol(what[2]), count = atol(what[4]);
+
+    say("sent %.6f\n", clock_s(CLOCK_REALTIME));
+    for (long k = 0; k < count; k++)
+        for (long i = first; i <= last; i++)
+            send_one(k, i);
+}
+
+/* held: PREFIX<i>@DOMAIN[/resource] came online (no type, no show but
+ * chat): its COUNT messages, once after each "go". */
+static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
+{
+    const char *from = xmpp_stanza_get_from(st), *show = NULL;
+    long first = atol(what[1]), last = atol(what[2]), i;
+    size_t np = strlen(what[0]), nd = strlen(what[3]);
+    xmpp_stanza_t *sh = xmpp_stanza_get_child_by_name(st, "show");
+    char *end, *text = sh != NULL ? xmpp_stanza_get_text(sh) : NULL;
+
+    (void)c;
+    (void)ud;
+    if (text != NULL)
+        show = strcmp(text, "chat") == 0 ? NULL : "away";
+    xmpp_free(ctx, text);
+    if (!armed || from == NULL || xmpp_stanza_get_type(st) != NULL ||
+        show != NULL || strncmp(from, what[0], np) != 0)
+        return 1;
+    i = strtol(from + np, &end, 10);
+    if (end == from + np || *end != '@' || strncmp(end + 1, what[3], nd) != 0 ||
+        (end[1 + nd] != '\0' && end[1 + nd] != '/') || i < first || i > last ||
+        served[i - first])
+        return 1;
+    served[i - first] = 1;
+    for (long k = 0; k < atol(what[4]); k++)
+        send_one(k, i);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -303,13 +355,13 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     char *line;
 
+    bool sends = strcmp(mode, "send") == 0 || strcmp(mode, "held") == 0 ||
+                 strcmp(mode, "component") == 0;
+
     started = clock_s(CLOCK_MONOTONIC);
-    if (argc < 6 ||
-        ((strcmp(mode, "send") == 0 || strcmp(mode, "component") == 0) &&
-         argc < 12) ||
-        (strcmp(mode, "send") != 0 && strcmp(mode, "echo") != 0 &&
-         strcmp(mode, "roster") != 0 && strcmp(mode, "component") != 0)) {
-        fprintf(stderr, "usage: floor send|echo|roster HOST PORT JID "
+    if (argc < 6 || (sends && argc < 12) ||
+        (!sends && strcmp(mode, "echo") != 0 && strcmp(mode, "roster") != 0)) {
+        fprintf(stderr, "usage: floor send|held|echo|roster HOST PORT JID "
                         "PASSWORD [PREFIX FIRST LAST DOMAIN COUNT TEXT]\n"
                         "       floor component HOST PORTS DOMAIN SECRET "
                         "PREFIX FIRST LAST TODOMAIN COUNT TEXT\n");
@@ -332,16 +384,26 @@ int main(int argc, char **argv)
         }
         links[nlinks++] = conn;
     }
+    if (sends) {
+        prepare(argv + 6);
+        served = calloc((size_t)(atol(argv[8]) - atol(argv[7]) + 1), 1);
+        if (served == NULL)
+            exit(1);
+    }
     while (!done) {
         /* Long enough that idling costs next to nothing: the CPU time
          * measured includes the wait for the last receipt. */
         xmpp_run_once(ctx, 20);
         if ((line = poll_line()) == NULL)
             continue;
-        if (strncmp(line, "go", 2) == 0 &&
-            (strcmp(mode, "send") == 0 || component != NULL))
-            blast(argv + 6);
-        else if (strncmp(line, "quit", 4) == 0)
+        if (strncmp(line, "go", 2) == 0 && strcmp(mode, "held") == 0) {
+            memset(served, 0, (size_t)(atol(argv[8]) - atol(argv[7]) + 1));
+            armed = 1;
+            printf("armed\n");
+            fflush(stdout);
+        } else if (strncmp(line, "go", 2) == 0 && sends) {
+            blast();
+        } else if (strncmp(line, "quit", 4) == 0)
             done = 1;
     }
     for (int i = 0; i < nlinks; i++)
@@ -352,5 +414,8 @@ int main(int argc, char **argv)
         xmpp_conn_release(links[i]);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
+    free(served);
+    free(msg);
+    free(body);
     return 0;
 }

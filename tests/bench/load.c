@@ -12,9 +12,9 @@
  *   reset             forget what came in; prints "armed" (send what is
  *                     to be counted only after that)
  *   count             "count N": messages with a body since the reset
- *   show SHOW         every connection tells PRESENCE_TO its new SHOW
- *                     ("available" for none): one stanza each, as a
- *                     subscribed contact's broadcast would reach it;
+ *   show SHOW [JID]   every connection tells PRESENCE_TO (or JID) its
+ *                     new SHOW ("available" for none): one stanza each,
+ *                     as a subscribed contact's broadcast would reach it;
  *                     prints "shown T"
  *   send JID N TEXT   every connection sends N chat messages TEXT to JID;
  *                     prints "sent T" (realtime just before the first)
@@ -230,7 +230,7 @@ static void command(char *line)
 {
     char what[16], arg[256], text[1024];
     long n;
-    int i, k;
+    int i, k, got;
 
     line[strcspn(line, "\n")] = '\0';
     if (sscanf(line, "expect %ld", &n) == 1) {
@@ -245,11 +245,12 @@ static void command(char *line)
         received = 0;
         last_receipt = 0;
         printf("armed\n");
-    } else if (sscanf(line, "show %15s", what) == 1) {
+    } else if ((got = sscanf(line, "show %15s %255s", what, arg)) >= 1) {
         double t = realtime();
+        const char *to = got == 2 ? arg : presence_to;
 
         for (i = 0; i < nclients; i++)
-            send_presence(clients[i].conn, presence_to, what);
+            send_presence(clients[i].conn, to, what);
         printf("shown %.6f\n", t);
     } else if (sscanf(line, "send %255s %ld %1023[^\n]", arg, &n, text) == 3) {
         double t = realtime();

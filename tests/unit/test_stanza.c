@@ -590,6 +590,38 @@ static void test_outgoing_same_body_many_times(void **state)
     assert_true(m->body == NULL || m->body[0] == '\0');
 }
 
+/* Addresses and ids are written as they are only when every byte is
+ * printable ASCII XML gives no meaning: each byte at the edge of that
+ * range reads back as it was sent, or repaired when XML forbids it. */
+static void test_outgoing_attribute_bytes_at_the_edges(void **state)
+{
+    static const struct {
+        const char *sent, *read;
+    } cases[] = {
+        {" ~@example.org", " ~@example.org"},     /* 0x20, 0x7e */
+        {"a\"b@example.org", "a\"b@example.org"}, /* each escaped */
+        {"a&b@example.org", "a&b@example.org"},
+        {"a'b@example.org", "a'b@example.org"},
+        {"a<b@example.org", "a<b@example.org"},
+        {"a>b@example.org", "a>b@example.org"},
+        {"a\x7f@example.org", "a\x7f@example.org"}, /* DEL: XML allows it */
+        {"\xd0\xb9@example.org", "\xd0\xb9@example.org"},   /* UTF-8 */
+        {"a\x1f@example.org", "a\xef\xbf\xbd@example.org"}, /* repaired */
+        {"a\x80@example.org", "a\xef\xbf\xbd@example.org"},
+    };
+    struct outmsg o = {.body = "x"};
+    const struct inmsg *m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        o.to = cases[i].sent;
+        m = written(&o, cases[i].sent, true, NULL);
+        assert_string_equal(xmpp_stanza_get_to(cur_st), cases[i].read);
+        assert_string_equal(m->id, cases[i].read);
+        assert_string_equal(m->origin_id, cases[i].read);
+    }
+}
+
 /* A correction and a retraction point at the copy's id, in the forms
  * clients read (the older fasten form beside XEP-0424). */
 static void test_outgoing_correction_and_retraction(void **state)
@@ -665,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_outgoing_update),
         cmocka_unit_test(test_outgoing_hostile_text),
         cmocka_unit_test(test_outgoing_same_body_many_times),
+        cmocka_unit_test(test_outgoing_attribute_bytes_at_the_edges),
         cmocka_unit_test(test_outgoing_correction_and_retraction),
     };
 
