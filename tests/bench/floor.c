@@ -275,46 +275,96 @@ static char *xml_escape(const char *text)
     return out;
 }
 
-/* What "send" and "held" send: PREFIX FIRST LAST DOMAIN COUNT TEXT. */
+/* What "send" and "held" send: PREFIX FIRST LAST DOMAIN COUNT TEXT, and
+ * the parts of every message that do not change, written once. */
 static const char *const *what;
-static char *body, *msg;
-static size_t cap;
+static long first, last, count;
+static char *head, *mid, *tail, *msg;
+static size_t nhead, nmid, ntail, cap;
+
+static char *joined(const char *a, const char *b, const char *c, const char *d,
+                    size_t *len)
+{
+    char *out = malloc(strlen(a) + strlen(b) + strlen(c) + strlen(d) + 1);
+
+    if (out == NULL)
+        exit(1);
+    *len = (size_t)sprintf(out, "%s%s%s%s", a, b, c, d);
+    return out;
+}
 
 static void prepare(char **argv)
 {
+    char *body = xml_escape(argv[5]), *from;
+    size_t nfrom;
+
     what = (const char *const *)argv;
-    body = xml_escape(argv[5]);
-    cap = strlen(body) + strlen(argv[0]) + strlen(argv[3]) +
-          (component != NULL ? strlen(component) : 0) + 256;
+    first = atol(argv[1]);
+    last = atol(argv[2]);
+    count = atol(argv[4]);
+    from = joined(component != NULL ? "' from='" : "",
+                  component != NULL ? component : "", "", "", &nfrom);
+    /* <message type='chat' to='PREFIX i @DOMAIN' id='floor- k - i
+     * FROM'><body>BODY</body><origin-id ... id='floor- k - i '/></message> */
+    head = joined("<message type='chat' to='", argv[0], "", "", &nhead);
+    mid = joined("@", argv[3], "' id='floor-", "", &nmid);
+    tail =
+        joined(from, "'><body>", body,
+               "</body><origin-id xmlns='urn:xmpp:sid:0' id='floor-", &ntail);
+    cap = nhead + nmid + ntail + 128;
     msg = malloc(cap);
     if (msg == NULL)
         exit(1);
+    free(body);
+    free(from);
+}
+
+/* n in decimal at out; returns the end. */
+static char *put_long(char *out, long n)
+{
+    char digits[24];
+    int k = 0;
+
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    while (k > 0)
+        *out++ = digits[--k];
+    return out;
+}
+
+static char *put(char *out, const char *s, size_t n)
+{
+    memcpy(out, s, n);
+    return out + n;
 }
 
 /* Message k to PREFIX<i>@DOMAIN, as the bot sends it, with the least work
  * that sends it: written as text carrying what the bot's carry (type, to,
- * an id, a component's from, the body and a XEP-0359 origin-id) and
- * handed to libstrophe as it is, the connections taking them in turn. */
+ * an id, a component's from, the body and a XEP-0359 origin-id) from the
+ * parts written once, and handed to libstrophe as it is, the connections
+ * taking them in turn. */
 static void send_one(long k, long i)
 {
-    long first = atol(what[1]), last = atol(what[2]);
-    int n =
-        snprintf(msg, cap,
-                 "<message type='chat' to='%s%ld@%s' id='floor-%ld-%ld'%s%s%s>"
-                 "<body>%s</body><origin-id xmlns='urn:xmpp:sid:0' "
-                 "id='floor-%ld-%ld'/></message>",
-                 what[0], i, what[3], k, i, component != NULL ? " from='" : "",
-                 component != NULL ? component : "",
-                 component != NULL ? "'" : "", body, k, i);
+    char *o = put(msg, head, nhead);
 
-    xmpp_send_raw(links[(k * (last - first + 1) + i) % nlinks], msg, (size_t)n);
+    o = put_long(o, i);
+    o = put(o, mid, nmid);
+    o = put_long(o, k);
+    *o++ = '-';
+    o = put_long(o, i);
+    o = put(o, tail, ntail);
+    o = put_long(o, k);
+    *o++ = '-';
+    o = put_long(o, i);
+    o = put(o, "'/></message>", 13);
+    xmpp_send_raw(links[(k * (last - first + 1) + i) % nlinks], msg,
+                  (size_t)(o - msg));
 }
 
 /* send: every message at once. */
 static void blast(void)
 {
-    long first = atol(what[1]), last = atol(what[2]), count = atol(what[4]);
-
     say("sent %.6f\n", clock_s(CLOCK_REALTIME));
     for (long k = 0; k < count; k++)
         for (long i = first; i <= last; i++)
@@ -326,8 +376,8 @@ static void blast(void)
 static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
 {
     const char *from = xmpp_stanza_get_from(st), *show = NULL;
-    long first = atol(what[1]), last = atol(what[2]), i;
     size_t np = strlen(what[0]), nd = strlen(what[3]);
+    long i;
     xmpp_stanza_t *sh = xmpp_stanza_get_child_by_name(st, "show");
     char *end, *text = sh != NULL ? xmpp_stanza_get_text(sh) : NULL;
 
@@ -345,7 +395,7 @@ static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
         served[i - first])
         return 1;
     served[i - first] = 1;
-    for (long k = 0; k < atol(what[4]); k++)
+    for (long k = 0; k < count; k++)
         send_one(k, i);
     return 1;
 }
@@ -416,6 +466,8 @@ int main(int argc, char **argv)
     xmpp_shutdown();
     free(served);
     free(msg);
-    free(body);
+    free(head);
+    free(mid);
+    free(tail);
     return 0;
 }
