@@ -3,10 +3,12 @@
  * Starling against, on the same server in the same run:
  *
  *   floor send HOST PORT JID PASSWORD PREFIX FIRST LAST DOMAIN COUNT TEXT
- *       logs in as JID and prints "ready"; on "go" (standard input) sends
- *       COUNT chat messages TEXT to each of PREFIX<FIRST..LAST>@DOMAIN from
- *       its one connection, as fast as libstrophe writes them, and prints
- *       "sent T" (realtime just before the first); "quit" ends it.  Each
+ *       logs in as JID and prints "ready"; on a chat message with a body
+ *       (a post, through the server, as the bot gets one) or "go" on
+ *       standard input sends COUNT chat messages TEXT to each of
+ *       PREFIX<FIRST..LAST>@DOMAIN from its one connection, as fast as
+ *       libstrophe writes them, and prints "sent T" (realtime just before
+ *       the first); "quit" ends it.  Each
  *       message carries what Starling's do (an id, a XEP-0359 origin-id)
  *       and is written as text, as Starling writes them.
  *   floor held HOST PORT JID PASSWORD PREFIX FIRST LAST DOMAIN COUNT TEXT
@@ -25,8 +27,9 @@
  *                   COUNT TEXT
  *       an XEP-0114 component DOMAIN with one connection to each of the
  *       comma-separated PORTS (the nodes of a cluster); prints "ready" once
- *       every handshake is done; on "go" sends what "send" sends, from
- *       DOMAIN, the connections taking the messages in turn.
+ *       every handshake is done; on a message to DOMAIN or "go" sends
+ *       what "send" sends, from DOMAIN, the connections taking the
+ *       messages in turn.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -51,6 +54,7 @@ static int armed;
 static char *served;
 
 static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud);
+static int on_post(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud);
 /* component mode: one connection per port, and the domain sent from */
 static xmpp_conn_t *links[LINKS_MAX];
 static int nlinks, nlinked;
@@ -136,6 +140,8 @@ static void on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
         xmpp_handler_add(c, on_echo, NULL, "message", NULL, NULL);
     if (strcmp(mode, "held") == 0)
         xmpp_handler_add(c, on_held, NULL, "presence", NULL, NULL);
+    if (strcmp(mode, "send") == 0)
+        xmpp_handler_add(c, on_post, NULL, "message", NULL, NULL);
     xmpp_stanza_t *p = xmpp_presence_new(ctx);
     xmpp_send(c, p);
     xmpp_stanza_release(p);
@@ -146,7 +152,6 @@ static void on_conn(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
 static void on_link(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
                     xmpp_stream_error_t *se, void *ud)
 {
-    (void)c;
     (void)err;
     (void)se;
     (void)ud;
@@ -157,6 +162,7 @@ static void on_link(xmpp_conn_t *c, xmpp_conn_event_t ev, int err,
         }
         return;
     }
+    xmpp_handler_add(c, on_post, NULL, "message", NULL, NULL);
     if (++nlinked == nlinks) {
         printf("ready\n");
         fflush(stdout);
@@ -369,6 +375,19 @@ static void blast(void)
     for (long k = 0; k < count; k++)
         for (long i = first; i <= last; i++)
             send_one(k, i);
+}
+
+/* send, component: a post came (a message with a body), as the bot's
+ * come: every message at once. */
+static int on_post(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
+{
+    (void)c;
+    (void)ud;
+    if (xmpp_stanza_get_child_by_name(st, "body") != NULL &&
+        xmpp_stanza_get_type(st) != NULL &&
+        strcmp(xmpp_stanza_get_type(st), "error") != 0)
+        blast();
+    return 1;
 }
 
 /* held: PREFIX<i>@DOMAIN[/resource] came online (no type, no show but
