@@ -536,23 +536,21 @@ static struct {
 /* Append a message body, as put_text() does. */
 static void put_body(struct buf *b, const char *text, const char *to)
 {
-    size_t len = strlen(text);
-    struct buf x = {0};
+    size_t len = strlen(text), start = b->len, xml_len;
 
     if (len == memo.len && len > 0 && memcmp(text, memo.text, len) == 0) {
         buf_appendn(b, memo.xml, memo.xml_len);
         return;
     }
-    put_text(&x, text, false, "body", to);
-    buf_appendn(b, buf_str(&x), x.len);
+    put_text(b, text, false, "body", to);
+    xml_len = b->len - start;
     memo.len = 0;
-    if (len < BODY_MEMO && x.len <= sizeof(memo.xml)) {
+    if (len < BODY_MEMO && xml_len <= sizeof(memo.xml)) {
         memcpy(memo.text, text, len);
-        memcpy(memo.xml, x.s, x.len);
+        memcpy(memo.xml, b->s + start, xml_len);
         memo.len = len;
-        memo.xml_len = x.len;
+        memo.xml_len = xml_len;
     }
-    buf_free(&x);
 }
 
 /* Append ' name="value"'. */

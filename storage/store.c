@@ -31,18 +31,18 @@
  * (store_set_router()): true for a held outbox row. */
 #define ROUTE(c) "starling_route(?1, u.id, u.jid, u.away, " c ") = 0"
 
-/* Recipient u does not block author a, nor (NO_DIGEST) follow a in
- * digest mode.  The first test names no column of u: SQLite runs it once
+/* "AND recipient u does not block author a" (NO_DIGEST: nor follow a in
+ * digest mode).  The first test names no column of u: SQLite runs it once
  * a statement, so while nobody blocks a (or follows a in digest mode) no
  * recipient pays for a probe of their own. */
 #define NOT_BLOCKING(a)                                                        \
-    "(NOT EXISTS (SELECT 1 FROM blocks WHERE blocked = " a ") "                \
+    "AND (NOT EXISTS (SELECT 1 FROM blocks WHERE blocked = " a ") "            \
     "OR NOT EXISTS (SELECT 1 FROM blocks b "                                   \
-    "WHERE b.blocker = u.id AND b.blocked = " a "))"
+    "WHERE b.blocker = u.id AND b.blocked = " a ")) "
 #define NO_DIGEST(a)                                                           \
-    "(NOT EXISTS (SELECT 1 FROM follow_digest WHERE followee = " a ") "        \
+    "AND (NOT EXISTS (SELECT 1 FROM follow_digest WHERE followee = " a ") "    \
     "OR NOT EXISTS (SELECT 1 FROM follow_digest d "                            \
-    "WHERE d.follower = u.id AND d.followee = " a "))"
+    "WHERE d.follower = u.id AND d.followee = " a ")) "
 
 enum stmt_id {
     S_BEGIN,
@@ -276,6 +276,8 @@ static const char *const sql[S_COUNT] = {
         "WHERE u.nick IN (SELECT value FROM json_each(?2)) AND u.id != ?3 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?3)",
+    /* (clang-format cannot lay out SQL text around the macros) */
+    /* clang-format off */
     /* SPEC 6: mentioned users, trackers, the replied-to author and, for
      * a reply, everyone in its thread ?6 (who did not mute it) get a row
      * that is always handed over (class 1); the followers who are none of
@@ -296,19 +298,19 @@ static const char *const sql[S_COUNT] = {
         "    WHERE NOT EXISTS (SELECT 1 FROM mutes m"
         "    WHERE m.user = x.a AND m.thread = ?6)) "
         "AND CASE WHEN u.id != ?2 AND u.active = 1 AND u.deliver = 1 "
-        "AND u.banned = 0 AND " NOT_BLOCKING(
-            "?2") " "
-                  "THEN " ROUTE("1") " ELSE 0 END ORDER BY u.id",
+        "AND u.banned = 0 "
+        NOT_BLOCKING("?2")
+        "THEN " ROUTE("1") " ELSE 0 END ORDER BY u.id",
     [S_OUTBOX_FOLLOWERS] =
         "INSERT OR IGNORE INTO outbox (post, user, created, class) "
         "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
         "ON u.id = f.follower WHERE f.followee = ?2 AND CASE WHEN u.id != ?2 "
         "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
-        "AND " NOT_BLOCKING("?2") " AND " NO_DIGEST(
-            "?2") " "
-                  "AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM mutes m "
-                  "WHERE m.user = u.id AND m.thread = ?4)) "
-                  "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
+        NOT_BLOCKING("?2")
+        NO_DIGEST("?2")
+        "AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM mutes m "
+        "WHERE m.user = u.id AND m.thread = ?4)) "
+        "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
     /* A repeat of post ?5 by ?4: the repeater's followers, but not those
      * who block either, nor the author, nor who got ?5 already. */
     [S_OUTBOX_REPEAT] =
@@ -316,16 +318,18 @@ static const char *const sql[S_COUNT] = {
         "SELECT ?1, u.id, ?3, 0 FROM follows f JOIN users u "
         "ON u.id = f.follower WHERE f.followee = ?2 AND CASE WHEN u.id != ?2 "
         "AND u.id != ?4 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
-        "AND " NOT_BLOCKING("?2") " AND " NOT_BLOCKING(
-            "?4") " "
-                  "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.post = ?5 "
-                  "AND o.user = u.id AND o.what = 0) "
-                  "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
+        NOT_BLOCKING("?2")
+        NOT_BLOCKING("?4")
+        "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.post = ?5 "
+        "AND o.user = u.id AND o.what = 0) "
+        "THEN " ROUTE("0") " ELSE 0 END ORDER BY f.follower",
     [S_OUTBOX_DM] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?4 AND CASE WHEN "
         "u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
-        "AND " NOT_BLOCKING("?2") " THEN " ROUTE("1") " ELSE 0 END",
+        NOT_BLOCKING("?2")
+        "THEN " ROUTE("1") " ELSE 0 END",
+    /* clang-format on */
     /* Inherently a walk over every reachable user. */
     [S_OUTBOX_BROADCAST] =
         "INSERT INTO outbox (post, user, created) "

@@ -566,6 +566,19 @@ def case_memory():
                  m["RssAnon"] / 1024, m["RssFile"] / 1024, m["VmHWM"] / 1024 / 64), flush=True)
 
 
+def timed_return(rig, pid, load, per_client, to=None):
+    """Every follower says available (to the bot, or to to alone): seconds
+    from the first presence to the last receipt, the CPU seconds of pid,
+    the server's CPU seconds."""
+    load.arm(per_client)
+    c0, s0 = cpu_seconds(pid), cpu_seconds(rig.prosody.proc.pid)
+    load.send_all("show available" + (" " + to if to else ""))
+    t0 = min(float(p.expect("shown")[1]) for p in load.procs)
+    last = load.last_receipt()
+    time.sleep(0.3)
+    return last - t0, cpu_seconds(pid) - c0, cpu_seconds(rig.prosody.proc.pid) - s0
+
+
 def case_backlog():
     """N followers, each with HELD updates held while dnd, become available
     at once: time until every one has them all, against the floor that
@@ -616,22 +629,14 @@ def case_backlog():
             # sees every follower dnd.
             served.send("go")
             served.expect("armed")
-            load.arm(held)
-            c0, s0 = served.cpu(), cpu_seconds(rig.prosody.proc.pid)
-            load.send_all("show available floor@" + harness.DOMAIN)
-            t0 = min(float(p.expect("shown")[1]) for p in load.procs)
-            sv_t.append(load.last_receipt() - t0)
-            time.sleep(0.3)
-            sv_c.append(served.cpu() - c0)
-            sv_s.append(cpu_seconds(rig.prosody.proc.pid) - s0)
-            load.arm(held)
-            c0, s0 = cpu_seconds(rig.bot.proc.pid), cpu_seconds(rig.prosody.proc.pid)
-            load.send_all("show available")
-            t0 = min(float(p.expect("shown")[1]) for p in load.procs)
-            bot_t.append(load.last_receipt() - t0)
-            time.sleep(0.3)
-            bot_c.append(cpu_seconds(rig.bot.proc.pid) - c0)
-            bot_s.append(cpu_seconds(rig.prosody.proc.pid) - s0)
+            a, b, c = timed_return(rig, served.p.pid, load, held, FLOOR_JID)
+            sv_t.append(a)
+            sv_c.append(b)
+            sv_s.append(c)
+            a, b, c = timed_return(rig, rig.bot.proc.pid, load, held)
+            bot_t.append(a)
+            bot_c.append(b)
+            bot_s.append(c)
         med = statistics.median
         print("(%d followers, %d held updates each; medians of %d paired runs)" % (n, held, reps), flush=True)
         ratio_line("held backlog %d x %d" % (n, held), bot_t, sv_t)

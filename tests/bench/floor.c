@@ -394,19 +394,18 @@ static int on_post(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
  * chat): its COUNT messages, once after each "go". */
 static int on_held(xmpp_conn_t *c, xmpp_stanza_t *st, void *ud)
 {
-    const char *from = xmpp_stanza_get_from(st), *show = NULL;
+    const char *from = xmpp_stanza_get_from(st);
     size_t np = strlen(what[0]), nd = strlen(what[3]);
     long i;
     xmpp_stanza_t *sh = xmpp_stanza_get_child_by_name(st, "show");
     char *end, *text = sh != NULL ? xmpp_stanza_get_text(sh) : NULL;
+    bool away = text != NULL && strcmp(text, "chat") != 0;
 
     (void)c;
     (void)ud;
-    if (text != NULL)
-        show = strcmp(text, "chat") == 0 ? NULL : "away";
     xmpp_free(ctx, text);
-    if (!armed || from == NULL || xmpp_stanza_get_type(st) != NULL ||
-        show != NULL || strncmp(from, what[0], np) != 0)
+    if (!armed || from == NULL || xmpp_stanza_get_type(st) != NULL || away ||
+        strncmp(from, what[0], np) != 0)
         return 1;
     i = strtol(from + np, &end, 10);
     if (end == from + np || *end != '@' || strncmp(end + 1, what[3], nd) != 0 ||
@@ -455,7 +454,7 @@ int main(int argc, char **argv)
     }
     if (sends) {
         prepare(argv + 6);
-        served = calloc((size_t)(atol(argv[8]) - atol(argv[7]) + 1), 1);
+        served = calloc((size_t)(last - first + 1), 1);
         if (served == NULL)
             exit(1);
     }
@@ -466,7 +465,7 @@ int main(int argc, char **argv)
         if ((line = poll_line()) == NULL)
             continue;
         if (strncmp(line, "go", 2) == 0 && strcmp(mode, "held") == 0) {
-            memset(served, 0, (size_t)(atol(argv[8]) - atol(argv[7]) + 1));
+            memset(served, 0, (size_t)(last - first + 1));
             armed = 1;
             printf("armed\n");
             fflush(stdout);

@@ -453,8 +453,10 @@ modules:
         sock.bind(notify)
         env = self.env()
         env["NOTIFY_SOCKET"] = notify
+        # In its own directory: a node that dies writes its crash dumps
+        # (MnesiaCore.*, erl_crash.dump) where it runs.
         self.proc = subprocess.Popen(
-            self.command(), env=env, start_new_session=True,
+            self.command(), env=env, start_new_session=True, cwd=self.dir,
             stdout=open(os.path.join(self.dir, "stdout.log"), "a"),
             stderr=subprocess.STDOUT)
         # The socket stays open while the node runs (it says STOPPING=1).
