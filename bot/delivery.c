@@ -34,6 +34,8 @@
  * follow, which "last" shows again) the oldest are dropped and counted
  * for the summary; everything else is always handed over.
  */
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +47,12 @@
 #include "../common/text.h"
 #include "../common/util.h"
 
-#define WINDOW      64   /* sends between two barriers */
-#define MAX_WINDOWS 4    /* barriers outstanding at once */
-#define FLUSH_MAX   1024 /* confirmed rows written at once, at most */
+#define WINDOW      128 /* sends between two barriers */
+#define MAX_WINDOWS 4   /* barriers outstanding at once */
+#define MAX_FLIGHT                                                             \
+    256                /* sent and not confirmed, at most: what a dropped      \
+                        * stream may send a second time */
+#define FLUSH_MAX 1024 /* confirmed rows written at once, at most */
 
 struct body {
     unsigned refs;
@@ -69,14 +74,25 @@ struct fan_entry {
     uint8_t at; /* enum entry_at */
 };
 
+/* Memory for the items of a fan's entries, carved in order and freed
+ * with the fan: a malloc and a free for each delivery cost a quarter of
+ * what queuing it costs besides. */
+struct chunk {
+    struct chunk *next;
+    size_t used, size;
+    alignas(max_align_t) char mem[];
+};
+#define CHUNK_MIN 16384
+
 struct fan {
     struct fan *next;
     int64_t post;
     struct fan_entry *e;
     size_t n, cap;
-    size_t live; /* entries queued or in flight */
-    bool dirty;  /* states changed since written */
-    bool gone;   /* the post is gone, and its record */
+    size_t live;          /* entries queued or in flight */
+    bool dirty;           /* states changed since written */
+    bool gone;            /* the post is gone, and its record */
+    struct chunk *chunks; /* its items' memory, newest first */
 };
 
 struct item {
@@ -94,6 +110,7 @@ struct item {
     int edits;                 /* the post's, for a correction's id */
     char author[NICK_MAX + 1]; /* whose update, "" for the bot's own */
     struct body *body;
+    bool in_fan; /* its memory is its fan's (fan_item()) */
     char jid[];
 };
 
@@ -272,7 +289,8 @@ static void body_unref(struct body *b)
 static void item_free(struct item *it)
 {
     body_unref(it->body);
-    free(it);
+    if (!it->in_fan)
+        free(it);
 }
 
 /* What it sends of outbox row r (for a fan's item, r->id is 0). */
@@ -358,6 +376,46 @@ static void fan_let_go(struct delivery *d, struct fan *f, size_t idx,
     d->holdref[d->nholds++] = (struct sent){0, f, idx};
 }
 
+/* A new item for an entry of fan f to jid, in f's memory: valid while
+ * f is, which is as long as the entry is queued. */
+static struct item *fan_item(struct fan *f, int64_t user, const char *jid,
+                             bool away)
+{
+    size_t len = strlen(jid), size = sizeof(struct item) + len + 1;
+    struct chunk *c = f->chunks;
+    struct item *it;
+
+    size = (size + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    if (c == NULL || c->size - c->used < size) {
+        size_t want = c != NULL ? c->size * 2 : CHUNK_MIN;
+
+        want = want < size ? size : want;
+        c = xmalloc(sizeof(*c) + want);
+        c->next = f->chunks;
+        c->used = 0;
+        c->size = want;
+        f->chunks = c;
+    }
+    it = (struct item *)(c->mem + c->used);
+    c->used += size;
+    memset(it, 0, sizeof(*it));
+    it->in_fan = true;
+    it->user = user;
+    it->away = away;
+    memcpy(it->jid, jid, len + 1);
+    return it;
+}
+
+static void fan_free(struct fan *f)
+{
+    for (struct chunk *c = f->chunks, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(f->e);
+    free(f);
+}
+
 static uint8_t fan_state(const struct fan_entry *e)
 {
     switch (e->at) {
@@ -412,8 +470,7 @@ static void fans_sync(struct delivery *d)
             f->dirty = false;
         if (f->live == 0 && (!f->dirty || f->gone)) {
             *pp = f->next;
-            free(f->e);
-            free(f);
+            fan_free(f);
         } else {
             pp = &f->next;
         }
@@ -645,8 +702,7 @@ void delivery_free(struct delivery *d)
         struct fan *f = d->fans;
 
         d->fans = f->next;
-        free(f->e);
-        free(f);
+        fan_free(f);
     }
     free(d->holds);
     free(d->holdref);
@@ -1058,10 +1114,8 @@ static void route_begin(void *ud, int64_t post)
         next = it->next;
         item_free(it);
     }
-    if (d->build.fan != NULL) {
-        free(d->build.fan->e);
-        free(d->build.fan);
-    }
+    if (d->build.fan != NULL)
+        fan_free(d->build.fan);
     d->build.fan = NULL;
     d->build.head = d->build.tail = NULL;
     d->build.nheld = 0;
@@ -1094,7 +1148,7 @@ static bool route_one(void *ud, const struct route *r)
         f->e = xrealloc(f->e, f->cap * sizeof(*f->e));
     }
     f->e[f->n] = (struct fan_entry){r->user, r->ordinary, AT_QUEUED};
-    it = item_new(NULL, r->user, r->jid, r->away, NULL);
+    it = fan_item(f, r->user, r->jid, r->away);
     it->allowed_at = presence_changes(d->presence);
     it->fan = f;
     it->idx = f->n++;
@@ -1551,12 +1605,22 @@ static int send_item(struct delivery *d, const struct item *it)
     return d->ops->send(d->ud, &m);
 }
 
+/* Updates sent and not yet confirmed. */
+static size_t in_flight(const struct delivery *d)
+{
+    size_t n = d->cur.n;
+
+    for (size_t i = 0; i < d->nwindows; i++)
+        n += d->windows[i].n;
+    return n;
+}
+
 void delivery_pump(struct delivery *d)
 {
     struct sent *x;
 
     while (d->head != NULL && d->nwindows < MAX_WINDOWS &&
-           d->ops->room(d->ud) > 0) {
+           in_flight(d) < MAX_FLIGHT && d->ops->room(d->ud) > 0) {
         struct item *it = d->head;
 
         if ((it->allowed_at != presence_changes(d->presence) &&

@@ -98,11 +98,15 @@ enum stmt_id {
     S_MUTE,
     S_UNMUTE,
     S_MENTIONS_INSERT,
+    S_TRACKED,
     S_OUTBOX_KEPT,
     S_OUTBOX_FOLLOWERS,
     S_OUTBOX_REPEAT,
     S_OUTBOX_DM,
     S_OUTBOX_BROADCAST,
+    S_REACH,
+    S_OUTBOX_HELD,
+    S_DATA_VERSION,
     S_POST_GET,
     S_POST_DEL_MENTIONS,
     S_POST_DEL_REACTIONS,
@@ -286,6 +290,9 @@ static const char *const sql[S_COUNT] = {
      * or banned users; a muted thread does not reach a follower either.
      * Whoever passes all that is routed (ROUTE), last: a CASE is the one
      * order of evaluation SQLite promises. */
+    /* Whether anyone tracks a word of ?1 (a JSON array). */
+    [S_TRACKED] = "SELECT 1 FROM json_each(?1) j JOIN tracks t "
+                  "ON t.word = j.value LIMIT 1",
     [S_OUTBOX_KEPT] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
@@ -329,7 +336,23 @@ static const char *const sql[S_COUNT] = {
         "u.id != ?2 AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
         NOT_BLOCKING("?2")
         "THEN " ROUTE("1") " ELSE 0 END",
+    /* Who an ordinary post of ?1 outside a thread may reach: its
+     * followers, as S_OUTBOX_FOLLOWERS filters them, kept in memory
+     * between posts (struct reach). */
+    [S_REACH] =
+        "SELECT u.id, u.jid, u.away FROM follows f JOIN users u "
+        "ON u.id = f.follower WHERE f.followee = ?1 AND u.id != ?1 "
+        "AND u.active = 1 AND u.deliver = 1 AND u.banned = 0 "
+        NOT_BLOCKING("?1")
+        NO_DIGEST("?1")
+        "ORDER BY f.follower",
     /* clang-format on */
+    /* Held rows of post ?1 for the followers in ?2 the router left. */
+    [S_OUTBOX_HELD] =
+        "INSERT OR IGNORE INTO outbox (post, user, created, class) "
+        "SELECT ?1, value, ?3, 0 FROM json_each(?2)",
+    /* Changes by other connections (struct reach). */
+    [S_DATA_VERSION] = "PRAGMA data_version",
     /* Inherently a walk over every reachable user. */
     [S_OUTBOX_BROADCAST] =
         "INSERT INTO outbox (post, user, created) "
@@ -556,6 +579,32 @@ static const char *const sql[S_COUNT] = {
                    "ORDER BY b.blocked",
 };
 
+/*
+ * Who an author's ordinary posts reach (S_REACH), kept in memory: a
+ * popular author's next post routes its followers from here, not from a
+ * walk of the follows index and a users row each.  SQLite stays the only
+ * record.  What could change the answer drops it: TEMP triggers on
+ * follows, blocks and follow_digest drop the author's entry, and a change
+ * to a user's id, jid, active, deliver, away or banned drops the entries
+ * of everyone they follow (reach_sql); a rolled-back transaction and a
+ * change by another connection (PRAGMA data_version) drop them all.
+ * REACH_SLOTS authors are kept, the least recently used go first, and
+ * while more than REACH_ROWS followers are kept in all.
+ */
+#define REACH_SLOTS 16
+#define REACH_ROWS  500000
+
+struct reach {
+    int64_t author;
+    unsigned long used; /* reach_clock when last used */
+    bool stale;         /* dropped: freed at the next look */
+    size_t n;
+    int64_t *users; /* in follower order */
+    uint32_t *jid;  /* offsets into jids */
+    bool *away;
+    char *jids;
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
@@ -563,8 +612,16 @@ struct store {
     bool lost;       /* SQLite rolled the whole batch back after an error */
     bool unindexed;  /* posts added that the search index lacks */
     bool unwritable; /* the last write failed: full disk, I/O error */
-    int mark;        /* pages_written() when the transaction began */
+    bool unit_lazy;  /* the unit begun is lazy (begin_unit()) */
+    /* sqlite3_total_changes64() at the last commit, when the lazy unit
+     * began, and what lazy units changed since the last commit */
+    int64_t changes_seen, lazy_from, lazy_changes;
+    int mark; /* pages_written() when the transaction began */
     struct store_router router;
+    struct reach *reach[REACH_SLOTS]; /* NULL: free slot */
+    size_t reach_rows;                /* in all slots */
+    unsigned long reach_clock;
+    int64_t data_version; /* PRAGMA data_version when last looked */
     struct { /* the recipients of the post being added, as routed */
         int64_t post;
         struct idmap seen; /* user -> enum routed */
@@ -669,14 +726,61 @@ static int scalar(struct store *s, sqlite3_stmt *st, int64_t *out)
 
 /* A unit of work (a post with its outbox, a block...): a transaction of
  * its own, or a savepoint inside a batch.  rollback() undoes the unit
- * only. */
-static int begin(struct store *s)
+ * only.
+ *
+ * A lazy unit only records what the server has confirmed (rows and
+ * fan-out entries delivered, entries handed over to held rows).  In WAL
+ * mode the database runs with synchronous = NORMAL and on_commit() syncs
+ * the WAL after every commit that changed anything but lazy units:
+ * everything a user is told was done (a post, a follow...) is on disk
+ * before the answer leaves.  A commit of lazy units alone is not synced:
+ * the WAL keeps commits in order, so it reaches the disk with the next
+ * commit that is, or the next checkpoint.  A crash of the machine before
+ * then sends those updates again, under the same ids, as a crash before
+ * the write always did. */
+static int begin_unit(struct store *s, bool lazy)
 {
+    s->unit_lazy = lazy;
+    s->lazy_from = sqlite3_total_changes64(s->db);
     if (s->batch)
         return exec(s, stmt(s, S_SAVEPOINT));
     s->mark = pages_written(s);
     return exec(s, stmt(s, S_BEGIN));
 }
+
+static int begin(struct store *s)
+{
+    return begin_unit(s, false);
+}
+
+#define CHECKPOINT_PAGES 1000 /* SQLite's own automatic checkpoint */
+
+/* sqlite3_wal_hook(): a commit is in the WAL.  Unless lazy units made
+ * every change it holds, sync the WAL (SQLite's own file, through its
+ * VFS); then checkpoint as SQLite would by itself.  An error fails the
+ * COMMIT that called (committed, though not known to be on disk). */
+static int on_commit(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    struct store *s = ud;
+    int64_t now = sqlite3_total_changes64(db);
+    bool lazy = s->lazy_changes > 0 && now - s->changes_seen == s->lazy_changes;
+    sqlite3_file *wal = NULL;
+    int rc = SQLITE_OK;
+
+    s->changes_seen = now;
+    s->lazy_changes = 0;
+    if (!lazy &&
+        sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) ==
+            SQLITE_OK &&
+        wal != NULL && wal->pMethods != NULL)
+        rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (pages >= CHECKPOINT_PAGES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+    return rc;
+}
+
+static void reach_drop(struct store *s, int64_t author);
 
 /* Some errors (full disk, I/O) make SQLite roll back the whole
  * transaction itself, a failed COMMIT always does: then there is nothing
@@ -689,6 +793,8 @@ static int rollback(struct store *s)
         return -1;
     }
     if (s->batch) {
+        /* No rollback hook runs for ROLLBACK TO. */
+        reach_drop(s, 0);
         exec(s, stmt(s, S_ROLLBACK_TO));
         exec(s, stmt(s, S_RELEASE));
     } else {
@@ -699,6 +805,10 @@ static int rollback(struct store *s)
 
 static int commit(struct store *s)
 {
+    if (s->unit_lazy) {
+        s->lazy_changes += sqlite3_total_changes64(s->db) - s->lazy_from;
+        s->unit_lazy = false;
+    }
     if (exec(s, stmt(s, s->batch ? S_RELEASE : S_COMMIT)) < 0)
         return rollback(s);
     if (!s->batch)
@@ -782,11 +892,11 @@ static int64_t outbox_exec(struct store *s, sqlite3_stmt *st, int sign)
 }
 
 /* outbox_exec() removing rows, in a transaction of its own. */
-static int64_t outbox_remove(struct store *s, sqlite3_stmt *st)
+static int64_t outbox_remove(struct store *s, sqlite3_stmt *st, bool lazy)
 {
     int64_t n;
 
-    if (begin(s) < 0) {
+    if (begin_unit(s, lazy) < 0) {
         sqlite3_reset(st);
         return -1;
     }
@@ -795,31 +905,22 @@ static int64_t outbox_remove(struct store *s, sqlite3_stmt *st)
     return commit(s) < 0 ? -1 : n;
 }
 
-/* starling_route(post, user, jid, away, class): 1 when the router serves
- * this recipient from memory (or the post reaches them otherwise), 0 for
- * a held row.  Each recipient is put to the router once per post. */
-static void route_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
+/* Put recipient r of the post being added to the router, once: true
+ * when it is served from memory (or the post reaches them otherwise),
+ * false for a held row.  The answer is remembered for the post's later
+ * statements; the last one (last) has none. */
+static bool route_decide(struct store *s, const struct route *r, bool last)
 {
-    struct store *s = sqlite3_user_data(cx);
-    struct route r;
     int *seen, how;
 
-    (void)argc;
-    r.post = sqlite3_value_int64(v[0]);
-    r.user = sqlite3_value_int64(v[1]);
-    r.jid = (const char *)sqlite3_value_text(v[2]);
-    r.away = sqlite3_value_int(v[3]) != 0;
-    r.ordinary = sqlite3_value_int(v[4]) == 0;
-    if (s->router.route == NULL || r.jid == NULL || r.post != s->route.post) {
-        sqlite3_result_int(cx, 0);
-        return;
-    }
-    if ((seen = idmap_get(&s->route.seen, r.user)) != NULL) {
-        sqlite3_result_int(cx, *seen != ROUTED_HELD);
-        return;
-    }
-    how = s->router.route(s->router.ud, &r) ? ROUTED_FANNED : ROUTED_HELD;
-    idmap_put(&s->route.seen, r.user, how);
+    if (s->router.route == NULL || r->post != s->route.post)
+        return false;
+    if (s->route.seen.n > 0 &&
+        (seen = idmap_get(&s->route.seen, r->user)) != NULL)
+        return *seen != ROUTED_HELD;
+    how = s->router.route(s->router.ud, r) ? ROUTED_FANNED : ROUTED_HELD;
+    if (!last)
+        idmap_put(&s->route.seen, r->user, how);
     if (how == ROUTED_FANNED) {
         if (s->route.n == s->route.cap) {
             s->route.cap = s->route.cap ? s->route.cap * 2 : 64;
@@ -827,10 +928,224 @@ static void route_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
                                       s->route.cap * sizeof(*s->route.users));
             s->route.states = xrealloc(s->route.states, s->route.cap);
         }
-        s->route.users[s->route.n] = r.user;
-        s->route.states[s->route.n++] = r.ordinary ? FAN_OPEN : FAN_OPEN_KEPT;
+        s->route.users[s->route.n] = r->user;
+        s->route.states[s->route.n++] = r->ordinary ? FAN_OPEN : FAN_OPEN_KEPT;
     }
-    sqlite3_result_int(cx, how != ROUTED_HELD);
+    return how != ROUTED_HELD;
+}
+
+/* starling_route(post, user, jid, away, class): route_decide() from SQL,
+ * 1 or 0 (0: a held row). */
+static void route_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
+{
+    struct route r;
+
+    (void)argc;
+    r.post = sqlite3_value_int64(v[0]);
+    r.user = sqlite3_value_int64(v[1]);
+    r.jid = (const char *)sqlite3_value_text(v[2]);
+    r.away = sqlite3_value_int(v[3]) != 0;
+    r.ordinary = sqlite3_value_int(v[4]) == 0;
+    sqlite3_result_int(cx, r.jid != NULL &&
+                               route_decide(sqlite3_user_data(cx), &r, false));
+}
+
+/* Reach (struct reach) ---------------------------------------------------- */
+
+/* The TEMP triggers that drop what is kept when it may have changed. */
+#define REACH_ON(table, col)                                                   \
+    "CREATE TEMP TRIGGER reach_" table "_ai AFTER INSERT ON main." table       \
+    " BEGIN SELECT starling_reach_changed(new." col "); END;"                  \
+    "CREATE TEMP TRIGGER reach_" table "_ad AFTER DELETE ON main." table       \
+    " BEGIN SELECT starling_reach_changed(old." col "); END;"                  \
+    "CREATE TEMP TRIGGER reach_" table "_au AFTER UPDATE ON main." table       \
+    " BEGIN SELECT starling_reach_changed(old." col "),"                       \
+    " starling_reach_changed(new." col "); END;"
+#define REACH_OF_FOLLOWERS(ids)                                                \
+    " BEGIN SELECT starling_reach_changed(followee) FROM follows"              \
+    " WHERE follower IN (" ids "); END;"
+/* clang-format off */
+static const char reach_sql[] =
+    REACH_ON("follows", "followee")
+    REACH_ON("blocks", "blocked")
+    REACH_ON("follow_digest", "followee")
+    "CREATE TEMP TRIGGER reach_users_ai AFTER INSERT ON main.users"
+    REACH_OF_FOLLOWERS("new.id")
+    "CREATE TEMP TRIGGER reach_users_ad AFTER DELETE ON main.users"
+    REACH_OF_FOLLOWERS("old.id")
+    "CREATE TEMP TRIGGER reach_users_au AFTER UPDATE OF"
+    " id, jid, active, deliver, away, banned ON main.users"
+    REACH_OF_FOLLOWERS("old.id, new.id");
+/* clang-format on */
+
+static void reach_free(struct reach *r)
+{
+    if (r == NULL)
+        return;
+    free(r->users);
+    free(r->jid);
+    free(r->away);
+    free(r->jids);
+    free(r);
+}
+
+/* Drop what is kept of author's reach, or of everybody's (author 0): it
+ * is freed at the next look, not under a caller still reading it. */
+static void reach_drop(struct store *s, int64_t author)
+{
+    for (int i = 0; i < REACH_SLOTS; i++)
+        if (s->reach[i] != NULL &&
+            (author == 0 || s->reach[i]->author == author))
+            s->reach[i]->stale = true;
+}
+
+/* starling_reach_changed(author), called by the TEMP triggers. */
+static void reach_changed_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
+{
+    (void)argc;
+    reach_drop(sqlite3_user_data(cx), sqlite3_value_int64(v[0]));
+    sqlite3_result_null(cx);
+}
+
+/* sqlite3_rollback_hook(): whatever was read inside may be undone, and
+ * nothing changed since the last commit is left to sync. */
+static void rolled_back(void *ud)
+{
+    struct store *s = ud;
+
+    reach_drop(s, 0);
+    s->changes_seen = sqlite3_total_changes64(s->db);
+    s->lazy_changes = 0;
+}
+
+static void reach_evict(struct store *s, int i)
+{
+    s->reach_rows -= s->reach[i]->n;
+    reach_free(s->reach[i]);
+    s->reach[i] = NULL;
+}
+
+/* The least recently used slot other than keep, or -1. */
+static int reach_oldest(const struct store *s, int keep)
+{
+    int old = -1;
+
+    for (int i = 0; i < REACH_SLOTS; i++)
+        if (i != keep && s->reach[i] != NULL &&
+            (old < 0 || s->reach[i]->used < s->reach[old]->used))
+            old = i;
+    return old;
+}
+
+/* Read who author reaches from the store.  NULL on error. */
+static struct reach *reach_read(struct store *s, int64_t author)
+{
+    sqlite3_stmt *st = stmt(s, S_REACH);
+    struct reach *r = xcalloc(1, sizeof(*r));
+    struct buf jids = {0};
+    size_t cap = 0;
+    int rc;
+
+    r->author = author;
+    sqlite3_bind_int64(st, 1, author);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *jid = (const char *)sqlite3_column_text(st, 1);
+
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            r->users = xrealloc(r->users, cap * sizeof(*r->users));
+            r->jid = xrealloc(r->jid, cap * sizeof(*r->jid));
+            r->away = xrealloc(r->away, cap * sizeof(*r->away));
+        }
+        r->users[r->n] = sqlite3_column_int64(st, 0);
+        r->jid[r->n] = (uint32_t)jids.len;
+        buf_appendn(&jids, jid != NULL ? jid : "",
+                    (size_t)sqlite3_column_bytes(st, 1) + 1);
+        r->away[r->n++] = sqlite3_column_int(st, 2) != 0;
+    }
+    sqlite3_reset(st);
+    r->jids = jids.s;
+    if (rc != SQLITE_DONE) {
+        reach_free(r);
+        db_error(s, "followers of a post");
+        return NULL;
+    }
+    return r;
+}
+
+/* Who author's ordinary posts reach: kept, or read and kept now.  NULL on
+ * error. */
+static const struct reach *reach_of(struct store *s, int64_t author)
+{
+    struct reach *r;
+    int64_t version;
+    int slot = -1;
+
+    if (scalar(s, stmt(s, S_DATA_VERSION), &version) < 0)
+        return NULL;
+    if (version != s->data_version) {
+        s->data_version = version;
+        reach_drop(s, 0);
+    }
+    for (int i = 0; i < REACH_SLOTS; i++) {
+        if (s->reach[i] != NULL && s->reach[i]->stale)
+            reach_evict(s, i);
+        if (s->reach[i] == NULL)
+            slot = slot < 0 ? i : slot;
+        else if (s->reach[i]->author == author) {
+            s->reach[i]->used = ++s->reach_clock;
+            return s->reach[i];
+        }
+    }
+    if ((r = reach_read(s, author)) == NULL)
+        return NULL;
+    if (slot < 0)
+        reach_evict(s, slot = reach_oldest(s, -1));
+    while (s->reach_rows + r->n > REACH_ROWS) {
+        int old = reach_oldest(s, slot);
+
+        if (old < 0)
+            break;
+        reach_evict(s, old);
+    }
+    r->used = ++s->reach_clock;
+    s->reach[slot] = r;
+    s->reach_rows += r->n;
+    return r;
+}
+
+static int64_t outbox_for_users(struct store *s, sqlite3_stmt *st,
+                                const int64_t *users, size_t n, time_t now);
+
+/* Route the followers of author for their ordinary post id, as
+ * S_OUTBOX_FOLLOWERS does, from reach_of(); one statement writes the held
+ * rows of those the router leaves.  Rows added, or -1. */
+static int64_t reach_route(struct store *s, int64_t id, int64_t author,
+                           time_t created)
+{
+    const struct reach *r = reach_of(s, author);
+    int64_t *held, added = 0;
+    size_t nheld = 0;
+
+    if (r == NULL)
+        return -1;
+    held = xmalloc((r->n > 0 ? r->n : 1) * sizeof(*held));
+    for (size_t i = 0; i < r->n; i++) {
+        struct route rt = {id, r->users[i], r->jids + r->jid[i], r->away[i],
+                           true};
+
+        /* Each follower once, and no statement routes after this. */
+        if (!route_decide(s, &rt, true))
+            held[nheld++] = rt.user;
+    }
+    if (nheld > 0) {
+        sqlite3_stmt *st = stmt(s, S_OUTBOX_HELD);
+
+        sqlite3_bind_int64(st, 1, id);
+        added = outbox_for_users(s, st, held, nheld, created);
+    }
+    free(held);
+    return added;
 }
 
 void store_set_router(struct store *s, const struct store_router *r)
@@ -848,6 +1163,33 @@ static void route_begin(struct store *s, int64_t post)
     idmap_clear(&s->route.seen);
     if (s->router.begin != NULL)
         s->router.begin(s->router.ud, post);
+}
+
+/* In WAL mode (some file systems cannot have it), commits are synced by
+ * on_commit(), which does what SQLite's automatic checkpoint did too;
+ * otherwise SQLite syncs every commit itself (synchronous = FULL). */
+static int sync_by_hook(struct store *s)
+{
+    sqlite3_stmt *st;
+    const char *mode;
+    bool wal;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    mode = sqlite3_step(st) == SQLITE_ROW
+               ? (const char *)sqlite3_column_text(st, 0)
+               : NULL;
+    wal = mode != NULL && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal)
+        return 0;
+    s->changes_seen = sqlite3_total_changes64(s->db);
+    sqlite3_wal_hook(s->db, on_commit, s);
+    return sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+                        NULL) == SQLITE_OK
+               ? 0
+               : -1;
 }
 
 struct store *store_open(const char *path)
@@ -884,8 +1226,17 @@ struct store *store_open(const char *path)
         goto fail;
     if (sqlite3_create_function(s->db, "starling_route", 5,
                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, s, route_fn,
-                                NULL, NULL) != SQLITE_OK) {
+                                NULL, NULL) != SQLITE_OK ||
+        /* Called by TEMP triggers: not SQLITE_DIRECTONLY. */
+        sqlite3_create_function(s->db, "starling_reach_changed", 1, SQLITE_UTF8,
+                                s, reach_changed_fn, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, reach_sql, NULL, NULL, NULL) != SQLITE_OK) {
         log_error("database: %s", sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    sqlite3_rollback_hook(s->db, rolled_back, s);
+    if (!memory && sync_by_hook(s) < 0) {
+        log_error("database %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
     for (int i = 0; i < S_COUNT; i++) {
@@ -913,6 +1264,8 @@ void store_close(struct store *s)
     idmap_clear(&s->route.seen);
     free(s->route.users);
     free(s->route.states);
+    for (int i = 0; i < REACH_SLOTS; i++)
+        reach_free(s->reach[i]);
     free(s);
 }
 
@@ -1583,6 +1936,19 @@ static int insert_fanout(struct store *s, int64_t id, time_t created)
     return r;
 }
 
+/* Whether anyone tracks one of words (a JSON array): 1, 0, or -1. */
+static int tracked(struct store *s, const char *words)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACKED);
+    int64_t hit;
+
+    bind_text(st, 1, words);
+    if (scalar(s, st, &hit) < 0)
+        return -1;
+    sqlite3_clear_bindings(st);
+    return hit != 0;
+}
+
 static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
                          int64_t thread, size_t *n)
 {
@@ -1594,20 +1960,28 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     switch (p->kind) {
     case POST_PUBLIC:
         words = json_array(p->words, p->n_words);
-        st = stmt(s, S_OUTBOX_KEPT);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, p->author);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
-        bind_text(st, 4, words);
-        sqlite3_bind_int64(st, 5, p->reply_to);
-        sqlite3_bind_int64(st, 6, thread);
-        added = outbox_exec(s, st, 1);
+        /* Most posts mention nobody, answer nothing and have no word
+         * anyone tracks: S_TRACKED tells that for less than a tenth of
+         * what S_OUTBOX_KEPT costs to find nothing. */
+        added = p->n_mentions > 0 || p->reply_to > 0 ? 1 : tracked(s, words);
+        if (added > 0) {
+            st = stmt(s, S_OUTBOX_KEPT);
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int64(st, 2, p->author);
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
+            bind_text(st, 4, words);
+            sqlite3_bind_int64(st, 5, p->reply_to);
+            sqlite3_bind_int64(st, 6, thread);
+            added = outbox_exec(s, st, 1);
+        }
         free(words);
         if (added < 0)
             return -1;
         kept = added;
-        st = stmt(s, S_OUTBOX_FOLLOWERS);
-        sqlite3_bind_int64(st, 4, thread);
+        /* A thread's followers are filtered by its mutes as well. */
+        st = thread != 0 ? stmt(s, S_OUTBOX_FOLLOWERS) : NULL;
+        if (st != NULL)
+            sqlite3_bind_int64(st, 4, thread);
         break;
     case POST_REPEAT: {
         int64_t *had = NULL;
@@ -1635,10 +2009,14 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
         st = stmt(s, S_OUTBOX_BROADCAST);
         break;
     }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, p->author);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
-    added = outbox_exec(s, st, 1);
+    if (st == NULL) {
+        added = reach_route(s, id, p->author, p->created);
+    } else {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, p->author);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)p->created);
+        added = outbox_exec(s, st, 1);
+    }
     if (added < 0 || insert_fanout(s, id, p->created) < 0)
         return -1;
     if (n != NULL)
@@ -2415,7 +2793,7 @@ int store_outbox_clear_user(struct store *s, int64_t user)
     sqlite3_stmt *st = stmt(s, S_OUTBOX_CLEAR_USER);
 
     sqlite3_bind_int64(st, 1, user);
-    return outbox_remove(s, st) < 0 ? -1 : 0;
+    return outbox_remove(s, st, false) < 0 ? -1 : 0;
 }
 
 int store_outbox_done(struct store *s, const int64_t *ids, size_t n)
@@ -2429,7 +2807,7 @@ int store_outbox_done(struct store *s, const int64_t *ids, size_t n)
     /* One statement for the lot: a statement per row cost more. */
     json = json_ids(ids, n);
     bind_text(st, 1, json);
-    rc = outbox_remove(s, st) < 0 ? -1 : 0;
+    rc = outbox_remove(s, st, true) < 0 ? -1 : 0;
     sqlite3_clear_bindings(st);
     free(json);
     return rc;
@@ -2550,7 +2928,7 @@ static int fanout_set(struct store *s, int64_t post, const uint8_t *states,
 int store_fanout_set(struct store *s, int64_t post, const uint8_t *states,
                      size_t n)
 {
-    if (begin(s) < 0)
+    if (begin_unit(s, true) < 0)
         return -1;
     if (fanout_set(s, post, states, n) < 0)
         return rollback(s);
@@ -2582,7 +2960,7 @@ int store_fanout_hold(struct store *s, const struct fan_hold *v, size_t n)
 {
     if (n == 0)
         return 0;
-    if (begin(s) < 0)
+    if (begin_unit(s, true) < 0)
         return -1;
     if (fanout_hold(s, v, n, NULL) < 0)
         return rollback(s);

@@ -49,7 +49,7 @@ static size_t op_room(void *ud)
 
 static int op_send(void *ud, const struct outmsg *m)
 {
-    struct sent *s = &T.sent[T.nsent++];
+    struct sent *s = &T.sent[T.nsent++ % 256]; /* the last 256 kept */
 
     (void)ud;
     snprintf(s->to, sizeof(s->to), "%s", m->to);
@@ -349,6 +349,43 @@ static void test_deleted_in_flight_does_not_swallow_next(void **state)
     assert_int_equal(held(), 2); /* the retraction and "second" owed */
     confirm_all();
     assert_int_equal(held(), 0);
+}
+
+/* However large the fan-out, at most 256 updates are out unconfirmed
+ * (what a dropped stream may send a second time); each barrier's answer
+ * lets its window's worth more go. */
+static void test_unconfirmed_updates_bounded(void **state)
+{
+    char jid[32], nick[16];
+    struct user u;
+    size_t before;
+
+    (void)state;
+    for (int i = 0; i < 600; i++) {
+        snprintf(jid, sizeof(jid), "f%d@x", i);
+        snprintf(nick, sizeof(nick), "f%d", i);
+        assert_int_equal(
+            store_user_create(T.st, jid, nick, false, false, 1, &u), 0);
+        assert_int_equal(store_follow(T.st, u.id, T.author, 1), 0);
+        snprintf(jid, sizeof(jid), "f%d@x/r", i);
+        presence_update(T.pr, jid, SHOW_CHAT, 0);
+    }
+    post("to many", 100);
+    assert_int_equal(T.nsent, 256);
+    assert_int_equal(T.ntokens, 2);
+    delivery_barrier_done(T.d, T.tokens[0]);
+    delivery_pump(T.d);
+    assert_true(T.nsent > 256 && T.nsent <= 256 + 128);
+    while (T.nsent < 600) {
+        before = T.nsent;
+        confirm_all();
+        delivery_pump(T.d);
+        assert_true(T.nsent > before && T.nsent - before <= 256);
+    }
+    confirm_all();
+    delivery_pump(T.d);
+    assert_int_equal(T.nsent, 600);
+    assert_int_equal(delivery_pending(T.d), 0);
 }
 
 static void test_confirmed_rows_deleted_together(void **state)
@@ -714,6 +751,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T_(test_available_now_and_confirmed_by_barrier),
+        T_(test_unconfirmed_updates_bounded),
         T_(test_confirmed_rows_deleted_together),
         T_(test_drop_keeps_what_was_confirmed),
         T_(test_dnd_and_offline_hold_then_deliver_oldest_first),

@@ -12,8 +12,11 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "dbfile.h"
 #include "queries.h"
 #include "store.h"
 #include "util.h"
@@ -312,6 +315,105 @@ static void test_recipients(void **state)
         assert_string_equal(r, expect);
         free(r);
     }
+}
+
+/* Recipients as "u1,u2" of a fresh post by author (held rows: no router). */
+static char *next_post(int64_t author)
+{
+    return recipients(post(author, "again", NULL, 0, NULL, 0, NULL));
+}
+
+#define EXPECT_NEXT(author, ...)                                               \
+    do {                                                                       \
+        char *got_ = next_post(author), want_[128];                            \
+                                                                               \
+        snprintf(want_, sizeof(want_), __VA_ARGS__);                           \
+        assert_string_equal(got_, want_);                                      \
+        free(got_);                                                            \
+    } while (0)
+
+/* An author's next post reaches whoever follows them then: each change
+ * between two posts shows in the second (the followers are kept in
+ * memory between posts, and each change must drop what is kept). */
+static void test_recipients_follow_each_change(void **state)
+{
+    int64_t a = mkuser("a@x", "a"), b = mkuser("b@x", "b");
+    int64_t c = mkuser("c@x", "c"), d = mkuser("d@x", "d"), e;
+    bool added, changed;
+
+    (void)state;
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    assert_int_equal(store_follow(st, c, a, 1), 0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)c);
+    /* Follow, unfollow. */
+    assert_int_equal(store_follow(st, d, a, 1), 0);
+    assert_int_equal(store_unfollow(st, c, a), 0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)d);
+    /* Block, unblock. */
+    assert_int_equal(store_block(st, b, a), 0);
+    EXPECT_NEXT(a, "%lld", (long long)d);
+    assert_int_equal(store_unblock(st, b, a), 0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)d);
+    /* Delivery off and on, inactive and back, banned and back. */
+    assert_int_equal(store_user_set_flag(st, d, USER_DELIVER, false), 0);
+    EXPECT_NEXT(a, "%lld", (long long)b);
+    assert_int_equal(store_user_set_flag(st, d, USER_DELIVER, true), 0);
+    assert_int_equal(store_user_set_flag(st, b, USER_ACTIVE, false), 0);
+    EXPECT_NEXT(a, "%lld", (long long)d);
+    assert_int_equal(store_user_set_flag(st, b, USER_ACTIVE, true), 0);
+    assert_int_equal(store_user_set_ban(st, d, true, "spam"), 0);
+    EXPECT_NEXT(a, "%lld", (long long)b);
+    assert_int_equal(store_user_set_ban(st, d, false, ""), 0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)d);
+    /* Digest mode and back to live. */
+    assert_int_equal(store_follow_mode(st, b, a, true, 1, &added, &changed), 0);
+    EXPECT_NEXT(a, "%lld", (long long)d);
+    assert_int_equal(store_follow_mode(st, b, a, false, 1, &added, &changed),
+                     0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)d);
+    /* Another author's followers are their own. */
+    assert_int_equal(store_follow(st, a, b, 1), 0);
+    EXPECT_NEXT(b, "%lld", (long long)a);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)d);
+    /* A new user who follows; an erased one. */
+    e = mkuser("e@x", "e");
+    assert_int_equal(store_follow(st, e, a, 1), 0);
+    EXPECT_NEXT(a, "%lld,%lld,%lld", (long long)b, (long long)d, (long long)e);
+    assert_int_equal(store_user_erase(st, d), 0);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)e);
+}
+
+/* A follow written by another connection to the same file (another
+ * process: an operator's tool) reaches the author's next post too. */
+static void test_recipients_see_another_connection(void **state)
+{
+    char dir[] = "/tmp/starling-store-XXXXXX", path[64], sqlq[128];
+    struct store *saved = st;
+    sqlite3 *db;
+    int64_t a, b, c;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    st = store_open(path);
+    assert_non_null(st);
+    a = mkuser("a@x", "a");
+    b = mkuser("b@x", "b");
+    c = mkuser("c@x", "c");
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    EXPECT_NEXT(a, "%lld", (long long)b);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sqlq, sizeof(sqlq),
+             "INSERT INTO follows (follower, followee, created) "
+             "VALUES (%lld, %lld, 1)",
+             (long long)c, (long long)a);
+    assert_int_equal(sqlite3_exec(db, sqlq, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)c);
+    store_close(st);
+    st = saved;
+    dbfile_remove(path);
+    rmdir(dir);
 }
 
 static void test_dm_broadcast_and_dedupe(void **state)
@@ -912,6 +1014,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_follow_block_track, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipients_follow_each_change,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipients_see_another_connection,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dm_broadcast_and_dedupe, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listings_search_and_delete, setup,

@@ -60,8 +60,11 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
     return REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
 
+static unsigned syncs; /* xSync calls on any file */
+
 static int f_sync(sqlite3_file *f, int flags)
 {
+    syncs++;
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
@@ -429,6 +432,93 @@ static void test_full_disk_loses_no_update_from_memory(void **state)
     presence_free(pr);
 }
 
+/* A follow in a batch that is lost never took place: the author's next
+ * post does not reach the follower, though a post in the same batch did
+ * (the followers kept in memory are dropped with the batch). */
+static int64_t held(void)
+{
+    struct store_stats s;
+
+    assert_int_equal(store_stats(st, &s), 0);
+    return s.held;
+}
+
+static void test_a_lost_batch_takes_its_follows(void **state)
+{
+    int64_t a, b, id;
+
+    (void)state;
+    a = mkuser("a@x", "a");
+    b = mkuser("b@x", "b");
+    assert_int_equal(add(a, "to nobody", &id), 0);
+    assert_int_equal(held(), 0);
+    assert_int_equal(store_batch_begin(st), 0);
+    assert_int_equal(store_follow(st, b, a, 1), 0);
+    assert_int_equal(add(a, "to b, in the batch", &id), 0);
+    full = true;
+    assert_int_equal(store_batch_end(st), -1);
+    full = false;
+    assert_int_equal(store_is_following(st, b, a), 0);
+    assert_int_equal(add(a, "to nobody again", &id), 0);
+    assert_int_equal(held(), 0);
+}
+
+/* A post (or any change a user is told about) is on disk when its
+ * transaction ends; a commit that only records confirmed deliveries
+ * waits for the next one that syncs. */
+static int row_id(void *ud, const struct outbox_row *r)
+{
+    *(int64_t *)ud = r->id;
+    return 0;
+}
+
+/* A post by a to its one follower, synced; its held row's id. */
+static int64_t post_held(int64_t a, const char *body)
+{
+    int64_t id, row = 0;
+    unsigned before = syncs;
+
+    assert_int_equal(add(a, body, &id), 0);
+    assert_true(syncs > before);
+    assert_int_equal(store_outbox_for_post(st, id, OUTBOX_UPDATE, row_id, &row),
+                     0);
+    assert_true(row > 0);
+    return row;
+}
+
+static void test_only_confirmations_wait_for_a_sync(void **state)
+{
+    int64_t a, f, row;
+    unsigned before;
+
+    (void)state;
+    a = mkuser("a@x", "a");
+    f = mkuser("f@x", "f");
+    before = syncs;
+    assert_int_equal(store_follow(st, f, a, 1), 0);
+    assert_true(syncs > before);
+    /* A confirmation alone: no sync. */
+    row = post_held(a, "one");
+    before = syncs;
+    assert_int_equal(store_outbox_done(st, &row, 1), 0);
+    assert_int_equal(syncs, before);
+    /* With a change a user made in the same batch: synced. */
+    row = post_held(a, "two");
+    before = syncs;
+    assert_int_equal(store_batch_begin(st), 0);
+    assert_int_equal(store_outbox_done(st, &row, 1), 0);
+    assert_int_equal(store_user_set_flag(st, f, USER_AWAY, true), 0);
+    assert_int_equal(store_batch_end(st), 0);
+    assert_true(syncs > before);
+    /* A batch of confirmations alone: no sync. */
+    row = post_held(a, "three");
+    before = syncs;
+    assert_int_equal(store_batch_begin(st), 0);
+    assert_int_equal(store_outbox_done(st, &row, 1), 0);
+    assert_int_equal(store_batch_end(st), 0);
+    assert_int_equal(syncs, before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +528,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_full_disk_loses_no_update_from_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_lost_batch_takes_its_follows,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_confirmations_wait_for_a_sync,
+                                        setup, teardown),
     };
 
     install_full_vfs();
