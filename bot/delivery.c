@@ -753,9 +753,12 @@ void delivery_stanza_id(int64_t post, int64_t user, char *out, size_t len)
     p = put_int64(p + sizeof(ID_PREFIX) - 1, post < 0 ? 0 : post);
     *p++ = '-';
     p = put_int64(p, user < 0 ? 0 : user);
-    *p = '\0';
-    if (len > 0)
-        utf8_copy(out, len, id);
+    if (len == 0)
+        return;
+    /* ASCII: cut anywhere if it does not fit. */
+    len = (size_t)(p - id) < len ? (size_t)(p - id) : len - 1;
+    memcpy(out, id, len);
+    out[len] = '\0';
 }
 
 int64_t delivery_post_of_id(const char *id)
