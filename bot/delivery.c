@@ -54,8 +54,12 @@
                         * stream may send a second time */
 #define FLUSH_MAX 1024 /* confirmed rows written at once, at most */
 
+/* What every recipient of a post (or of a note) sees, shared. */
 struct body {
     unsigned refs;
+    /* Whose update: "" for the service's own (an announcement, a note),
+     * else the author's (SPEC 10: per-user addresses). */
+    char author[NICK_MAX + 1];
     char text[];
 };
 
@@ -92,6 +96,7 @@ struct fan {
     size_t live;          /* entries queued or in flight */
     bool dirty;           /* states changed since written */
     bool gone;            /* the post is gone, and its record */
+    struct body *body;    /* its items' (NULL until the post is committed) */
     struct chunk *chunks; /* its items' memory, newest first */
 };
 
@@ -107,10 +112,9 @@ struct item {
     /* presence_changes() when presence last allowed it; 0 never looked */
     unsigned long allowed_at;
     enum outbox_what what;
-    int edits;                 /* the post's, for a correction's id */
-    char author[NICK_MAX + 1]; /* whose update, "" for the bot's own */
-    struct body *body;
-    bool in_fan; /* its memory is its fan's (fan_item()) */
+    int edits;         /* the post's, for a correction's id */
+    struct body *body; /* NULL for a fan's: the fan's */
+    bool in_fan;       /* its memory is its fan's (fan_item()) */
     char jid[];
 };
 
@@ -227,7 +231,9 @@ struct delivery {
     struct window windows[MAX_WINDOWS];
     size_t nwindows;
     struct window cur; /* sent, barrier not yet sent */
-    size_t cur_cap;
+    /* A window's array (room for MAX_FLIGHT) kept for the next: a
+     * malloc of that size cost a hundred instructions a delivery */
+    struct sent *spare;
     struct window done; /* confirmed, not yet written to the store */
     size_t done_cap;
     int64_t *done_ids; /* the outbox rows among them */
@@ -249,6 +255,15 @@ struct delivery {
 
 static void unpend(struct delivery *d, int64_t id);
 
+/* A window's array no longer needed: kept for the next, or freed. */
+static void window_done(struct delivery *d, struct sent *v)
+{
+    if (d->spare == NULL)
+        d->spare = v;
+    else
+        free(v);
+}
+
 /* Bodies and items --------------------------------------------------------- */
 
 /* What a client without XEP-0424 shows for a retraction. */
@@ -256,26 +271,33 @@ static void unpend(struct delivery *d, int64_t id);
     "This person attempted to retract a previous message, but it's "           \
     "unsupported by your client."
 
-static struct body *body_new(const char *text)
+/* author NULL: the service's own. */
+static struct body *body_new(const char *text, const char *author)
 {
     size_t len = strlen(text);
     struct body *b = xmalloc(sizeof(*b) + len + 1);
 
     b->refs = 1;
+    b->author[0] = '\0';
+    if (author != NULL)
+        utf8_copy(b->author, sizeof(b->author), author);
     memcpy(b->text, text, len + 1);
     return b;
 }
 
-/* The body every recipient of row r sees, formatted once and shared. */
+/* The body every recipient of row r sees, formatted once and shared.  An
+ * announcement is the service's; everything else its author's. */
 static struct body *body_of(const struct outbox_row *r)
 {
+    const char *author =
+        r->post.kind != POST_BROADCAST ? r->post.author_nick : NULL;
     struct body *b;
     char *text;
 
     if (r->what == OUTBOX_RETRACTION)
-        return body_new(RETRACT_FALLBACK);
+        return body_new(RETRACT_FALLBACK, author);
     text = delivery_format(&r->post);
-    b = body_new(text);
+    b = body_new(text, author);
     free(text);
     return b;
 }
@@ -293,7 +315,7 @@ static void item_free(struct item *it)
         free(it);
 }
 
-/* What it sends of outbox row r (for a fan's item, r->id is 0). */
+/* What it sends of outbox row r. */
 static void item_fill(struct item *it, const struct outbox_row *r,
                       struct body *body)
 {
@@ -301,16 +323,11 @@ static void item_fill(struct item *it, const struct outbox_row *r,
     it->post = r->post.id;
     it->what = r->what;
     it->edits = r->post.edits;
-    /* An announcement is the service's; everything else its author's
-     * (SPEC 10: per-user addresses). */
-    if (r->post.kind != POST_BROADCAST)
-        utf8_copy(it->author, sizeof(it->author), r->post.author_nick);
     it->body = body;
     body->refs++;
 }
 
-/* A new item for outbox row r (or a summary: r NULL) to jid; without a
- * body (a fan's, before its post is committed) it is filled later. */
+/* A new item for outbox row r (or a summary: r NULL) to jid. */
 static struct item *item_new(const struct outbox_row *r, int64_t user,
                              const char *jid, bool away, struct body *body)
 {
@@ -400,6 +417,7 @@ static struct item *fan_item(struct fan *f, int64_t user, const char *jid,
     c->used += size;
     memset(it, 0, sizeof(*it));
     it->in_fan = true;
+    it->post = f->post; /* a fresh update (OUTBOX_UPDATE) */
     it->user = user;
     it->away = away;
     memcpy(it->jid, jid, len + 1);
@@ -408,6 +426,7 @@ static struct item *fan_item(struct fan *f, int64_t user, const char *jid,
 
 static void fan_free(struct fan *f)
 {
+    body_unref(f->body);
     for (struct chunk *c = f->chunks, *next; c != NULL; c = next) {
         next = c->next;
         free(c);
@@ -608,7 +627,7 @@ void delivery_disconnected(struct delivery *d)
             if (w->v[k].fan != NULL)
                 fan_let_go(d, w->v[k].fan, w->v[k].idx, LET_HOLD);
         if (i < d->nwindows)
-            free(w->v);
+            window_done(d, w->v);
     }
     d->nwindows = 0;
     d->cur.n = 0;
@@ -658,7 +677,7 @@ void delivery_link_lost(struct delivery *d, const uint64_t *tokens, size_t n,
             gone = d->windows[i].token == tokens[k];
         if (gone) {
             forget_window(d, &d->windows[i], &lost, &users);
-            free(d->windows[i].v);
+            window_done(d, d->windows[i].v);
         } else {
             d->windows[kept++] = d->windows[i];
         }
@@ -710,6 +729,7 @@ void delivery_free(struct delivery *d)
     tab_free(&d->quiet);
     tab_free(&d->digests);
     free(d->cur.v);
+    free(d->spare);
     free(d->done.v);
     free(d->done_ids);
     free(d);
@@ -1008,7 +1028,7 @@ static void digest_try(struct delivery *d, const struct user *u)
             g->due = zone_next(p.tz, p.digest_at, now);
         goto out;
     }
-    b = body_new(text);
+    b = body_new(text, NULL);
     it = item_new(NULL, u->id, u->jid, u->away, b);
     body_unref(b);
     it->outbox_id = -u->id;
@@ -1164,21 +1184,21 @@ static bool route_one(void *ud, const struct route *r)
     return true;
 }
 
-/* The committed post's text for the items routed to memory: queued. */
+/* The committed post's text for the items routed to memory, which are
+ * queued (all at once: they are in order). */
 static int fan_start(void *ud, const struct post *p)
 {
     struct delivery *d = ud;
     struct outbox_row r = {.what = OUTBOX_UPDATE, .post = *p};
-    struct body *b = body_of(&r);
-    struct item *it, *next;
 
-    for (it = d->build.head; it != NULL; it = next) {
-        next = it->next;
-        item_fill(it, &r, b);
-        enqueue(d, it);
-    }
+    d->build.fan->body = body_of(&r);
+    if (d->tail != NULL)
+        d->tail->next = d->build.head;
+    else
+        d->head = d->build.head;
+    d->tail = d->build.tail;
+    d->queued += d->build.fan->live;
     d->build.head = d->build.tail = NULL;
-    body_unref(b);
     return 0;
 }
 
@@ -1273,19 +1293,13 @@ static int rebody(void *ud, const struct post *p)
 {
     struct delivery *d = ud;
     struct outbox_row r = {.what = OUTBOX_UPDATE, .post = *p};
-    struct body *b = NULL;
+    struct fan *f = fan_of(d, p->id);
 
-    for (struct item *it = d->head; it != NULL; it = it->next) {
-        if (it->fan == NULL || it->post != p->id)
-            continue;
-        if (b == NULL)
-            b = body_of(&r);
-        body_unref(it->body);
-        it->body = NULL;
-        it->author[0] = '\0';
-        item_fill(it, &r, b);
+    /* Its queued items read the fan's body when they are sent. */
+    if (f != NULL && f->live > 0) {
+        body_unref(f->body);
+        f->body = body_of(&r);
     }
-    body_unref(b);
     return 0;
 }
 
@@ -1412,7 +1426,7 @@ void delivery_user_seen(struct delivery *d, const struct user *u)
         goto out;
     if (dropped > 0) {
         char *text = summary_text(dropped);
-        struct body *b = body_new(text);
+        struct body *b = body_new(text, NULL);
 
         enqueue(d, item_new(NULL, u->id, u->jid, u->away, b));
         body_unref(b);
@@ -1564,19 +1578,20 @@ static void close_window(struct delivery *d)
     d->windows[d->nwindows].v = d->cur.v;
     d->windows[d->nwindows].n = d->cur.n;
     d->nwindows++;
-    d->cur.v = NULL;
+    d->cur.v = d->spare;
     d->cur.n = 0;
-    d->cur_cap = 0;
+    d->spare = NULL;
 }
 
 /* Send one item; 0 sent, -1 not connected. */
 static int send_item(struct delivery *d, const struct item *it)
 {
     char id[80], ref[64];
+    const struct body *b = it->fan != NULL ? it->fan->body : it->body;
     struct outmsg m = {.to = it->jid,
-                       .body = it->body->text,
+                       .body = b->text,
                        .id = id,
-                       .author = it->author[0] != '\0' ? it->author : NULL};
+                       .author = b->author[0] != '\0' ? b->author : NULL};
 
     if (it->outbox_id == 0 && it->fan == NULL) {
         snprintf(id, sizeof(id), ID_PREFIX "note-%lld-%llu",
@@ -1649,10 +1664,9 @@ void delivery_pump(struct delivery *d)
             d->tail = NULL;
         d->queued--;
         if (it->outbox_id != 0 || it->fan != NULL) {
-            if (d->cur.n == d->cur_cap) {
-                d->cur_cap = d->cur_cap ? d->cur_cap * 2 : WINDOW;
-                d->cur.v = xrealloc(d->cur.v, d->cur_cap * sizeof(*d->cur.v));
-            }
+            /* in_flight() < MAX_FLIGHT: there is room */
+            if (d->cur.v == NULL)
+                d->cur.v = xmalloc(MAX_FLIGHT * sizeof(*d->cur.v));
             x = &d->cur.v[d->cur.n++];
             *x = (struct sent){it->outbox_id, it->fan, it->idx};
             if (it->fan != NULL) {
@@ -1685,7 +1699,7 @@ void delivery_barrier_done(struct delivery *d, uint64_t token)
         }
         memcpy(d->done.v + d->done.n, w->v, w->n * sizeof(*w->v));
         d->done.n += w->n;
-        free(w->v);
+        window_done(d, w->v);
         memmove(w, w + 1, (d->nwindows - i - 1) * sizeof(*w));
         d->nwindows--;
         break;

@@ -684,8 +684,18 @@ class Cluster:
         out = self.nodes[i].erl("lists:sort(ejabberd_cluster:get_nodes()).")
         return re.findall(r"[\w.-]+@localhost", out)
 
-    def kill(self, i):
+    def kill(self, i, timeout=10):
+        """SIGKILL to node i; returns once every other node has seen it go
+        (Erlang learns of a dead peer asynchronously, from the closed
+        connection)."""
+        gone = self.nodes[i].node
         self.nodes[i].kill()
+        deadline = time.time() + timeout
+        for k, node in enumerate(self.nodes):
+            while node.proc is not None and gone in self.running(k):
+                if time.time() > deadline:
+                    raise AssertionError("%s still sees %s after %s s" % (node.node, gone, timeout))
+                time.sleep(0.05)
 
     def stop(self):
         for n in reversed(self.nodes):
