@@ -47,12 +47,12 @@
 #include "../common/text.h"
 #include "../common/util.h"
 
+/* MAX_FLIGHT: sent and not confirmed, at most (what a dropped stream may
+ * send a second time). */
 #define WINDOW      128 /* sends between two barriers */
 #define MAX_WINDOWS 4   /* barriers outstanding at once */
-#define MAX_FLIGHT                                                             \
-    256                /* sent and not confirmed, at most: what a dropped      \
-                        * stream may send a second time */
-#define FLUSH_MAX 1024 /* confirmed rows written at once, at most */
+#define MAX_FLIGHT  256
+#define FLUSH_MAX   1024 /* confirmed rows written at once, at most */
 
 /* What every recipient of a post (or of a note) sees, shared. */
 struct body {
@@ -114,7 +114,6 @@ struct item {
     enum outbox_what what;
     int edits;         /* the post's, for a correction's id */
     struct body *body; /* NULL for a fan's: the fan's */
-    bool in_fan;       /* its memory is its fan's (fan_item()) */
     char jid[];
 };
 
@@ -311,7 +310,7 @@ static void body_unref(struct body *b)
 static void item_free(struct item *it)
 {
     body_unref(it->body);
-    if (!it->in_fan)
+    if (it->fan == NULL) /* else its memory is its fan's (fan_item()) */
         free(it);
 }
 
@@ -416,7 +415,7 @@ static struct item *fan_item(struct fan *f, int64_t user, const char *jid,
     it = (struct item *)(c->mem + c->used);
     c->used += size;
     memset(it, 0, sizeof(*it));
-    it->in_fan = true;
+    it->fan = f;
     it->post = f->post; /* a fresh update (OUTBOX_UPDATE) */
     it->user = user;
     it->away = away;
@@ -1173,7 +1172,6 @@ static bool route_one(void *ud, const struct route *r)
     f->e[f->n] = (struct fan_entry){r->user, r->ordinary, AT_QUEUED};
     it = fan_item(f, r->user, r->jid, r->away);
     it->allowed_at = presence_changes(d->presence);
-    it->fan = f;
     it->idx = f->n++;
     f->live++;
     if (d->build.tail != NULL)

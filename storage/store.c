@@ -280,6 +280,9 @@ static const char *const sql[S_COUNT] = {
         "WHERE u.nick IN (SELECT value FROM json_each(?2)) AND u.id != ?3 "
         "AND NOT EXISTS (SELECT 1 FROM blocks b "
         "WHERE b.blocker = u.id AND b.blocked = ?3)",
+    /* Whether anyone tracks a word of ?1 (a JSON array). */
+    [S_TRACKED] = "SELECT 1 FROM json_each(?1) j JOIN tracks t "
+                  "ON t.word = j.value LIMIT 1",
     /* (clang-format cannot lay out SQL text around the macros) */
     /* clang-format off */
     /* SPEC 6: mentioned users, trackers, the replied-to author and, for
@@ -290,9 +293,6 @@ static const char *const sql[S_COUNT] = {
      * or banned users; a muted thread does not reach a follower either.
      * Whoever passes all that is routed (ROUTE), last: a CASE is the one
      * order of evaluation SQLite promises. */
-    /* Whether anyone tracks a word of ?1 (a JSON array). */
-    [S_TRACKED] = "SELECT 1 FROM json_each(?1) j JOIN tracks t "
-                  "ON t.word = j.value LIMIT 1",
     [S_OUTBOX_KEPT] =
         "INSERT INTO outbox (post, user, created) "
         "SELECT ?1, u.id, ?3 FROM users u WHERE u.id IN ("
@@ -1955,6 +1955,7 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
     sqlite3_stmt *st;
     char *words = NULL;
     int64_t added, kept = 0;
+    int keeps;
 
     route_begin(s, id);
     switch (p->kind) {
@@ -1963,8 +1964,9 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
         /* Most posts mention nobody, answer nothing and have no word
          * anyone tracks: S_TRACKED tells that with index lookups, where
          * S_OUTBOX_KEPT spent 101 k instructions to find nothing. */
-        added = p->n_mentions > 0 || p->reply_to > 0 ? 1 : tracked(s, words);
-        if (added > 0) {
+        keeps = p->n_mentions > 0 || p->reply_to > 0 ? 1 : tracked(s, words);
+        added = 0;
+        if (keeps > 0) {
             st = stmt(s, S_OUTBOX_KEPT);
             sqlite3_bind_int64(st, 1, id);
             sqlite3_bind_int64(st, 2, p->author);
@@ -1975,7 +1977,7 @@ static int insert_outbox(struct store *s, const struct post_new *p, int64_t id,
             added = outbox_exec(s, st, 1);
         }
         free(words);
-        if (added < 0)
+        if (keeps < 0 || added < 0)
             return -1;
         kept = added;
         /* A thread's followers are filtered by its mutes as well. */
