@@ -7,7 +7,17 @@
  * that a contact opening resources without end costs bounded memory.  The
  * number of bare JIDs with a counting resource (priority >= 0) is kept up
  * to date on every change, so that stats never walks the table.
+ *
+ * Every post looks up each recipient here.  A slot keeps its key's hash,
+ * and the keys themselves sit end to end in one array (p->keys), so that
+ * a lookup reads the slots and a small block of keys instead of a string
+ * somewhere in the heap for every slot it probes: at 5,000 followers the
+ * lookups had been 4 % of the bot's CPU in a fan-out (perf).  Keys of
+ * forgotten entries are left in place until the next rehash, which writes
+ * the live ones anew; a rehash comes when they take more room than the
+ * live ones.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,25 +32,29 @@ struct resource {
     unsigned long seen; /* entry's clock at its last presence */
 };
 
+enum slot { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DELETED };
+
 struct entry {
-    char *bare; /* NULL: empty slot; TOMBSTONE: deleted */
+    uint64_t hash;
+    size_t key; /* offset of the bare JID in p->keys, NUL-terminated */
     struct resource *res;
-    size_t nres;
-    enum show best;
     unsigned long clock; /* counts this JID's presences */
+    uint32_t nres;
+    uint8_t state; /* enum slot */
+    uint8_t best;  /* enum show */
 };
 
 struct presence {
     struct entry *slots;
     size_t nslots;
-    size_t used; /* live + tombstones */
+    size_t used; /* live + deleted */
     size_t live;
     size_t online;
     unsigned long changes; /* how often anyone's best show changed */
+    char *keys;            /* the bare JIDs of the slots, end to end */
+    size_t keys_len, keys_cap;
+    size_t keys_dead; /* bytes of keys no live slot names */
 };
-
-static char tombstone;
-#define TOMBSTONE (&tombstone)
 
 enum show presence_show_parse(const char *s)
 {
@@ -67,14 +81,20 @@ struct presence *presence_new(void)
     return p;
 }
 
-static void entry_clear(struct entry *e)
+static const char *key_of(const struct presence *p, const struct entry *e)
+{
+    return p->keys + e->key;
+}
+
+/* Forget e's resources and its key. */
+static void entry_clear(struct presence *p, struct entry *e)
 {
     for (size_t i = 0; i < e->nres; i++)
         free(e->res[i].name);
     free(e->res);
-    free(e->bare);
     e->res = NULL;
     e->nres = 0;
+    p->keys_dead += strlen(key_of(p, e)) + 1;
 }
 
 void presence_clear(struct presence *p)
@@ -82,11 +102,12 @@ void presence_clear(struct presence *p)
     for (size_t i = 0; i < p->nslots; i++) {
         struct entry *e = &p->slots[i];
 
-        if (e->bare != NULL && e->bare != TOMBSTONE)
-            entry_clear(e);
-        e->bare = NULL;
+        if (e->state == SLOT_LIVE)
+            entry_clear(p, e);
+        e->state = SLOT_EMPTY;
     }
     p->used = p->live = p->online = 0;
+    p->keys_len = p->keys_dead = 0;
     p->changes++;
 }
 
@@ -96,72 +117,103 @@ void presence_free(struct presence *p)
         return;
     presence_clear(p);
     free(p->slots);
+    free(p->keys);
     free(p);
 }
 
-static size_t hash(const char *s)
+static uint64_t hash(const char *s, size_t *len)
 {
-    size_t h = 1469598103934665603ULL;
+    uint64_t h = 1469598103934665603ULL;
+    const char *start = s;
 
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;
     }
+    *len = (size_t)(s - start);
     return h;
 }
 
 /* The slot of bare, or NULL. */
 static struct entry *find(const struct presence *p, const char *bare)
 {
-    size_t mask = p->nslots - 1;
+    size_t mask = p->nslots - 1, len;
+    uint64_t h = hash(bare, &len);
 
-    for (size_t i = hash(bare) & mask;; i = (i + 1) & mask) {
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
         struct entry *e = &p->slots[i];
 
-        if (e->bare == NULL)
+        if (e->state == SLOT_EMPTY)
             return NULL;
-        if (e->bare != TOMBSTONE && strcmp(e->bare, bare) == 0)
+        if (e->state == SLOT_LIVE && e->hash == h &&
+            memcmp(key_of(p, e), bare, len + 1) == 0)
             return e;
     }
 }
 
+/* Append key (len bytes) to p->keys; its offset. */
+static size_t key_add(struct presence *p, const char *key, size_t len)
+{
+    size_t at = p->keys_len;
+
+    if (p->keys_cap - p->keys_len < len + 1) {
+        p->keys_cap = p->keys_cap ? p->keys_cap * 2 : 4096;
+        if (p->keys_cap - p->keys_len < len + 1)
+            p->keys_cap = p->keys_len + len + 1;
+        p->keys = xrealloc(p->keys, p->keys_cap);
+    }
+    memcpy(p->keys + at, key, len + 1);
+    p->keys_len += len + 1;
+    return at;
+}
+
+/* Into nslots slots, and every live key written anew (in slot order). */
 static void rehash(struct presence *p, size_t nslots)
 {
     struct entry *old = p->slots;
+    char *keys = p->keys;
     size_t n = p->nslots;
 
     p->slots = xcalloc(nslots, sizeof(*p->slots));
     p->nslots = nslots;
     p->used = p->live;
+    p->keys = NULL;
+    p->keys_len = p->keys_cap = p->keys_dead = 0;
     for (size_t i = 0; i < n; i++) {
+        const char *key = keys + old[i].key;
         size_t j;
 
-        if (old[i].bare == NULL || old[i].bare == TOMBSTONE)
+        if (old[i].state != SLOT_LIVE)
             continue;
-        for (j = hash(old[i].bare) & (nslots - 1); p->slots[j].bare != NULL;
+        for (j = old[i].hash & (nslots - 1); p->slots[j].state != SLOT_EMPTY;
              j = (j + 1) & (nslots - 1))
             ;
         p->slots[j] = old[i];
+        p->slots[j].key = key_add(p, key, strlen(key));
     }
+    free(keys);
     free(old);
 }
 
 static struct entry *insert(struct presence *p, const char *bare)
 {
-    size_t mask, i;
+    size_t mask, i, len;
+    uint64_t h = hash(bare, &len);
 
     if ((p->used + 1) * 4 >= p->nslots * 3)
         rehash(p, p->live * 4 >= p->nslots ? p->nslots * 2 : p->nslots);
+    else if (p->keys_dead > 4096 && p->keys_dead > p->keys_len / 2)
+        rehash(p, p->nslots); /* forgotten keys take more room than live */
     mask = p->nslots - 1;
-    for (i = hash(bare) & mask;
-         p->slots[i].bare != NULL && p->slots[i].bare != TOMBSTONE;
-         i = (i + 1) & mask)
+    for (i = h & mask; p->slots[i].state == SLOT_LIVE; i = (i + 1) & mask)
         ;
-    if (p->slots[i].bare == NULL)
+    if (p->slots[i].state == SLOT_EMPTY)
         p->used++;
     p->live++;
     memset(&p->slots[i], 0, sizeof(p->slots[i]));
-    p->slots[i].bare = xstrdup(bare);
+    p->slots[i].state = SLOT_LIVE;
+    p->slots[i].hash = h;
+    p->slots[i].key = key_add(p, bare, len);
     return &p->slots[i];
 }
 
@@ -188,8 +240,8 @@ static bool settle(struct presence *p, struct entry *e)
     if (before != after)
         p->changes++;
     if (e->nres == 0) {
-        entry_clear(e);
-        e->bare = TOMBSTONE;
+        entry_clear(p, e);
+        e->state = SLOT_DELETED;
         p->live--;
     }
     return before != after;
@@ -328,7 +380,7 @@ void presence_each_online(const struct presence *p,
     for (size_t i = 0; i < p->nslots; i++) {
         const struct entry *e = &p->slots[i];
 
-        if (e->bare != NULL && e->bare != TOMBSTONE && e->best != SHOW_OFFLINE)
-            cb(ud, e->bare);
+        if (e->state == SLOT_LIVE && e->best != SHOW_OFFLINE)
+            cb(ud, key_of(p, e));
     }
 }

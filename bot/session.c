@@ -271,8 +271,11 @@ static char *new_id(const char *prefix)
  * next that is; NULL when none is. */
 static struct link *tx(void)
 {
-    for (size_t i = 0; i < S.nlinks; i++) {
-        struct link *l = &S.links[(S.tx + i) % S.nlinks];
+    size_t k = S.tx;
+
+    /* Called a few times for every update sent: no division. */
+    for (size_t i = 0; i < S.nlinks; i++, k = k + 1 < S.nlinks ? k + 1 : 0) {
+        struct link *l = &S.links[k];
 
         if (l->connected && !l->dead && l->conn != NULL) {
             S.tx = l->index;

@@ -552,84 +552,99 @@ static void put_body(struct buf *b, const char *text, const char *to)
     }
 }
 
-/* Append ' name="value"'. */
-static void put_attr(struct buf *b, const char *name, const char *value,
-                     const char *element, const char *to)
-{
-    buf_append(b, " ");
-    buf_append(b, name);
-    buf_appendn(b, "=\"", 2);
-    put_text(b, value, true, element, to);
-    buf_appendn(b, "\"", 1);
-}
+/* Append a string literal: its length is known where it is written. */
+#define PUT_LIT(b, lit) buf_appendn((b), (lit), sizeof(lit) - 1)
 
-/* Append '<name xmlns="ns" id="id"/>' or, with inner, '...>inner</name>'
- * (appended piece by piece: a printf costs more than a whole message). */
-static void put_ref(struct buf *b, const char *name, const char *ns,
-                    const char *id, const char *inner, const char *to)
+/* Append ' name="value"' (lead: ' name="', nlead bytes). */
+static void put_attr(struct buf *b, const char *lead, size_t nlead,
+                     const char *value, const char *element, const char *to)
 {
-    buf_append(b, "<");
-    buf_append(b, name);
-    buf_append(b, " xmlns=\"");
-    buf_append(b, ns);
-    buf_append(b, "\"");
+    buf_appendn(b, lead, nlead);
+    put_text(b, value, true, element, to);
+    PUT_LIT(b, "\"");
+}
+#define PUT_ATTR(b, name, value, element, to)                                  \
+    put_attr((b), " " name "=\"", sizeof(" " name "=\"") - 1, (value),         \
+             (element), (to))
+
+/* Append '<name xmlns="ns" id="id"/>' or, with inner,
+ * '...>inner</name>' (open: '<name xmlns="ns"', close: '</name>').
+ * Appended piece by piece: a printf costs more than a whole message. */
+static void put_ref(struct buf *b, const char *open, size_t nopen,
+                    const char *close, const char *name, const char *id,
+                    const char *inner, const char *to)
+{
+    buf_appendn(b, open, nopen);
     if (id != NULL)
-        put_attr(b, "id", id, name, to);
+        PUT_ATTR(b, "id", id, name, to);
     if (inner == NULL) {
-        buf_appendn(b, "/>", 2);
+        PUT_LIT(b, "/>");
         return;
     }
-    buf_appendn(b, ">", 1);
+    PUT_LIT(b, ">");
     buf_append(b, inner);
-    buf_append(b, "</");
-    buf_append(b, name);
-    buf_append(b, ">");
+    buf_append(b, close);
 }
+#define PUT_REF(b, name, ns, id, inner, to)                                    \
+    put_ref((b), "<" name " xmlns=\"" ns "\"",                                 \
+            sizeof("<" name " xmlns=\"" ns "\"") - 1, "</" name ">", name,     \
+            (id), (inner), (to))
 
 void stanza_message_xml(struct buf *b, const struct outmsg *o, const char *id,
                         bool origin, const char *from, const char *delay_from)
 {
     const char *to = o->to;
+    size_t id_at, id_len;
 
     buf_reset(b);
-    buf_append(b, "<message type=\"chat\"");
-    put_attr(b, "to", to, "message", to);
-    put_attr(b, "id", id, "message", to);
+    PUT_LIT(b, "<message type=\"chat\"");
+    PUT_ATTR(b, "to", to, "message", to);
+    PUT_LIT(b, " id=\"");
+    id_at = b->len;
+    put_text(b, id, true, "message", to);
+    id_len = b->len - id_at;
+    PUT_LIT(b, "\"");
     if (from != NULL)
-        put_attr(b, "from", from, "message", to);
-    buf_append(b, "><body>");
+        PUT_ATTR(b, "from", from, "message", to);
+    PUT_LIT(b, "><body>");
     put_body(b, o->body, to);
-    buf_append(b, "</body>");
-    if (origin) /* XEP-0359: a stable id clients can point at */
-        put_ref(b, "origin-id", NS_SID, id, NULL, to);
+    PUT_LIT(b, "</body>");
+    if (origin) { /* XEP-0359: a stable id clients can point at */
+        /* The id as written above, copied: checked and escaped once. */
+        PUT_LIT(b, "<origin-id xmlns=\"" NS_SID "\" id=\"");
+        buf_reserve(b, id_len);
+        memcpy(b->s + b->len, b->s + id_at, id_len);
+        b->len += id_len;
+        PUT_LIT(b, "\"/>");
+    }
     if (o->stamp != 0) {
         char ts[32];
         struct tm tm;
 
         gmtime_r(&o->stamp, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        buf_append(b, "<delay xmlns=\"" NS_DELAY "\" stamp=\"");
+        PUT_LIT(b, "<delay xmlns=\"" NS_DELAY "\" stamp=\"");
         buf_append(b, ts);
-        buf_append(b, "\"");
+        PUT_LIT(b, "\"");
         if (delay_from != NULL) /* who held it */
-            put_attr(b, "from", delay_from, "delay", to);
-        buf_appendn(b, "/>", 2);
+            PUT_ATTR(b, "from", delay_from, "delay", to);
+        PUT_LIT(b, "/>");
     }
     if (o->oob_url != NULL) { /* XEP-0066: clients show the file */
-        buf_append(b, "<x xmlns=\"" NS_OOB "\"><url>");
+        PUT_LIT(b, "<x xmlns=\"" NS_OOB "\"><url>");
         put_text(b, o->oob_url, false, "url", to);
-        buf_append(b, "</url></x>");
+        PUT_LIT(b, "</url></x>");
     }
     if (o->replace_id != NULL)
-        put_ref(b, "replace", NS_CORRECT, o->replace_id, NULL, to);
+        PUT_REF(b, "replace", NS_CORRECT, o->replace_id, NULL, to);
     if (o->retract_id != NULL) {
         /* XEP-0424 as clients speak it today, and the older fasten form;
          * the body is a fallback for clients with neither. */
-        put_ref(b, "retract", NS_RETRACT, o->retract_id, NULL, to);
-        put_ref(b, "apply-to", NS_FASTEN, o->retract_id,
+        PUT_REF(b, "retract", NS_RETRACT, o->retract_id, NULL, to);
+        PUT_REF(b, "apply-to", NS_FASTEN, o->retract_id,
                 "<retract xmlns=\"" NS_RETRACT_0 "\"/>", to);
-        buf_append(b, "<fallback xmlns=\"" NS_FALLBACK "\" for=\"" NS_RETRACT
-                      "\"/><store xmlns=\"" NS_HINTS "\"/>");
+        PUT_LIT(b, "<fallback xmlns=\"" NS_FALLBACK "\" for=\"" NS_RETRACT
+                   "\"/><store xmlns=\"" NS_HINTS "\"/>");
     }
-    buf_append(b, "</message>");
+    PUT_LIT(b, "</message>");
 }

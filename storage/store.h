@@ -4,8 +4,10 @@
  * of delivered copies) and the audit log.
  *
  * Every statement is prepared once at store_open() with bound parameters.
- * The database runs in WAL mode with synchronous=FULL.  Outside a batch a
- * function that returned success has committed durably; inside one
+ * The database runs in WAL mode; the store syncs the WAL after every
+ * commit but those that only record deliveries (on_commit() in store.c).
+ * Outside a batch a function that returned success has committed
+ * durably; inside one
  * (store_batch_begin(), how the daemon's loop always runs) its change is
  * durable only once store_batch_end() returned 0.  Schema changes are
  * numbered migrations keyed on PRAGMA user_version (storage/migrations.c).
@@ -73,6 +75,8 @@ void store_close(struct store *st);
 /* Group commit: between these two, every change is one transaction,
  * committed (and synced) by store_batch_end(); each function's own unit
  * of work becomes a savepoint, so a failing one still changes nothing.
+ * The transaction begins with the batch's first statement: a batch that
+ * runs none costs nothing.
  * Nothing that depends on a change may leave the process before
  * store_batch_end() returns 0.  -1 from it: everything since
  * store_batch_begin() is gone. */

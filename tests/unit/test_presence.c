@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "presence.h"
 
@@ -145,6 +147,65 @@ static void test_resources_bounded(void **state)
     presence_free(p);
 }
 
+static void count_online(void *ud, const char *bare)
+{
+    int *n = ud;
+
+    /* Every JID handed out is one of those still online: s<i>@x. */
+    assert_true(bare[0] == 's' && bare[strlen(bare) - 2] == '@');
+    (*n)++;
+}
+
+/* Contacts coming and going without end (a flapping client, a crowd that
+ * logs in and out) leave every lookup right, and the bot's memory where it
+ * was: the table and the block its addresses are kept in are rebuilt
+ * along the way.  (Under AddressSanitizer mallinfo2() counts nothing.) */
+static void test_comings_and_goings(void **state)
+{
+    struct presence *p = presence_new();
+    char jid[48];
+    int online = 0;
+    size_t before;
+
+    (void)state;
+    for (int i = 0; i < 300; i++) {
+        snprintf(jid, sizeof(jid), "s%d@x/r", i);
+        presence_update(p, jid, i % 3 == 0 ? SHOW_DND : SHOW_AVAILABLE, 0);
+    }
+    before = mallinfo2().uordblks;
+    for (int round = 0; round < 20000; round++) {
+        snprintf(jid, sizeof(jid), "flapping-client-%d@example.org/r",
+                 round % 7);
+        presence_update(p, jid, SHOW_CHAT, 0);
+        assert_true(presence_allows(p, jid, false));
+        presence_remove(p, jid);
+        assert_int_equal(presence_best(p, jid), SHOW_OFFLINE);
+        snprintf(jid, sizeof(jid), "crowd%d@x/r", round);
+        presence_update(p, jid, SHOW_AWAY, 0);
+        if (round >= 50) {
+            snprintf(jid, sizeof(jid), "crowd%d@x/r", round - 50);
+            presence_remove(p, jid);
+        }
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(jid, sizeof(jid), "s%d@x", i);
+        assert_int_equal(presence_best(p, jid),
+                         i % 3 == 0 ? SHOW_DND : SHOW_AVAILABLE);
+    }
+    assert_int_equal(presence_best(p, "crowd19999@x"), SHOW_AWAY);
+    assert_int_equal(presence_best(p, "crowd19949@x"), SHOW_OFFLINE);
+    assert_int_equal(presence_online_count(p), 300 + 50);
+    /* 20,000 flaps and 20,000 logins wrote 0.8 MB of addresses. */
+    assert_true(mallinfo2().uordblks < before + 64 * 1024);
+    for (int round = 19950; round < 20000; round++) {
+        snprintf(jid, sizeof(jid), "crowd%d@x", round);
+        presence_remove(p, jid);
+    }
+    presence_each_online(p, count_online, &online);
+    assert_int_equal(online, 300);
+    presence_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_bare_jid_and_clear),
         cmocka_unit_test(test_bare_unavailable_removes_all),
         cmocka_unit_test(test_resources_bounded),
+        cmocka_unit_test(test_comings_and_goings),
     };
 
     return cmocka_run_group_tests_name("presence", tests, NULL, NULL);

@@ -385,18 +385,38 @@ static void test_recipients_follow_each_change(void **state)
 
 /* A follow written by another connection to the same file (another
  * process: an operator's tool) reaches the author's next post too. */
+/* st becomes a store in a file of a new directory (dir, a mkdtemp()
+ * template, and path, size bytes, filled in), so that a second
+ * connection can reach it; the store it replaces is returned. */
+static struct store *file_store(char *dir, char *path, size_t size)
+{
+    struct store *saved = st;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, size, "%s/s.db", dir);
+    st = store_open(path);
+    assert_non_null(st);
+    return saved;
+}
+
+/* The file store closed and removed; st is saved again. */
+static void file_store_done(struct store *saved, const char *dir,
+                            const char *path)
+{
+    store_close(st);
+    st = saved;
+    dbfile_remove(path);
+    rmdir(dir);
+}
+
 static void test_recipients_see_another_connection(void **state)
 {
     char dir[] = "/tmp/starling-store-XXXXXX", path[64], sqlq[128];
-    struct store *saved = st;
+    struct store *saved = file_store(dir, path, sizeof(path));
     sqlite3 *db;
     int64_t a, b, c;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/s.db", dir);
-    st = store_open(path);
-    assert_non_null(st);
     a = mkuser("a@x", "a");
     b = mkuser("b@x", "b");
     c = mkuser("c@x", "c");
@@ -410,10 +430,79 @@ static void test_recipients_see_another_connection(void **state)
     assert_int_equal(sqlite3_exec(db, sqlq, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     EXPECT_NEXT(a, "%lld,%lld", (long long)b, (long long)c);
-    store_close(st);
-    st = saved;
-    dbfile_remove(path);
-    rmdir(dir);
+    file_store_done(saved, dir, path);
+}
+
+static void route_none(void *ud, int64_t post)
+{
+    (void)ud;
+    (void)post;
+}
+
+static bool route_all(void *ud, const struct route *r)
+{
+    (void)ud;
+    (void)r;
+    return true;
+}
+
+/* A post's fan-out record names each recipient served from memory, what
+ * a restart owes them by: ids far apart and close together, in records
+ * written now and in those of schema step 11 (8 bytes an id). */
+static void test_fanout_record_names_its_recipients(void **state)
+{
+    char dir[] = "/tmp/starling-store-XXXXXX", path[64], sqlq[256];
+    const int64_t ids[] = {7,     8,     9,         300,
+                           70000, 70001, 1LL << 40, (1LL << 62) + 5};
+    const size_t n = sizeof(ids) / sizeof(ids[0]);
+    struct store *saved = file_store(dir, path, sizeof(path));
+    sqlite3 *db;
+    int64_t a, first, *users;
+    uint8_t *states;
+    size_t got;
+
+    (void)state;
+    a = mkuser("a@x", "a");
+    first = post(a, "before anyone followed", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(sqlq, sizeof(sqlq),
+                 "INSERT INTO users (id, jid, nick, created) "
+                 "VALUES (%lld, 'f%zu@x', 'f%zu', 1);"
+                 "INSERT INTO follows (follower, followee, created) "
+                 "VALUES (%lld, %lld, 1)",
+                 (long long)ids[i], i, i, (long long)ids[i], (long long)a);
+        assert_int_equal(sqlite3_exec(db, sqlq, NULL, NULL, NULL), SQLITE_OK);
+    }
+    store_set_router(st, &(struct store_router){route_none, route_all, NULL});
+    assert_int_equal(store_fanout_get(st,
+                                      post(a, "to all", NULL, 0, NULL, 0, NULL),
+                                      &users, &states, &got),
+                     1);
+    assert_int_equal(got, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(users[i], ids[i]);
+        assert_int_equal(states[i], FAN_OPEN);
+    }
+    free(users);
+    free(states);
+
+    /* Step 11's record: 3 and 2^40 + 1, little-endian, 8 bytes each. */
+    snprintf(sqlq, sizeof(sqlq),
+             "INSERT INTO fanout (post, created, users, states) VALUES (%lld,"
+             " 1, X'0300000000000000' || X'0100000000010000', X'0002')",
+             (long long)first);
+    assert_int_equal(sqlite3_exec(db, sqlq, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_fanout_get(st, first, &users, &states, &got), 1);
+    assert_int_equal(got, 2);
+    assert_int_equal(users[0], 3);
+    assert_int_equal(users[1], (1LL << 40) + 1);
+    assert_int_equal(states[1], FAN_DELIVERED);
+    free(users);
+    free(states);
+    store_set_router(st, NULL);
+    file_store_done(saved, dir, path);
 }
 
 static void test_dm_broadcast_and_dedupe(void **state)
@@ -1017,6 +1106,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recipients_follow_each_change,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipients_see_another_connection,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_record_names_its_recipients,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_dm_broadcast_and_dedupe, setup,
                                         teardown),
