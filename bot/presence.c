@@ -140,13 +140,14 @@ static struct entry *find(const struct presence *p, const char *bare)
     size_t mask = p->nslots - 1, len;
     uint64_t h = hash(bare, &len);
 
+    /* strcmp(), not memcmp(): a key shorter than bare may end the block. */
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         struct entry *e = &p->slots[i];
 
         if (e->state == SLOT_EMPTY)
             return NULL;
         if (e->state == SLOT_LIVE && e->hash == h &&
-            memcmp(key_of(p, e), bare, len + 1) == 0)
+            strcmp(key_of(p, e), bare) == 0)
             return e;
     }
 }
