@@ -51,9 +51,8 @@ struct presence {
     size_t live;
     size_t online;
     unsigned long changes; /* how often anyone's best show changed */
-    char *keys;            /* the bare JIDs of the slots, end to end */
-    size_t keys_len, keys_cap;
-    size_t keys_dead; /* bytes of keys no live slot names */
+    struct buf keys;       /* the bare JIDs of the slots, end to end */
+    size_t keys_dead;      /* bytes of keys no live slot names */
 };
 
 enum show presence_show_parse(const char *s)
@@ -83,7 +82,7 @@ struct presence *presence_new(void)
 
 static const char *key_of(const struct presence *p, const struct entry *e)
 {
-    return p->keys + e->key;
+    return p->keys.s + e->key;
 }
 
 /* Forget e's resources and its key. */
@@ -107,7 +106,8 @@ void presence_clear(struct presence *p)
         e->state = SLOT_EMPTY;
     }
     p->used = p->live = p->online = 0;
-    p->keys_len = p->keys_dead = 0;
+    buf_reset(&p->keys);
+    p->keys_dead = 0;
     p->changes++;
 }
 
@@ -117,28 +117,26 @@ void presence_free(struct presence *p)
         return;
     presence_clear(p);
     free(p->slots);
-    free(p->keys);
+    buf_free(&p->keys);
     free(p);
 }
 
-static uint64_t hash(const char *s, size_t *len)
+static uint64_t hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
-    const char *start = s;
 
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;
     }
-    *len = (size_t)(s - start);
     return h;
 }
 
 /* The slot of bare, or NULL. */
 static struct entry *find(const struct presence *p, const char *bare)
 {
-    size_t mask = p->nslots - 1, len;
-    uint64_t h = hash(bare, &len);
+    size_t mask = p->nslots - 1;
+    uint64_t h = hash(bare);
 
     /* strcmp(), not memcmp(): a key shorter than bare may end the block. */
     for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -152,19 +150,12 @@ static struct entry *find(const struct presence *p, const char *bare)
     }
 }
 
-/* Append key (len bytes) to p->keys; its offset. */
-static size_t key_add(struct presence *p, const char *key, size_t len)
+/* Append key, with its NUL, to p->keys; its offset. */
+static size_t key_add(struct presence *p, const char *key)
 {
-    size_t at = p->keys_len;
+    size_t at = p->keys.len;
 
-    if (p->keys_cap - p->keys_len < len + 1) {
-        p->keys_cap = p->keys_cap ? p->keys_cap * 2 : 4096;
-        if (p->keys_cap - p->keys_len < len + 1)
-            p->keys_cap = p->keys_len + len + 1;
-        p->keys = xrealloc(p->keys, p->keys_cap);
-    }
-    memcpy(p->keys + at, key, len + 1);
-    p->keys_len += len + 1;
+    buf_appendn(&p->keys, key, strlen(key) + 1);
     return at;
 }
 
@@ -172,16 +163,16 @@ static size_t key_add(struct presence *p, const char *key, size_t len)
 static void rehash(struct presence *p, size_t nslots)
 {
     struct entry *old = p->slots;
-    char *keys = p->keys;
+    struct buf keys = p->keys;
     size_t n = p->nslots;
 
     p->slots = xcalloc(nslots, sizeof(*p->slots));
     p->nslots = nslots;
     p->used = p->live;
-    p->keys = NULL;
-    p->keys_len = p->keys_cap = p->keys_dead = 0;
+    memset(&p->keys, 0, sizeof(p->keys));
+    p->keys_dead = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *key = keys + old[i].key;
+        const char *key = keys.s + old[i].key;
         size_t j;
 
         if (old[i].state != SLOT_LIVE)
@@ -190,20 +181,20 @@ static void rehash(struct presence *p, size_t nslots)
              j = (j + 1) & (nslots - 1))
             ;
         p->slots[j] = old[i];
-        p->slots[j].key = key_add(p, key, strlen(key));
+        p->slots[j].key = key_add(p, key);
     }
-    free(keys);
+    buf_free(&keys);
     free(old);
 }
 
 static struct entry *insert(struct presence *p, const char *bare)
 {
-    size_t mask, i, len;
-    uint64_t h = hash(bare, &len);
+    size_t mask, i;
+    uint64_t h = hash(bare);
 
     if ((p->used + 1) * 4 >= p->nslots * 3)
         rehash(p, p->live * 4 >= p->nslots ? p->nslots * 2 : p->nslots);
-    else if (p->keys_dead > 4096 && p->keys_dead > p->keys_len / 2)
+    else if (p->keys_dead > 4096 && p->keys_dead > p->keys.len / 2)
         rehash(p, p->nslots); /* forgotten keys take more room than live */
     mask = p->nslots - 1;
     for (i = h & mask; p->slots[i].state == SLOT_LIVE; i = (i + 1) & mask)
@@ -214,7 +205,7 @@ static struct entry *insert(struct presence *p, const char *bare)
     memset(&p->slots[i], 0, sizeof(p->slots[i]));
     p->slots[i].state = SLOT_LIVE;
     p->slots[i].hash = h;
-    p->slots[i].key = key_add(p, bare, len);
+    p->slots[i].key = key_add(p, bare);
     return &p->slots[i];
 }
 
